@@ -1,1 +1,6 @@
-//! placeholder
+//! # crossbert
+//!
+//! BERT inference emulated on resistive-memory (ReRAM) processing-in-memory hardware.
+//! (Crate documentation grows with the model, backends, periphery and experiments.)
+
+pub mod cli;
