@@ -3,4 +3,12 @@
 //! One analog ReRAM crossbar array and its converters, with no knowledge of BERT or of
 //! matrices larger than a tile. (Crate documentation grows with the models.)
 
+pub mod cell;
+pub mod device;
+pub mod error;
 pub mod rng;
+
+pub use cell::CellConfig;
+pub use device::{program_array, DeviceConfig, ProgrammedArray};
+pub use error::ConfigError;
+pub use rng::{Purpose, StreamKey};
