@@ -9,6 +9,6 @@ pub mod error;
 pub mod rng;
 
 pub use cell::CellConfig;
-pub use device::{program_array, DeviceConfig, ProgrammedArray};
+pub use device::{program_array, DeviceConfig, FaultMap, ProgrammedArray, StuckAt};
 pub use error::ConfigError;
 pub use rng::{Purpose, StreamKey};
