@@ -6,6 +6,7 @@
 pub mod cell;
 pub mod device;
 pub mod error;
+pub mod ir_drop;
 pub mod rng;
 
 pub use cell::CellConfig;
