@@ -181,18 +181,17 @@ pub fn solve_nodes(
 ) -> NodalSolution {
     assert_eq!(g_us.len(), rows * cols, "g_us must be rows×cols");
     assert_eq!(v_in.len(), rows, "v_in must have one voltage per row");
-    let mut net = Network::ideal(g_us, rows, cols, v_in);
     if cfg.is_off() {
-        return net.into_solution(0, None);
+        return wireless_solution(g_us, rows, cols, v_in);
     }
-    let g_seg = cfg.segment_us();
+    let mut net = Network::new(g_us, rows, cols, v_in, cfg.segment_us());
     let v_scale = v_in.iter().fold(0f64, |m, &v| m.max((v as f64).abs()));
     let mut sweeps = 0;
     loop {
-        let change = net.sweep(g_seg);
+        let change = net.sweep();
         sweeps += 1;
         if change <= EXACT_TOLERANCE * v_scale {
-            return net.into_solution(sweeps, Some(g_seg));
+            return net.into_solution(sweeps);
         }
     }
 }
@@ -213,109 +212,181 @@ pub fn effective_conductance(
         return g_us.to_vec();
     }
     let ones = vec![1.0f32; rows];
-    let mut net = Network::ideal(g_us, rows, cols, &ones);
+    let mut net = Network::new(g_us, rows, cols, &ones, cfg.segment_us());
     for _ in 0..cfg.approximation_sweeps {
-        net.sweep(cfg.segment_us());
+        net.sweep();
     }
     (0..rows * cols)
         .map(|k| (g_us[k] as f64 * (net.v_wl[k] - net.v_bl[k])) as f32)
         .collect()
 }
 
-/// The node voltages being solved for, plus scratch space for the line solves.
+/// With no wire resistance every word line sits at its drive voltage and every bit line at
+/// virtual ground, so I_j = Σ_i V_i·G_ij.
+fn wireless_solution(g: &[f32], rows: usize, cols: usize, v_in: &[f32]) -> NodalSolution {
+    let column_currents_ua = (0..cols)
+        .map(|j| {
+            (0..rows)
+                .map(|i| v_in[i] as f64 * g[i * cols + j] as f64)
+                .sum()
+        })
+        .collect();
+    NodalSolution {
+        column_currents_ua,
+        word_line_v: (0..rows * cols).map(|k| v_in[k / cols] as f64).collect(),
+        bit_line_v: vec![0.0; rows * cols],
+        sweeps: 0,
+    }
+}
+
+/// The crossbar's node voltages, with every line's tridiagonal system factored once.
+///
+/// Node equations (conductances in µS, g_s = 1/r): word-line node (i, j) has segments to
+/// j−1 (the driver at V_i for j = 0) and to j+1 (none at the open right end); bit-line
+/// node (i, j) has segments to i−1 (none at the open top) and to i+1 (virtual ground after
+/// the last row); the cell G_ij joins the two. Holding the other line family fixed, each
+/// line is a tridiagonal system with off-diagonal −g_s. Its LU factors depend only on G
+/// and g_s, so sweeps reuse them and cost multiplications only.
 struct Network<'a> {
     g: &'a [f32],
     rows: usize,
     cols: usize,
     v_in: &'a [f32],
+    g_seg: f64,
     v_wl: Vec<f64>,
     v_bl: Vec<f64>,
-    line: Tridiagonal,
+    word_lines: LineFactors,
+    bit_lines: LineFactors,
+    /// Scratch right-hand sides, rows×cols.
+    rhs: Vec<f64>,
+}
+
+/// LU factors of symmetric tridiagonal systems with off-diagonal −g_s, stored node by node
+/// (row-major rows×cols): `inv_pivot[k]` is 1/pivot; the multiplier that eliminates node
+/// k's predecessor p is −g_s·inv_pivot[p], recomputed where needed.
+struct LineFactors {
+    inv_pivot: Vec<f64>,
 }
 
 impl<'a> Network<'a> {
-    /// The r = 0 state: every word line at its drive voltage, every bit line at 0 V.
-    fn ideal(g: &'a [f32], rows: usize, cols: usize, v_in: &'a [f32]) -> Self {
-        let v_wl = (0..rows * cols).map(|k| v_in[k / cols] as f64).collect();
+    /// Factors every line and starts from the wireless state (word lines at V_i, bit lines
+    /// at 0 V).
+    fn new(g: &'a [f32], rows: usize, cols: usize, v_in: &'a [f32], g_seg: f64) -> Self {
+        let n = rows * cols;
+        let mut word_lines = LineFactors::with_len(n);
+        let mut bit_lines = LineFactors::with_len(n);
+        // Loop orders put consecutive divisions on different lines, so they pipeline.
+        for j in 0..cols {
+            let segments = if j + 1 < cols { 2.0 } else { 1.0 };
+            for i in 0..rows {
+                let k = i * cols + j;
+                let prev = (j > 0).then(|| k - 1);
+                word_lines.factor(k, prev, segments * g_seg + g[k] as f64, g_seg);
+            }
+        }
+        for i in 0..rows {
+            let segments = if i > 0 { 2.0 } else { 1.0 };
+            for j in 0..cols {
+                let k = i * cols + j;
+                let prev = (i > 0).then(|| k - cols);
+                bit_lines.factor(k, prev, segments * g_seg + g[k] as f64, g_seg);
+            }
+        }
+        let v_wl = v_in
+            .iter()
+            .flat_map(|&v| std::iter::repeat_n(v as f64, cols))
+            .collect();
         Self {
             g,
             rows,
             cols,
             v_in,
+            g_seg,
             v_wl,
-            v_bl: vec![0.0; rows * cols],
-            line: Tridiagonal::with_capacity(rows.max(cols)),
+            v_bl: vec![0.0; n],
+            word_lines,
+            bit_lines,
+            rhs: vec![0.0; n],
         }
     }
 
-    /// One line Gauss–Seidel sweep (all word lines, then all bit lines) with segment
-    /// conductance `g_seg` µS; returns the largest node-voltage change, V.
-    fn sweep(&mut self, g_seg: f64) -> f64 {
+    /// One line Gauss–Seidel sweep (all word lines, then all bit lines); returns the
+    /// largest node-voltage change, V.
+    fn sweep(&mut self) -> f64 {
+        let a = self.solve_word_lines();
+        let b = self.solve_bit_lines();
+        a.max(b)
+    }
+
+    /// Every word line given the bit lines, one row at a time.
+    fn solve_word_lines(&mut self) -> f64 {
+        let (cols, g_seg) = (self.cols, self.g_seg);
         let mut change = 0f64;
         for i in 0..self.rows {
-            change = change.max(self.solve_word_line(i, g_seg));
-        }
-        for j in 0..self.cols {
-            change = change.max(self.solve_bit_line(j, g_seg));
+            let row = i * cols..(i + 1) * cols;
+            let (g, v_bl) = (&self.g[row.clone()], &self.v_bl[row.clone()]);
+            let inv = &self.word_lines.inv_pivot[row.clone()];
+            let rhs = &mut self.rhs[row.clone()];
+            // Forward elimination: y_j = b_j + g_s·inv_{j−1}·y_{j−1}; the driver feeds j = 0.
+            let mut prev = g_seg * self.v_in[i] as f64 + g[0] as f64 * v_bl[0];
+            rhs[0] = prev;
+            for j in 1..cols {
+                prev = g[j] as f64 * v_bl[j] + g_seg * inv[j - 1] * prev;
+                rhs[j] = prev;
+            }
+            let v_wl = &mut self.v_wl[row];
+            let mut next = 0.0;
+            for j in (0..cols).rev() {
+                let x = (rhs[j] + g_seg * next) * inv[j];
+                change = change.max((x - v_wl[j]).abs());
+                v_wl[j] = x;
+                next = x;
+            }
         }
         change
     }
 
-    /// Word line i given the bit lines. Node j: segments to j−1 (the driver for j = 0) and
-    /// to j+1 (none at the open right end), and the cell to bit-line node (i, j).
-    fn solve_word_line(&mut self, i: usize, g_seg: f64) -> f64 {
-        let (cols, base) = (self.cols, i * self.cols);
-        self.line.clear();
-        for j in 0..cols {
-            let g = self.g[base + j] as f64;
-            let segments = if j + 1 < cols { 2.0 } else { 1.0 };
-            let drive = if j == 0 {
-                g_seg * self.v_in[i] as f64
-            } else {
-                0.0
-            };
-            self.line.push(
-                segments * g_seg + g,
-                -g_seg,
-                g * self.v_bl[base + j] + drive,
-            );
-        }
-        self.line.solve_into(&mut self.v_wl[base..base + cols], 1)
-    }
-
-    /// Bit line j given the word lines. Node i: segments to i−1 (none at the open top) and
-    /// to i+1 (the sense amplifier at 0 V for the last row), and the cell to word-line
-    /// node (i, j).
-    fn solve_bit_line(&mut self, j: usize, g_seg: f64) -> f64 {
-        let (rows, cols) = (self.rows, self.cols);
-        self.line.clear();
+    /// Every bit line given the word lines, all columns together row by row (contiguous
+    /// memory, no dependency between neighbouring columns).
+    fn solve_bit_lines(&mut self) -> f64 {
+        let (rows, cols, g_seg) = (self.rows, self.cols, self.g_seg);
+        let inv = &self.bit_lines.inv_pivot;
         for i in 0..rows {
-            let g = self.g[i * cols + j] as f64;
-            let segments = if i > 0 { 2.0 } else { 1.0 };
-            self.line
-                .push(segments * g_seg + g, -g_seg, g * self.v_wl[i * cols + j]);
+            for j in 0..cols {
+                let k = i * cols + j;
+                let carried = if i > 0 {
+                    g_seg * inv[k - cols] * self.rhs[k - cols]
+                } else {
+                    0.0
+                };
+                self.rhs[k] = self.g[k] as f64 * self.v_wl[k] + carried;
+            }
         }
-        self.line.solve_into(&mut self.v_bl[j..], cols)
+        let mut change = 0f64;
+        for i in (0..rows).rev() {
+            for j in 0..cols {
+                let k = i * cols + j;
+                let below = if i + 1 < rows {
+                    self.v_bl[k + cols]
+                } else {
+                    0.0
+                };
+                let x = (self.rhs[k] + g_seg * below) * inv[k];
+                change = change.max((x - self.v_bl[k]).abs());
+                self.v_bl[k] = x;
+            }
+        }
+        change
     }
 
     /// Column currents: the current through each bit line's last segment into virtual
-    /// ground, or Σ_i V_i·G_ij when there are no wires (`g_seg` None).
-    fn into_solution(self, sweeps: u32, g_seg: Option<f64>) -> NodalSolution {
+    /// ground.
+    fn into_solution(self, sweeps: u32) -> NodalSolution {
         let last = (self.rows - 1) * self.cols;
-        let column_currents_ua = match g_seg {
-            Some(g_seg) => (0..self.cols)
-                .map(|j| g_seg * self.v_bl[last + j])
-                .collect(),
-            None => (0..self.cols)
-                .map(|j| {
-                    (0..self.rows)
-                        .map(|i| self.v_in[i] as f64 * self.g[i * self.cols + j] as f64)
-                        .sum()
-                })
-                .collect(),
-        };
         NodalSolution {
-            column_currents_ua,
+            column_currents_ua: (0..self.cols)
+                .map(|j| self.g_seg * self.v_bl[last + j])
+                .collect(),
             word_line_v: self.v_wl,
             bit_line_v: self.v_bl,
             sweeps,
@@ -323,55 +394,21 @@ impl<'a> Network<'a> {
     }
 }
 
-/// A symmetric tridiagonal system (diagonal d, constant off-diagonal, right-hand side b),
-/// solved by the Thomas algorithm; buffers reused across lines.
-struct Tridiagonal {
-    diag: Vec<f64>,
-    off: Vec<f64>,
-    rhs: Vec<f64>,
-}
-
-impl Tridiagonal {
-    fn with_capacity(n: usize) -> Self {
+impl LineFactors {
+    fn with_len(n: usize) -> Self {
         Self {
-            diag: Vec::with_capacity(n),
-            off: Vec::with_capacity(n),
-            rhs: Vec::with_capacity(n),
+            inv_pivot: vec![0.0; n],
         }
     }
 
-    fn clear(&mut self) {
-        self.diag.clear();
-        self.off.clear();
-        self.rhs.clear();
-    }
-
-    /// Appends row k: diagonal `d`, coupling `off` to row k+1 (ignored for the last row),
-    /// right-hand side `b`.
-    fn push(&mut self, d: f64, off: f64, b: f64) {
-        self.diag.push(d);
-        self.off.push(off);
-        self.rhs.push(b);
-    }
-
-    /// Solves in place and writes x_k to `out[k·stride]`; returns max |x_k − old value|.
-    fn solve_into(&mut self, out: &mut [f64], stride: usize) -> f64 {
-        let n = self.diag.len();
-        for k in 1..n {
-            let m = self.off[k - 1] / self.diag[k - 1];
-            self.diag[k] -= m * self.off[k - 1];
-            self.rhs[k] -= m * self.rhs[k - 1];
-        }
-        let mut change = 0f64;
-        let mut next = 0.0;
-        for k in (0..n).rev() {
-            let coupling = if k + 1 < n { self.off[k] * next } else { 0.0 };
-            let x = (self.rhs[k] - coupling) / self.diag[k];
-            change = change.max((x - out[k * stride]).abs());
-            out[k * stride] = x;
-            next = x;
-        }
-        change
+    /// Factors node k with diagonal `diag`, coupled by −`g_seg` to the previous node on its
+    /// line (`prev`, already factored) if any.
+    fn factor(&mut self, k: usize, prev: Option<usize>, diag: f64, g_seg: f64) {
+        let pivot = match prev {
+            Some(p) => diag - g_seg * g_seg * self.inv_pivot[p],
+            None => diag,
+        };
+        self.inv_pivot[k] = 1.0 / pivot;
     }
 }
 

@@ -67,7 +67,7 @@ fn cmo_sigma_slope_us() -> f32 {
 
 /// aihwkit ReRAM-CMO relaxation: σ at t = 1 s, µS.
 fn cmo_sigma_intercept_us() -> f32 {
-    0.411_833_42
+    0.411_833_4
 }
 
 /// A drift law evaluated at one read time: what remains per device is one multiply-add.

@@ -159,7 +159,7 @@ fn validate_table(key: &str, g_us: &[f32], sigma_us: &[f32]) -> Result<(), Confi
         ));
     }
     for (k, pair) in g_us.windows(2).enumerate() {
-        if !(pair[0] < pair[1]) {
+        if pair[1].partial_cmp(&pair[0]) != Some(std::cmp::Ordering::Greater) {
             return Err(ConfigError::new(
                 format!("{key}.g_us[{}]", k + 1),
                 format!("strictly increasing conductances (> {} µS)", pair[0]),

@@ -90,10 +90,11 @@ fn dense_reference(g: &[f32], rows: usize, cols: usize, v: &[f32], r: f64) -> Ve
             .max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))
             .unwrap();
         a.swap(col, pivot);
-        for row in col + 1..n {
-            let m = a[row][col] / a[col][col];
-            for k in col..=n {
-                a[row][k] -= m * a[col][k];
+        let pivot_row = a[col].clone();
+        for row in a.iter_mut().skip(col + 1) {
+            let m = row[col] / pivot_row[col];
+            for (x, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                *x -= m * p;
             }
         }
     }
