@@ -6,7 +6,9 @@
 //! 2. [`faults`]: stuck-at faults at G_max and G_min, sampled once per chip instance;
 //! 3. [`drift`]: drift / relaxation from programming to the read time `read_time_s`,
 //!    with per-device parameters sampled once per chip instance;
-//! 4. [`read_noise`]: a fresh fluctuation on every read (σ per device; the tile draws it).
+//! 4. [`read_noise`]: a fresh fluctuation on every read: σ per device for the tile's MVM
+//!    ([`DeviceConfig::read_noise_sigma_us`]), or one sampled read of an array
+//!    ([`DeviceConfig::sample_read`]).
 //!
 //! [`program_array`] applies 1–3 in that order to an array of levels: target G(ℓ) from the
 //! [`CellConfig`], then programming variation, then drift to `read_time_s`, then stuck cells
@@ -124,6 +126,23 @@ impl DeviceConfig {
     /// at this config's read time (0 when read noise is off).
     pub fn read_noise_sigma_us(&self, g_us: f32) -> f32 {
         self.read_noise.sigma_us(g_us, self.read_time_s)
+    }
+
+    /// One read of every device: g + σ(g)·z with z ~ N(0, 1) from `key`'s
+    /// [`Purpose::ReadNoise`] stream (the caller's `index` says which read, e.g. the MVM
+    /// number), clamped at 0 µS like programmed conductances. Returns `g_us` unchanged when
+    /// read noise is off.
+    pub fn sample_read(&self, g_us: &[f32], key: StreamKey) -> Vec<f32> {
+        if self.read_noise.is_none() {
+            return g_us.to_vec();
+        }
+        let mut rng = key.with_purpose(Purpose::ReadNoise).rng();
+        g_us.iter()
+            .map(|&g| {
+                let z: f32 = rng.sample(StandardNormal);
+                (g + self.read_noise_sigma_us(g) * z).max(0.0)
+            })
+            .collect()
     }
 }
 

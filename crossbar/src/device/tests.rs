@@ -38,6 +38,36 @@ fn assert_moments(what: &str, xs: &[f32], mean: f64, sd: f64) {
     assert!((s - sd).abs() <= tol_sd, "{what}: σ {s} vs {sd} ± {tol_sd}");
 }
 
+#[test]
+fn read_noise_matches_its_sigma() {
+    // One read of N devices at 50 µS: relative 1 % (σ 0.5 µS), absolute 0.3 µS and the
+    // aihwkit ReRAM-CMO 1/f form one day after programming (σ = 0.0277316·log10(50)·
+    // sqrt(ln((86400 + 1e-6)/2e-6)) = 0.233157 µS). Seeds 70–72; two reads (index 0 and 1)
+    // of the same chip must differ.
+    let g = vec![50.0f32; N];
+    let cases = [
+        (ReadNoise::Relative { sigma: 0.01 }, 1.0, 0.5),
+        (ReadNoise::Absolute { sigma_us: 0.3 }, 1.0, 0.3),
+        (ReadNoise::reram_cmo(), 86_400.0, 0.233_157),
+    ];
+    for (seed, (read_noise, read_time_s, sigma)) in (70..).zip(cases) {
+        let cfg = DeviceConfig {
+            read_noise,
+            read_time_s,
+            ..DeviceConfig::default()
+        };
+        assert!((cfg.read_noise_sigma_us(50.0) as f64 - sigma).abs() < 1e-5 * sigma);
+        let read_key = StreamKey::new(seed, 1, 2, Purpose::ReadNoise);
+        let first = cfg.sample_read(&g, read_key);
+        assert_moments(&format!("{:?}", cfg.read_noise), &first, 50.0, sigma);
+        assert_ne!(first, cfg.sample_read(&g, read_key.with_index(1)));
+    }
+    assert_eq!(
+        DeviceConfig::default().sample_read(&g[..4], key(1)),
+        &g[..4]
+    );
+}
+
 fn with_programming(programming: ProgrammingVariation) -> DeviceConfig {
     DeviceConfig {
         programming,
