@@ -5,11 +5,12 @@
 //! * [`StuckAt::GMax`]: stuck at G_max (the low-resistance state, LRS, "stuck on");
 //! * [`StuckAt::GMin`]: stuck at G_min (the high-resistance state, HRS, "stuck off").
 //!
-//! Rates are fractions of cells. Measured on a fabricated ReRAM chip, Chen et al. 2015
-//! (IEEE Trans. Computers, "RRAM defect modeling and failure analysis based on march test
-//! and a novel squeeze-search scheme") report 1.75 % and 9.04 % for the two stuck states;
-//! the reading used by most fault-tolerance papers, and by [`StuckAtFaults::chen2015`], is
-//! 9.04 % stuck at G_max and 1.75 % at G_min. MNSIM's default is 0.1 % each
+//! Rates are fractions of cells. Measured on a 4-Mb HfO₂ RRAM test chip, Chen et al. 2015
+//! (IEEE Trans. Computers 64(1):180–190, "RRAM defect modeling and failure analysis based
+//! on march test and a novel squeeze-search scheme") report 1.75 % and 9.04 % for the two
+//! stuck states. Fault-tolerance papers cite them as 1.75 % stuck-at-0 and 9.04 %
+//! stuck-at-1, where stuck-at-0 is the high-resistance state; [`StuckAtFaults::chen2015`]
+//! follows that reading: 9.04 % stuck at G_max and 1.75 % at G_min. MNSIM's default is 0.1 % each
 //! ([`StuckAtFaults::mnsim`]). Both defaults here are 0.
 //!
 //! Layouts ([`FaultLayout`]) keep the *expected fraction of stuck cells* equal to the rates,

@@ -310,6 +310,11 @@ fn independent_fault_rates_are_binomial_and_set_exact_conductances() {
     let (rows, cols) = (512, 512);
     let levels = vec![1u8; rows * cols];
     let array = program_array(&cfg, &cell, &levels, rows, cols, key(40));
+    // A mapper can learn the same map before choosing levels.
+    assert_eq!(
+        array.faults,
+        sample_fault_map(&cfg.stuck_at, rows, cols, key(40))
+    );
     let n = rows * cols;
     assert_binomial("G_max", array.faults.count(StuckAt::GMax), n, 0.0904);
     assert_binomial("G_min", array.faults.count(StuckAt::GMin), n, 0.0175);
