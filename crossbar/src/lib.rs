@@ -2,13 +2,30 @@
 //!
 //! One analog ReRAM crossbar array and its converters, with no knowledge of BERT or of
 //! matrices larger than a tile. (Crate documentation grows with the models.)
+//!
+//! ## Devices and IR drop
+//!
+//! Units: conductance µS, voltage V, current µA (= V·µS), time s, resistance Ω.
+//!
+//! * [`cell`]: a cell stores 1–4 bits as levels spaced linearly over [G_min, G_max], with
+//!   the published ranges of NeuroSim, MNSIM, ISAAC/CrossSim and aihwkit ReRAM-CMO.
+//! * [`device`]: what a programmed cell really conducts. Programming variation, stuck-at
+//!   faults and drift/relaxation are sampled once per chip instance by
+//!   [`program_array`] from a [`StreamKey`]; read noise is a per-read σ the tile draws on
+//!   every MVM ([`DeviceConfig::read_noise_sigma_us`]). Each effect is a separate serde
+//!   part of [`DeviceConfig`] with its source in its module docs.
+//! * [`ir_drop`]: wire resistance on word and bit lines; an exact nodal solve
+//!   ([`ir_drop::solve_exact`]) and a static per-cell attenuation
+//!   ([`ir_drop::effective_conductance`]) that keeps the MVM a plain product, with its error
+//!   against the exact solve measured and bounded.
 
 pub mod cell;
 pub mod device;
 pub mod error;
+pub mod ir_drop;
 pub mod rng;
 
 pub use cell::CellConfig;
-pub use device::{program_array, DeviceConfig, ProgrammedArray};
+pub use device::{program_array, DeviceConfig, FaultMap, ProgrammedArray, StuckAt};
 pub use error::ConfigError;
 pub use rng::{Purpose, StreamKey};

@@ -1,8 +1,28 @@
-//! Device non-idealities of ReRAM cells.
+//! Device non-idealities of ReRAM cells: what conductance a cell really has when it is read.
 //!
-//! CONTRACT between the device models and the tile/mapping code. The device work fills in
-//! the models behind these signatures (and may add fields, variants and functions); the
-//! tile/mapping work calls only these:
+//! Four effects, each a separate swappable part of [`DeviceConfig`] with its own module:
+//!
+//! 1. [`programming`]: programming variation, sampled once per chip instance;
+//! 2. [`faults`]: stuck-at faults at G_max and G_min, sampled once per chip instance;
+//! 3. [`drift`]: drift / relaxation from programming to the read time `read_time_s`,
+//!    with per-device parameters sampled once per chip instance;
+//! 4. [`read_noise`]: a fresh fluctuation on every read: σ per device for the tile's MVM
+//!    ([`DeviceConfig::read_noise_sigma_us`]), or one sampled read of an array
+//!    ([`DeviceConfig::sample_read`]).
+//!
+//! [`program_array`] applies 1–3 in that order to an array of levels: target G(ℓ) from the
+//! [`CellConfig`], then programming variation, then drift to `read_time_s`, then stuck cells
+//! overwrite their conductance with exactly G_max or G_min (a stuck cell neither programs
+//! nor drifts). Finally every conductance is clamped at 0 µS: the additive models
+//! (relative, absolute, state-dependent σ, ReRAM relaxation) have Gaussian tails below
+//! zero, which a physical device cannot reach. Nothing is clamped above G_max: a device can
+//! overshoot its nominal range, and the ADC range handles what that does to currents.
+//!
+//! Each effect draws from its own stream (`Purpose::Programming`, `StuckAt`, `Drift` of the
+//! caller's key), one standard normal per cell in row-major order whatever the other effects
+//! do, so switching faults on does not change the programming draw of healthy cells.
+//!
+//! CONTRACT between the device models and the tile/mapping code (signatures kept stable):
 //!
 //! * `DeviceConfig` (serde, `deny_unknown_fields`, `Default` = ideal) with `validate(key)`
 //!   and `is_ideal()`;
@@ -13,27 +33,116 @@
 //! * `DeviceConfig::read_noise_sigma_us(g_us)`: σ in µS of the per-read Gaussian
 //!   fluctuation of a device at conductance `g_us` (0 when read noise is off).
 
+pub mod drift;
+pub mod faults;
+pub mod programming;
+pub mod read_noise;
+
+pub use drift::Drift;
+pub use faults::{sample_fault_map, FaultLayout, FaultMap, StuckAt, StuckAtFaults, StuckCell};
+pub use programming::ProgrammingVariation;
+pub use read_noise::ReadNoise;
+
 use crate::cell::CellConfig;
 use crate::error::ConfigError;
-use crate::rng::StreamKey;
+use crate::rng::{Purpose, StreamKey};
+use drift::DriftAt;
+use rand::Rng;
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-/// Every device effect, each a separate swappable part. Default: ideal.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Every device effect, each a separate swappable part. Default: ideal (every effect off,
+/// read at 1 s after programming).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct DeviceConfig {}
+pub struct DeviceConfig {
+    /// Programming variation (once per chip instance). Default: none.
+    pub programming: ProgrammingVariation,
+    /// Per-read noise. Default: none.
+    pub read_noise: ReadNoise,
+    /// Drift / relaxation to `read_time_s`. Default: none.
+    pub drift: Drift,
+    /// Stuck-at faults. Default: rates 0.
+    pub stuck_at: StuckAtFaults,
+    /// Time between programming and the read (inference), s. Default 1 s, the origin of the
+    /// aihwkit ReRAM-CMO relaxation fit (no shift yet). Drift studies set it (86 400 = a day).
+    pub read_time_s: f64,
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        Self {
+            programming: ProgrammingVariation::None,
+            read_noise: ReadNoise::None,
+            drift: Drift::None,
+            stuck_at: StuckAtFaults::default(),
+            read_time_s: 1.0,
+        }
+    }
+}
 
 impl DeviceConfig {
-    pub fn validate(&self, _key: &str) -> Result<(), ConfigError> {
+    /// The aihwkit ReRAM-CMO device (2 % acceptance programming, relaxation and 1/f read
+    /// noise) read `read_time_s` after programming, without faults.
+    pub fn reram_cmo(read_time_s: f64) -> Self {
+        Self {
+            programming: ProgrammingVariation::ReramCmo2Pct,
+            read_noise: ReadNoise::reram_cmo(),
+            drift: Drift::reram_cmo(),
+            stuck_at: StuckAtFaults::default(),
+            read_time_s,
+        }
+    }
+
+    /// Checks every part; `key` is the dotted path of this config (e.g. `hardware.device`).
+    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        self.programming.validate(&format!("{key}.programming"))?;
+        self.read_noise.validate(&format!("{key}.read_noise"))?;
+        self.drift.validate(&format!("{key}.drift"))?;
+        self.stuck_at.validate(&format!("{key}.stuck_at"))?;
+        let earliest = self
+            .read_noise
+            .earliest_read_time_s()
+            .max(self.drift.earliest_read_time_s());
+        if !(self.read_time_s >= earliest && self.read_time_s.is_finite()) {
+            return Err(ConfigError::new(
+                format!("{key}.read_time_s"),
+                format!("a finite time >= {earliest} s (the earliest the drift and read-noise models are defined)"),
+                self.read_time_s,
+            ));
+        }
         Ok(())
     }
 
+    /// True when every effect is off: conductances equal their targets and reads are exact.
     pub fn is_ideal(&self) -> bool {
-        true
+        self.programming.is_none()
+            && self.read_noise.is_none()
+            && self.drift.is_none()
+            && self.stuck_at.is_none()
     }
 
-    pub fn read_noise_sigma_us(&self, _g_us: f32) -> f32 {
-        0.0
+    /// σ in µS of the per-read Gaussian fluctuation of one device at conductance `g_us`,
+    /// at this config's read time (0 when read noise is off).
+    pub fn read_noise_sigma_us(&self, g_us: f32) -> f32 {
+        self.read_noise.sigma_us(g_us, self.read_time_s)
+    }
+
+    /// One read of every device: g + σ(g)·z with z ~ N(0, 1) from `key`'s
+    /// [`Purpose::ReadNoise`] stream (the caller's `index` says which read, e.g. the MVM
+    /// number), clamped at 0 µS like programmed conductances. Returns `g_us` unchanged when
+    /// read noise is off.
+    pub fn sample_read(&self, g_us: &[f32], key: StreamKey) -> Vec<f32> {
+        if self.read_noise.is_none() {
+            return g_us.to_vec();
+        }
+        let mut rng = key.with_purpose(Purpose::ReadNoise).rng();
+        g_us.iter()
+            .map(|&g| {
+                let z: f32 = rng.sample(StandardNormal);
+                (g + self.read_noise_sigma_us(g) * z).max(0.0)
+            })
+            .collect()
     }
 }
 
@@ -42,18 +151,79 @@ impl DeviceConfig {
 pub struct ProgrammedArray {
     /// Actual conductance of each cell, µS, row-major rows×cols.
     pub g_us: Vec<f32>,
+    /// The stuck cells (their `g_us` is exactly G_max or G_min).
+    pub faults: FaultMap,
 }
 
+/// Programs a rows×cols array to `levels` (row-major) and returns the conductances read at
+/// `cfg.read_time_s`; see the module docs for the order of effects and the clamp at 0 µS.
+/// The same `key` (seed, matrix, tile) always gives the same array.
+///
+/// # Panics
+/// If `levels.len() != rows·cols` or a level exceeds the cell's highest level: both are
+/// bugs in the calling mapper, not configuration errors.
 pub fn program_array(
-    _cfg: &DeviceConfig,
+    cfg: &DeviceConfig,
     cell: &CellConfig,
     levels: &[u8],
     rows: usize,
     cols: usize,
-    _key: StreamKey,
+    key: StreamKey,
 ) -> ProgrammedArray {
     assert_eq!(levels.len(), rows * cols, "levels must be rows×cols");
-    ProgrammedArray {
-        g_us: levels.iter().map(|&l| cell.conductance_us(l)).collect(),
+    let top = cell.max_level();
+    assert!(
+        levels.iter().all(|&l| l <= top),
+        "a level exceeds the cell's highest level {top}"
+    );
+    let mut g_us = programmed_conductances(&cfg.programming, cell, levels, key);
+    apply_drift(cfg.drift.at(cfg.read_time_s), &mut g_us, key);
+    let faults = sample_fault_map(&cfg.stuck_at, rows, cols, key);
+    for stuck in &faults.cells {
+        g_us[stuck.row as usize * cols + stuck.col as usize] = match stuck.kind {
+            StuckAt::GMax => cell.g_max_us,
+            StuckAt::GMin => cell.g_min_us,
+        };
+    }
+    for g in &mut g_us {
+        *g = g.max(0.0);
+    }
+    ProgrammedArray { g_us, faults }
+}
+
+/// Target conductance of every cell plus its programming variation (one normal per cell).
+fn programmed_conductances(
+    model: &ProgrammingVariation,
+    cell: &CellConfig,
+    levels: &[u8],
+    key: StreamKey,
+) -> Vec<f32> {
+    let per_level: Vec<_> = (0..=cell.max_level())
+        .map(|l| model.level_draw(cell.conductance_us(l)))
+        .collect();
+    if model.is_none() {
+        return levels
+            .iter()
+            .map(|&l| per_level[l as usize].apply(0.0))
+            .collect();
+    }
+    let mut rng = key.with_purpose(Purpose::Programming).rng();
+    levels
+        .iter()
+        .map(|&l| per_level[l as usize].apply(rng.sample(StandardNormal)))
+        .collect()
+}
+
+/// Moves every conductance to the read time (one normal per cell).
+fn apply_drift(law: DriftAt, g_us: &mut [f32], key: StreamKey) {
+    if law == DriftAt::Identity {
+        return;
+    }
+    let mut rng = key.with_purpose(Purpose::Drift).rng();
+    for g in g_us {
+        *g = law.apply(*g, rng.sample(StandardNormal));
     }
 }
+
+#[cfg(test)]
+mod tests;
