@@ -41,7 +41,7 @@ pub enum ProgrammingVariation {
     Lognormal { sigma: f32 },
     /// G + σ(G)·z with σ(G) = max(a_us + b·G, 0) µS.
     Linear { a_us: f32, b: f32 },
-    /// G + σ(G)·z with σ(G) interpolated linearly between the points (g_us[k], sigma_us[k]),
+    /// G + σ(G)·z with σ(G) interpolated linearly between the points (`g_us[k]`, `sigma_us[k]`),
     /// held constant beyond the first and last point. `g_us` strictly increasing.
     Table { g_us: Vec<f32>, sigma_us: Vec<f32> },
     /// aihwkit ReRAM-CMO fit, 2 % acceptance: σ = 0.0112185 + 0.0112903·G µS.
