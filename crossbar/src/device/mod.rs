@@ -22,6 +22,29 @@
 //! caller's key), one standard normal per cell in row-major order whatever the other effects
 //! do, so switching faults on does not change the programming draw of healthy cells.
 //!
+//! A configuration as a researcher writes it (TOML; every part optional, unknown keys are
+//! errors), programmed onto one 2-bit ReRAM-CMO array:
+//!
+//! ```
+//! use crossbar::{program_array, CellConfig, DeviceConfig, Purpose, StreamKey};
+//!
+//! let cfg: DeviceConfig = toml::from_str(r#"
+//!     read_time_s = 86400                        # read one day after programming
+//!     programming = { model = "reram_cmo_2pct" } # aihwkit ReRAM-CMO, 2 % acceptance
+//!     drift = { model = "reram_relaxation" }     # aihwkit ReRAM-CMO coefficients
+//!     read_noise = { model = "relative", sigma = 0.01 }
+//!     stuck_at = { rate_g_max = 0.001, rate_g_min = 0.001, layout = "independent" }
+//! "#).unwrap();
+//! cfg.validate("device").unwrap();
+//! let cell = CellConfig::reram_cmo(2);
+//! let levels = vec![3u8; 64 * 64];
+//! let key = StreamKey::new(7, 0, 0, Purpose::Programming);
+//! let array = program_array(&cfg, &cell, &levels, 64, 64, key);
+//! assert_eq!(array.g_us.len(), 64 * 64);
+//! let mut csv = Vec::new();
+//! array.faults.write_csv(&mut csv).unwrap(); // row,col,kind
+//! ```
+//!
 //! CONTRACT between the device models and the tile/mapping code (signatures kept stable):
 //!
 //! * `DeviceConfig` (serde, `deny_unknown_fields`, `Default` = ideal) with `validate(key)`

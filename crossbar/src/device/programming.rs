@@ -41,7 +41,7 @@ pub enum ProgrammingVariation {
     Lognormal { sigma: f32 },
     /// G + σ(G)·z with σ(G) = max(a_us + b·G, 0) µS.
     Linear { a_us: f32, b: f32 },
-    /// G + σ(G)·z with σ(G) interpolated linearly between the points (g_us[k], sigma_us[k]),
+    /// G + σ(G)·z with σ(G) interpolated linearly between the points (`g_us[k]`, `sigma_us[k]`),
     /// held constant beyond the first and last point. `g_us` strictly increasing.
     Table { g_us: Vec<f32>, sigma_us: Vec<f32> },
     /// aihwkit ReRAM-CMO fit, 2 % acceptance: σ = 0.0112185 + 0.0112903·G µS.
@@ -84,14 +84,17 @@ impl ProgrammingVariation {
         matches!(self, ProgrammingVariation::None)
     }
 
-    /// σ in µS of the additive spread at target conductance `g_us`, for every model except
-    /// `lognormal` (whose spread is multiplicative: returns σ·G, the first-order σ).
+    /// Standard deviation in µS of the programmed conductance of a cell whose target is
+    /// `g_us` (before the clamp at 0). Lognormal: G·√((e^(σ²) − 1)·e^(σ²)).
     pub fn sigma_us(&self, g_us: f32) -> f32 {
         match self {
             ProgrammingVariation::None => 0.0,
             ProgrammingVariation::Relative { sigma } => sigma * g_us,
             ProgrammingVariation::Absolute { sigma_us } => *sigma_us,
-            ProgrammingVariation::Lognormal { sigma } => sigma * g_us,
+            ProgrammingVariation::Lognormal { sigma } => {
+                let spread = (*sigma as f64).powi(2).exp();
+                (g_us as f64 * ((spread - 1.0) * spread).sqrt()) as f32
+            }
             ProgrammingVariation::Linear { a_us, b } => (a_us + b * g_us).max(0.0),
             ProgrammingVariation::Table { g_us: gs, sigma_us } => interpolate(gs, sigma_us, g_us),
             ProgrammingVariation::ReramCmo2Pct => 0.011_218_539 + 0.011_290_274 * g_us,
@@ -107,9 +110,9 @@ impl ProgrammingVariation {
                 target_us,
                 sigma: *sigma,
             },
-            other => LevelDraw::Additive {
+            additive => LevelDraw::Additive {
                 target_us,
-                sigma_us: other.sigma_us(target_us),
+                sigma_us: additive.sigma_us(target_us),
             },
         }
     }

@@ -268,6 +268,26 @@ fn approximation_error_is_bounded_against_the_exact_solve() {
 }
 
 #[test]
+fn empty_arrays_have_no_current() {
+    let cfg = IrDropConfig::mnsim();
+    assert!(solve_exact(&[], 0, 4, &[], &cfg).iter().all(|&i| i == 0.0));
+    assert!(solve_exact(&[], 3, 0, &[0.1; 3], &cfg).is_empty());
+    assert!(effective_conductance(&[], 0, 5, &cfg).is_empty());
+}
+
+#[test]
+#[should_panic(expected = "conductance 1 is NaN µS")]
+fn non_finite_conductance_is_rejected() {
+    solve_exact(
+        &[1.0, f32::NAN, 2.0, 3.0],
+        2,
+        2,
+        &[0.1, 0.1],
+        &IrDropConfig::mnsim(),
+    );
+}
+
+#[test]
 fn negative_resistance_is_a_config_error() {
     let err = wires(-1.0).validate("hw.ir_drop").unwrap_err();
     assert_eq!(err.key, "hw.ir_drop.wire_resistance_ohm");
