@@ -130,9 +130,12 @@ impl Adc {
                 inv_lsb,
                 max_code,
             } => {
-                let x = ((i_ua - lo) * inv_lsb).clamp(0.0, max_code);
+                // f32::max maps NaN to 0, so x is a number in [0, max_code].
+                let x = ((i_ua - lo) * inv_lsb).max(0.0).min(max_code);
                 // x ≥ 0, so truncating x + 0.5 rounds to the nearest code.
-                let code = (x + 0.5) as u32 as f32;
+                // SAFETY: x + 0.5 is finite and below 2^24 + 1, inside i32's range; the
+                // unchecked conversion vectorizes where `as` (saturating) does not.
+                let code = unsafe { (x + 0.5).to_int_unchecked::<i32>() } as f32;
                 lo + code * lsb
             }
         }

@@ -161,16 +161,22 @@ impl Dac {
         } else {
             (1u32 << self.input_bits) - 1
         };
-        let mut volts = Vec::with_capacity(self.cycles.len() * codes.len());
-        for cycle in &self.cycles {
-            if self.bipolar {
-                volts.extend(codes.iter().map(|&c| c as f32 * cycle.volts_per_unit));
-            } else {
-                let chunk_mask = (1u32 << cycle.bits) - 1;
-                volts.extend(codes.iter().map(|&c| {
-                    let pattern = (c as u32) & mask;
-                    ((pattern >> cycle.first_bit) & chunk_mask) as f32 * cycle.volts_per_unit
-                }));
+        let m = self.cycles.len() * vectors;
+        let mut volts = vec![0.0f32; rows * m];
+        for (c, cycle) in self.cycles.iter().enumerate() {
+            let chunk_mask = (1u32 << cycle.bits) - 1;
+            let level = |code: i32| -> f32 {
+                if self.bipolar {
+                    code as f32
+                } else {
+                    let pattern = (code as u32) & mask;
+                    ((pattern >> cycle.first_bit) & chunk_mask) as f32
+                }
+            };
+            for (t, vector) in codes.chunks(rows).enumerate() {
+                for (i, &code) in vector.iter().enumerate() {
+                    volts[i * m + c * vectors + t] = level(code) * cycle.volts_per_unit;
+                }
             }
         }
         Drive {
@@ -183,10 +189,11 @@ impl Dac {
     }
 }
 
-/// Row voltages of a batch of input vectors over all cycles, stacked cycle-major:
-/// row `c·vectors + t` of `volts` holds the `rows` voltages of vector t in cycle c.
-/// Stacking the cycles along the vector dimension lets a tile read all of them with one
-/// matrix product.
+/// Row voltages of a batch of input vectors over all cycles. The cycles are stacked along
+/// the vector dimension, so a tile reads all of them with one matrix product: `volts` is
+/// rows × (cycles·vectors), row-major, and `volts[i·cycles·vectors + c·vectors + t]` is the
+/// voltage on row i in cycle c for vector t (see [`Drive::volts_at`]). Keeping a row's
+/// voltages contiguous makes the matrix product's packing of them a plain copy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drive {
     pub volts: Vec<f32>,
@@ -200,6 +207,11 @@ pub struct Drive {
 impl Drive {
     pub fn cycles(&self) -> usize {
         self.cycle_weights.len()
+    }
+
+    /// Voltage on row `row` in cycle `cycle` for vector `vector`, volts.
+    pub fn volts_at(&self, cycle: usize, vector: usize, row: usize) -> f32 {
+        self.volts[row * self.cycles() * self.vectors + cycle * self.vectors + vector]
     }
 }
 
@@ -222,14 +234,14 @@ mod tests {
         let drive = dac.drive(&codes, codes.len(), 1);
         for (t, &code) in codes.iter().enumerate() {
             let back: f64 = (0..drive.cycles())
-                .map(|c| drive.volts[c * codes.len() + t] as f64 * drive.cycle_weights[c])
+                .map(|c| drive.volts_at(c, t, 0) as f64 * drive.cycle_weights[c])
                 .sum();
             assert!(
                 (back - code as f64).abs() < 1e-3,
                 "{input_bits}-bit code {code} via {dac_bits}-bit DAC came back as {back}"
             );
             if !dac.is_bipolar() {
-                assert!((0..drive.cycles()).all(|c| drive.volts[c * codes.len() + t] >= 0.0));
+                assert!((0..drive.cycles()).all(|c| drive.volts_at(c, t, 0) >= 0.0));
             }
         }
     }

@@ -176,8 +176,9 @@ fn convert_and_accumulate(adc: &Adc, weight: f32, currents: &[f32], out: &mut [f
     }
 }
 
-/// c = a·b for row-major a (m×k), b (k×n), c (m×n), single-threaded: callers parallelize
-/// over tiles so results never depend on the thread count.
+/// c = aᵀ·b for a stored k×m row-major (the drive layout), b (k×n) and c (m×n) row-major,
+/// single-threaded: callers parallelize over tiles so results never depend on the thread
+/// count.
 fn gemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
     // SAFETY: the asserts above keep every strided access inside the three slices.
@@ -188,8 +189,8 @@ fn gemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
             n,
             1.0,
             a.as_ptr(),
-            k as isize,
             1,
+            m as isize,
             b.as_ptr(),
             n as isize,
             1,
@@ -292,7 +293,7 @@ mod tests {
                     let w = drive.cycle_weights[c];
                     let v: f64 = (0..rows)
                         .map(|i| {
-                            let volts = drive.volts[c * rows + i] as f64;
+                            let volts = drive.volts_at(c, 0, i) as f64;
                             let sigma = 0.05 * g[i * 3 + j] as f64;
                             volts * volts * sigma * sigma
                         })
