@@ -78,6 +78,9 @@ pub struct MappingConfig {
     pub spare_rows: usize,
     /// Columns per array kept free for fault-aware remapping. Default 0.
     pub spare_cols: usize,
+    /// Place rows and columns so that stuck cells hurt least, using the spares (see
+    /// `remap`). Default false (identity placement, spares unused).
+    pub remap_faults: bool,
     /// Cell precision and conductance range. Default 2 bits/cell (ISAAC, PUMA),
     /// 9.0–88.2 µS (aihwkit ReRAM-CMO device range).
     pub cell: CellConfig,
@@ -100,6 +103,7 @@ impl Default for MappingConfig {
             array_cols: 128,
             spare_rows: 0,
             spare_cols: 0,
+            remap_faults: false,
             cell: CellConfig {
                 bits_per_cell: 2,
                 g_min_us: 9.0,

@@ -19,6 +19,9 @@
 //!    (which also cancels the G_min offset current), shift-and-add over slices, partial-sum
 //!    reduction over arrays sharing outputs, rescaling.
 //!
+//! 5. [`remap`]: with spare rows/columns, fault-aware placement that steers the weights
+//!    stuck cells would hurt most away from them.
+//!
 //! Two fidelity levels ([`Fidelity`]): `bit_sliced` (the full chain, an ADC conversion per
 //! slice × cycle × array column) and `one_shot` (aihwkit's level: one device pair per
 //! weight, inputs in one bipolar DAC shot, one conversion per array column).
@@ -28,8 +31,10 @@ pub mod encoding;
 pub mod error;
 pub mod matrix;
 pub mod quantize;
+pub mod remap;
 pub mod tiling;
 
 pub use config::{Encoding, Fidelity, InputScale, MappingConfig, WeightScale};
 pub use error::MappingError;
 pub use matrix::{MappedMatrix, MappingReport};
+pub use remap::{FaultMap, Stuck};

@@ -14,6 +14,7 @@
 use crate::config::{InputScale, MappingConfig};
 use crate::error::MappingError;
 use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
+use crate::remap::{self, FaultMap};
 use crate::tiling::{Layout, Placement};
 use crossbar::{
     program_array, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive, EventCounts,
@@ -86,6 +87,34 @@ impl MappedMatrix {
         seed: u64,
         matrix_id: u32,
     ) -> Result<MappedMatrix, ConfigError> {
+        let no_faults = |_: usize| FaultMap::default();
+        Self::program_with_faults(
+            weight,
+            out_features,
+            in_features,
+            cfg,
+            device,
+            seed,
+            matrix_id,
+            no_faults,
+        )
+    }
+
+    /// As [`MappedMatrix::program`], with known stuck cells: `faults(a)` gives the fault
+    /// map of physical array `a` (row-tile-major index, physical coordinates). Stuck cells
+    /// are forced to G_max / G_min after programming, and with `cfg.remap_faults` the
+    /// placement steers weights away from them (see [`crate::remap`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn program_with_faults(
+        weight: &[f32],
+        out_features: usize,
+        in_features: usize,
+        cfg: &MappingConfig,
+        device: &DeviceConfig,
+        seed: u64,
+        matrix_id: u32,
+        faults: impl Fn(usize) -> FaultMap + Sync,
+    ) -> Result<MappedMatrix, ConfigError> {
         cfg.validate("mapping")?;
         device.validate("device")?;
         check_weight(weight, out_features, in_features, matrix_id)?;
@@ -101,9 +130,17 @@ impl MappedMatrix {
             bits_per_cell: layout.slicing.bits,
             ..cfg.cell.clone()
         };
+        let chip = Chip {
+            layout: &layout,
+            cell: &cell,
+            device,
+            seed,
+            matrix_id,
+            remap: cfg.remap_faults,
+        };
         let tiles: Vec<Tile> = (0..layout.arrays())
             .into_par_iter()
-            .map(|a| program_tile(&layout, &q.codes, a, &cell, device, seed, matrix_id))
+            .map(|a| chip.program_tile(&q.codes, a, &faults(a)))
             .collect();
         let dac = Dac::new(&cfg.dac, cfg.input_bits);
         let adc_ranges_ua = match cfg.adc.range {
@@ -402,42 +439,68 @@ fn check_weight(weight: &[f32], out: usize, inp: usize, matrix_id: u32) -> Resul
     Ok(())
 }
 
-/// Programs array `a`: target levels, placed on the physical array, through the device
-/// model, gathered back into the active tile.
-fn program_tile(
-    layout: &Layout,
-    codes: &[i32],
-    a: usize,
-    cell: &CellConfig,
-    device: &DeviceConfig,
+/// What programming one array needs to know besides its weights.
+struct Chip<'a> {
+    layout: &'a Layout,
+    /// The cell as programmed (bits per slice, conductance range).
+    cell: &'a CellConfig,
+    device: &'a DeviceConfig,
     seed: u64,
     matrix_id: u32,
-) -> Tile {
-    let (r, j) = (a / layout.col_tiles, a % layout.col_tiles);
-    let (rows, cols) = (layout.inputs(r).len(), layout.active_cols(j));
-    let logical = layout.logical_levels(codes, r, j);
-    let placement = Placement::identity(rows, cols);
-    let physical = placement.scatter(&logical, layout.array_rows, layout.array_cols);
-    let key = StreamKey::new(seed, matrix_id, a as u32, Purpose::Programming);
-    let programmed = program_array(
-        device,
-        cell,
-        &physical,
-        layout.array_rows,
-        layout.array_cols,
-        key,
-    );
-    // IR DROP GOES HERE (not yet modelled): once crossbar::ir_drop lands, replace
-    // `programmed.g_us` below by the static effective conductance
-    // `crossbar::ir_drop::effective_conductance(&programmed.g_us, array_rows, array_cols,
-    // v_read, cfg)` of the whole physical array.
-    let g = placement.gather(&programmed.g_us, layout.array_cols);
-    Tile::new(
-        g,
-        rows,
-        cols,
-        |g| device.read_noise_sigma_us(g),
-        cell.g_max_us,
-        key.with_purpose(Purpose::ReadNoise),
-    )
+    remap: bool,
+}
+
+impl Chip<'_> {
+    /// Programs array `a`: target levels, placed on the physical array (around `faults`
+    /// when remapping), through the device model, stuck cells forced, gathered back into
+    /// the active tile.
+    fn program_tile(&self, codes: &[i32], a: usize, faults: &FaultMap) -> Tile {
+        let layout = self.layout;
+        let (r, j) = (a / layout.col_tiles, a % layout.col_tiles);
+        let (rows, cols) = (layout.inputs(r).len(), layout.active_cols(j));
+        let logical = layout.logical_levels(codes, r, j);
+        let placement = if self.remap {
+            let significance = layout.column_significance(j);
+            let content = remap::Content {
+                levels: &logical,
+                rows,
+                cols,
+                significance: &significance,
+                max_level: (self.cell.levels() - 1) as u8,
+            };
+            remap::plan(&content, faults, layout.array_rows, layout.array_cols)
+        } else {
+            Placement::identity(rows, cols)
+        };
+        let physical = placement.scatter(&logical, layout.array_rows, layout.array_cols);
+        let key = StreamKey::new(self.seed, self.matrix_id, a as u32, Purpose::Programming);
+        let mut g_us = program_array(
+            self.device,
+            self.cell,
+            &physical,
+            layout.array_rows,
+            layout.array_cols,
+            key,
+        )
+        .g_us;
+        faults.apply(
+            &mut g_us,
+            layout.array_cols,
+            self.cell.g_min_us,
+            self.cell.g_max_us,
+        );
+        // IR DROP GOES HERE (not yet modelled): once crossbar::ir_drop lands, replace
+        // `g_us` by the static effective conductance
+        // `crossbar::ir_drop::effective_conductance(&g_us, array_rows, array_cols, v_read,
+        // cfg)` of the whole physical array.
+        let g = placement.gather(&g_us, layout.array_cols);
+        Tile::new(
+            g,
+            rows,
+            cols,
+            |g| self.device.read_noise_sigma_us(g),
+            self.cell.g_max_us,
+            key.with_purpose(Purpose::ReadNoise),
+        )
+    }
 }

@@ -102,6 +102,18 @@ impl Layout {
         }
     }
 
+    /// Shift-and-add significance 2^(s·c) of every logical column of column tile `j`.
+    pub fn column_significance(&self, j: usize) -> Vec<f32> {
+        let mut sig = vec![0.0; self.active_cols(j)];
+        for o in 0..self.outputs(j).len() {
+            for s in 0..self.slicing.slices {
+                sig[self.plus_col(o, s)] = self.slicing.significance(s);
+                sig[self.minus_col(j, o, s)] = self.slicing.significance(s);
+            }
+        }
+        sig
+    }
+
     /// Target cell levels of array (r, j), logical rows × logical columns, from the
     /// integer weights (out × in, row-major).
     pub fn logical_levels(&self, codes: &[i32], r: usize, j: usize) -> Vec<u8> {
