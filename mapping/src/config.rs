@@ -17,6 +17,16 @@ pub enum Fidelity {
     OneShot,
 }
 
+impl Fidelity {
+    /// The name used in configurations and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fidelity::BitSliced => "bit_sliced",
+            Fidelity::OneShot => "one_shot",
+        }
+    }
+}
+
 /// How a signed weight is stored on non-negative conductances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +41,16 @@ pub enum Encoding {
     /// 2^(b−1)·Σx and the G_min offset current (every column of the array carries
     /// G_min·ΣV).
     Offset,
+}
+
+impl Encoding {
+    /// The name used in configurations and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Differential => "differential",
+            Encoding::Offset => "offset",
+        }
+    }
 }
 
 /// Granularity of the weight quantization scale.

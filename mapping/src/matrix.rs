@@ -48,8 +48,10 @@ pub struct MappedMatrix {
 /// What a mapping occupies and spends, without running data.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MappingReport {
-    pub fidelity: String,
-    pub encoding: String,
+    /// `bit_sliced` or `one_shot`.
+    pub fidelity: &'static str,
+    /// `differential` or `offset`.
+    pub encoding: &'static str,
     pub out_features: usize,
     pub in_features: usize,
     pub arrays: usize,
@@ -69,6 +71,10 @@ pub struct MappingReport {
     pub utilization: f64,
     /// ADCs: per array ⌈array_cols / columns_per_adc⌉.
     pub adcs: u64,
+    /// Conversions one ADC performs one after another per token (arrays run in parallel):
+    /// input cycles × the most active columns one ADC of any array serves. The latency
+    /// roll-up multiplies it by the conversion time.
+    pub adc_serial_conversions_per_token: u64,
     /// Events of one forward pass of one token.
     pub events_per_token: EventCounts,
     /// Bytes of state the mapped matrix stores (conductances, noise variances, scales).
@@ -372,8 +378,8 @@ impl MappedMatrix {
             .sum();
         let cells_total = (l.arrays() * l.array_rows * l.array_cols) as u64;
         MappingReport {
-            fidelity: format!("{:?}", self.cfg.fidelity),
-            encoding: format!("{:?}", self.cfg.encoding),
+            fidelity: self.cfg.fidelity.name(),
+            encoding: self.cfg.encoding.name(),
             out_features: l.out_features,
             in_features: l.in_features,
             arrays: l.arrays(),
@@ -388,6 +394,11 @@ impl MappedMatrix {
             utilization: cells_used as f64 / cells_total as f64,
             adcs: (l.arrays() * l.array_cols.div_ceil(self.cfg.adc.columns_per_adc as usize))
                 as u64,
+            adc_serial_conversions_per_token: (self.dac.cycles().len()
+                * (0..l.col_tiles)
+                    .map(|j| l.active_cols(j).min(self.cfg.adc.columns_per_adc as usize))
+                    .max()
+                    .unwrap_or(0)) as u64,
             events_per_token: self.events(1),
             stored_bytes: self.stored_bytes(),
         }

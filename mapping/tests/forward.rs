@@ -306,6 +306,9 @@ fn event_counts_match_the_closed_form() {
     assert_eq!(report.arrays, (r * j) as usize);
     assert_eq!(report.cells_used, kk * cols);
     assert_eq!(report.cells_total, r * j * 64 * 64);
+    // 64 columns per array (8 outputs × 8), one ADC per 128 columns: 8 cycles × 64.
+    assert_eq!(report.adcs, r * j);
+    assert_eq!(report.adc_serial_conversions_per_token, c * 64);
 }
 
 fn run_in_pool(threads: usize, f: impl FnOnce() -> Vec<f32> + Send) -> Vec<f32> {
