@@ -64,6 +64,35 @@ fn float_gemm(x: &[f32], w: &[f32], m: usize, k: usize, n: usize, y: &mut [f32])
     }
 }
 
+/// The same matrix at aihwkit's one-shot level (8-bit DAC, 8-bit weights on one device
+/// pair, 8-bit ADC): its floor is 2 GEMMs (the ± columns).
+fn one_shot(w: &[f32], x: &[f32], gemm_s: f64, repeats: usize) {
+    let cfg = MappingConfig {
+        fidelity: mapping::Fidelity::OneShot,
+        dac: crossbar::DacConfig {
+            dac_bits: 8,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let m = MappedMatrix::program(w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let _ = m.forward(x, TOKENS, 0).unwrap();
+    let forward_s = median(
+        (0..repeats * 4)
+            .map(|i| {
+                let t = Instant::now();
+                let _ = m.forward(x, TOKENS, i as u64).unwrap();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    );
+    println!(
+        "one-shot forward (median)    {:.1} ms = {:.2} GEMMs (floor 2)",
+        forward_s * 1e3,
+        forward_s / gemm_s
+    );
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -138,6 +167,7 @@ fn main() {
     );
     println!("relative L2 error vs float   {rel_err:.4} (full-scale 8-bit ADC range)");
     // Equal across RAYON_NUM_THREADS settings: the forward pass is thread-count independent.
+    one_shot(&w, &x, gemm_s, repeats);
     let checksum = y.iter().fold(0u64, |h, v| {
         (h ^ v.to_bits() as u64).wrapping_mul(0x100_0000_01B3)
     });

@@ -23,6 +23,9 @@ use crossbar::{
 use rayon::prelude::*;
 use serde::Serialize;
 
+/// Tokens per chunk when calibrating (bounds the memory of the stacked drives).
+pub const CALIBRATION_CHUNK: usize = 256;
+
 /// Width of the digital words an output is written back with (buffer-bit accounting).
 const OUTPUT_WORD_BITS: u64 = 32;
 
@@ -171,6 +174,19 @@ impl MappedMatrix {
         })
     }
 
+    pub fn out_features(&self) -> usize {
+        self.layout.out_features
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.layout.in_features
+    }
+
+    /// ADC range of each array (µA; ± when bipolar), `None` before a needed calibration.
+    pub fn adc_ranges_ua(&self) -> Option<&[f32]> {
+        self.adc_ranges_ua.as_deref()
+    }
+
     pub fn config(&self) -> &MappingConfig {
         &self.cfg
     }
@@ -187,7 +203,9 @@ impl MappedMatrix {
     /// Sets calibrated scales from sample activations `x` (tokens × in): the input scale
     /// (if `input_scale = calibrated`) to max|x| / (2^(n−1) − 1), then each array's ADC
     /// range (if `adc.range = calibrated`) to the largest current magnitude those inputs
-    /// produce on it, without read noise.
+    /// produce on it, without read noise. Replaces any earlier calibration, so pass all
+    /// calibration tokens in one call; they are processed in chunks of
+    /// `CALIBRATION_CHUNK` tokens to bound memory.
     pub fn calibrate(&mut self, x: &[f32], tokens: usize) -> Result<(), MappingError> {
         self.check_input(x, tokens)?;
         if self.cfg.input_scale == InputScale::Calibrated {
@@ -195,11 +213,18 @@ impl MappedMatrix {
             self.input_scale = Some(scale_for(max, self.cfg.input_bits));
         }
         if self.cfg.adc.range == AdcRange::Calibrated {
-            let drives = self.drives(x, tokens)?.1;
-            let ranges = (0..self.layout.arrays())
-                .into_par_iter()
-                .map(|a| self.tiles[a].max_abs_current_ua(&drives[a / self.layout.col_tiles]))
-                .collect();
+            let mut ranges = vec![0.0f32; self.layout.arrays()];
+            let chunk = CALIBRATION_CHUNK * self.layout.in_features;
+            for xs in x.chunks(chunk) {
+                let drives = self.drives(xs, xs.len() / self.layout.in_features)?.1;
+                let maxima: Vec<f32> = (0..self.layout.arrays())
+                    .into_par_iter()
+                    .map(|a| self.tiles[a].max_abs_current_ua(&drives[a / self.layout.col_tiles]))
+                    .collect();
+                for (range, m) in ranges.iter_mut().zip(maxima) {
+                    *range = range.max(m);
+                }
+            }
             self.adc_ranges_ua = Some(ranges);
         }
         Ok(())

@@ -58,7 +58,7 @@ fn ideal_cfg(
     }
 }
 
-/// Ideal hardware (ideal device and ADC) on values the quantizers represent exactly
+/// Ideal hardware (ideal device and ADC, 1- and 3-bit DACs when bit-sliced) on values the quantizers represent exactly
 /// (integers whose per-row maximum is the largest code, so every scale is 1) reproduces
 /// x·Wᵀ to float rounding: |y − ref| ≤ 1e-5·Σ|x||w| + 1e-3, at both fidelity levels, both
 /// encodings and array sizes that do and do not divide the 45×70 matrix. Seeds 1, 2.
@@ -78,8 +78,15 @@ fn ideal_hardware_reproduces_the_digital_product() {
     let (want, mag) = reference(&x, &w, tokens, n_out, k);
     for fidelity in [Fidelity::BitSliced, Fidelity::OneShot] {
         for encoding in [Encoding::Differential, Encoding::Offset] {
-            for (rows, cols) in [(128, 128), (16, 16), (7, 11), (33, 40), (70, 400)] {
-                let cfg = ideal_cfg(fidelity, encoding, rows, cols, bits);
+            let dac_choices: &[u8] = match fidelity {
+                Fidelity::BitSliced => &[1, 3],
+                Fidelity::OneShot => &[8],
+            };
+            for (&dac_bits, (rows, cols)) in dac_choices.iter().flat_map(|d| {
+                [(128, 128), (16, 16), (7, 11), (33, 40), (70, 400)].map(|rc| (d, rc))
+            }) {
+                let mut cfg = ideal_cfg(fidelity, encoding, rows, cols, bits);
+                cfg.dac.dac_bits = dac_bits;
                 if cfg.validate("m").is_err() {
                     continue; // e.g. 7×11 cannot hold the 8 columns + 4 references of offset
                 }
@@ -90,7 +97,7 @@ fn ideal_hardware_reproduces_the_digital_product() {
                     let err = (y[i] as f64 - want[i]).abs();
                     assert!(
                         err <= 1e-5 * mag[i] + 1e-3,
-                        "{fidelity:?} {encoding:?} {rows}×{cols}: y[{i}] = {} vs {}",
+                        "{fidelity:?} {encoding:?} {dac_bits}-bit DAC {rows}×{cols}: y[{i}] = {} vs {}",
                         y[i],
                         want[i]
                     );
@@ -389,4 +396,81 @@ fn bad_input_is_an_error_that_names_the_problem() {
     );
     m.calibrate(&[0.1, -0.2, 0.3], 1).unwrap();
     assert!(m.forward(&[0.1; 3], 1, 0).is_ok());
+}
+
+/// `columns_per_adc` changes only bookkeeping: outputs and events are identical for 1 and
+/// 128 columns per ADC, only the report's ADC count and serial conversions differ (seed 13).
+#[test]
+fn columns_per_adc_changes_bookkeeping_only() {
+    let (n_out, k, tokens) = (40, 100, 3);
+    let w = random(n_out * k, 13);
+    let x = random(tokens * k, 14);
+    let run = |columns_per_adc: u32| {
+        let cfg = MappingConfig {
+            array_rows: 64,
+            array_cols: 64,
+            adc: AdcConfig {
+                columns_per_adc,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        let (y, ev) = m.forward(&x, tokens, 0).unwrap();
+        (y, ev, m.report())
+    };
+    let (y1, ev1, r1) = run(1);
+    let (y128, ev128, r128) = run(128);
+    assert_eq!(y1, y128);
+    assert_eq!(ev1, ev128);
+    // 2 row tiles × 5 column tiles of 64 columns: 64 ADCs each with 1 column per ADC.
+    assert_eq!((r1.adcs, r128.adcs), (10 * 64, 10));
+    assert_eq!(
+        (
+            r1.adc_serial_conversions_per_token,
+            r128.adc_serial_conversions_per_token
+        ),
+        (8, 8 * 64)
+    );
+}
+
+/// Calibration over 600 tokens (3 internal chunks) gives each array the largest range of
+/// the separate calibrations on tokens 0..256, 256..512 and 512..600 (dynamic per-token
+/// input scales, so chunks do not interact). Seeds 15, 16.
+#[test]
+fn calibration_takes_the_maximum_over_all_tokens() {
+    let (n_out, k, tokens) = (24, 150, 600);
+    let w = random(n_out * k, 15);
+    let mut x = random(tokens * k, 16);
+    for v in &mut x[599 * k..] {
+        *v = v.signum(); // a saturated token in the last chunk
+    }
+    let cfg = MappingConfig {
+        array_rows: 64,
+        adc: AdcConfig {
+            range: AdcRange::Calibrated,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let ranges = |xs: &[f32]| {
+        let mut m =
+            MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        assert!(m.adc_ranges_ua().is_none());
+        m.calibrate(xs, xs.len() / k).unwrap();
+        m.adc_ranges_ua().unwrap().to_vec()
+    };
+    let all = ranges(&x);
+    let parts: Vec<Vec<f32>> = [0..256, 256..512, 512..600]
+        .into_iter()
+        .map(|t| ranges(&x[t.start * k..t.end * k]))
+        .collect();
+    for a in 0..all.len() {
+        let want = parts.iter().map(|p| p[a]).fold(0.0f32, f32::max);
+        assert_eq!(all[a], want, "array {a}");
+    }
+    assert!(parts[2]
+        .iter()
+        .zip(&parts[0])
+        .any(|(late, early)| late > early));
 }
