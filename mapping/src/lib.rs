@@ -37,4 +37,4 @@ pub mod tiling;
 pub use config::{Encoding, Fidelity, InputScale, MappingConfig, WeightScale};
 pub use error::MappingError;
 pub use matrix::{MappedMatrix, MappingReport};
-pub use remap::{FaultMap, Stuck};
+pub use remap::{FaultMap, StuckAt, StuckCell};

@@ -14,7 +14,7 @@
 use crate::config::{InputScale, MappingConfig};
 use crate::error::MappingError;
 use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
-use crate::remap::{self, FaultMap};
+use crate::remap::{self, apply_faults, FaultMap};
 use crate::tiling::{Layout, Placement};
 use crossbar::{
     program_array, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive, EventCounts,
@@ -96,7 +96,11 @@ impl MappedMatrix {
         seed: u64,
         matrix_id: u32,
     ) -> Result<MappedMatrix, ConfigError> {
-        let no_faults = |_: usize| FaultMap::default();
+        let no_faults = |_: usize| FaultMap {
+            rows: cfg.array_rows,
+            cols: cfg.array_cols,
+            cells: Vec::new(),
+        };
         Self::program_with_faults(
             weight,
             out_features,
@@ -110,9 +114,10 @@ impl MappedMatrix {
     }
 
     /// As [`MappedMatrix::program`], with known stuck cells: `faults(a)` gives the fault
-    /// map of physical array `a` (row-tile-major index, physical coordinates). Stuck cells
-    /// are forced to G_max / G_min after programming, and with `cfg.remap_faults` the
-    /// placement steers weights away from them (see [`crate::remap`]).
+    /// map of physical array `a` (row-tile-major index, physical coordinates; e.g. measured
+    /// on a real chip, or chosen by a fault-sensitivity study). Stuck cells are forced to
+    /// G_max / G_min after programming, and with `cfg.remap_faults` the placement steers
+    /// weights away from them (see [`crate::remap`]).
     #[allow(clippy::too_many_arguments)]
     pub fn program_with_faults(
         weight: &[f32],
@@ -147,9 +152,13 @@ impl MappedMatrix {
             matrix_id,
             remap: cfg.remap_faults,
         };
+        let fault_maps: Vec<FaultMap> = (0..layout.arrays()).map(faults).collect();
+        for (a, map) in fault_maps.iter().enumerate() {
+            check_fault_map(map, &layout, a, matrix_id)?;
+        }
         let tiles: Vec<Tile> = (0..layout.arrays())
             .into_par_iter()
-            .map(|a| chip.program_tile(&q.codes, a, &faults(a)))
+            .map(|a| chip.program_tile(&q.codes, a, &fault_maps[a]))
             .collect();
         let dac = Dac::new(&cfg.dac, cfg.input_bits);
         let adc_ranges_ua = match cfg.adc.range {
@@ -475,6 +484,35 @@ fn check_weight(weight: &[f32], out: usize, inp: usize, matrix_id: u32) -> Resul
     Ok(())
 }
 
+fn check_fault_map(
+    map: &FaultMap,
+    layout: &Layout,
+    a: usize,
+    matrix_id: u32,
+) -> Result<(), ConfigError> {
+    let (rows, cols) = (layout.array_rows, layout.array_cols);
+    let key = || format!("matrix {matrix_id} fault map of array {a}");
+    if (map.rows, map.cols) != (rows, cols) {
+        return Err(ConfigError::new(
+            key(),
+            format!("a {rows}×{cols} array"),
+            format!("{}×{}", map.rows, map.cols),
+        ));
+    }
+    if let Some(c) = map
+        .cells
+        .iter()
+        .find(|c| c.row as usize >= rows || c.col as usize >= cols)
+    {
+        return Err(ConfigError::new(
+            key(),
+            format!("cells inside {rows}×{cols}"),
+            format!("cell ({}, {})", c.row, c.col),
+        ));
+    }
+    Ok(())
+}
+
 /// What programming one array needs to know besides its weights.
 struct Chip<'a> {
     layout: &'a Layout,
@@ -495,6 +533,10 @@ impl Chip<'_> {
         let (r, j) = (a / layout.col_tiles, a % layout.col_tiles);
         let (rows, cols) = (layout.inputs(r).len(), layout.active_cols(j));
         let logical = layout.logical_levels(codes, r, j);
+        // DEVICE FAULTS GO HERE for remapping: once the device models are merged, add the
+        // cells of `crossbar::device::sample_fault_map(&self.device.stuck_at, array_rows,
+        // array_cols, key)` to `faults` (program_array forces them itself; the map does not
+        // depend on the levels, so it is known before placement).
         let placement = if self.remap {
             let significance = layout.column_significance(j);
             let content = remap::Content {
@@ -519,7 +561,8 @@ impl Chip<'_> {
             key,
         )
         .g_us;
-        faults.apply(
+        apply_faults(
+            faults,
             &mut g_us,
             layout.array_cols,
             self.cell.g_min_us,

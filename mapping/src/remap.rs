@@ -17,42 +17,65 @@
 
 use crate::tiling::Placement;
 
-/// The state a stuck cell is frozen in, named by conductance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stuck {
+// MIRROR of `crossbar::device::{FaultMap, StuckCell, StuckAt}` from the device work (same
+// fields and variants). When that work is merged into this branch's base, delete the three
+// definitions below and write `pub use crossbar::{FaultMap, StuckAt, StuckCell};` instead.
+
+/// Which end of the conductance range a faulty cell is stuck at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StuckAt {
     /// Stuck at G_max (low-resistance state).
-    AtGmax,
+    GMax,
     /// Stuck at G_min (high-resistance state).
-    AtGmin,
+    GMin,
 }
 
-/// Stuck cells of one physical array, by (row, column).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One stuck cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StuckCell {
+    pub row: u32,
+    pub col: u32,
+    pub kind: StuckAt,
+}
+
+/// Every stuck cell of one array, in row-major order.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultMap {
-    pub stuck: Vec<(usize, usize, Stuck)>,
+    pub rows: usize,
+    pub cols: usize,
+    pub cells: Vec<StuckCell>,
 }
 
-impl FaultMap {
-    /// Level each cell is stuck at (None where it works), array_rows × array_cols.
-    fn stuck_levels(&self, array_rows: usize, array_cols: usize, max_level: u8) -> Vec<Option<u8>> {
-        let mut grid = vec![None; array_rows * array_cols];
-        for &(r, c, s) in &self.stuck {
-            grid[r * array_cols + c] = Some(match s {
-                Stuck::AtGmax => max_level,
-                Stuck::AtGmin => 0,
-            });
-        }
-        grid
+/// Level each cell is stuck at (None where it works), array_rows × array_cols.
+fn stuck_levels(
+    faults: &FaultMap,
+    array_rows: usize,
+    array_cols: usize,
+    max_level: u8,
+) -> Vec<Option<u8>> {
+    let mut grid = vec![None; array_rows * array_cols];
+    for c in &faults.cells {
+        grid[c.row as usize * array_cols + c.col as usize] = Some(match c.kind {
+            StuckAt::GMax => max_level,
+            StuckAt::GMin => 0,
+        });
     }
+    grid
+}
 
-    /// Sets the stuck cells of a physical array's conductances (µS) to G_max / G_min.
-    pub fn apply(&self, g_us: &mut [f32], array_cols: usize, g_min_us: f32, g_max_us: f32) {
-        for &(r, c, s) in &self.stuck {
-            g_us[r * array_cols + c] = match s {
-                Stuck::AtGmax => g_max_us,
-                Stuck::AtGmin => g_min_us,
-            };
-        }
+/// Sets the stuck cells of a physical array's conductances (µS, row-major) to G_max / G_min.
+pub fn apply_faults(
+    faults: &FaultMap,
+    g_us: &mut [f32],
+    array_cols: usize,
+    g_min_us: f32,
+    g_max_us: f32,
+) {
+    for c in &faults.cells {
+        g_us[c.row as usize * array_cols + c.col as usize] = match c.kind {
+            StuckAt::GMax => g_max_us,
+            StuckAt::GMin => g_min_us,
+        };
     }
 }
 
@@ -76,10 +99,10 @@ pub fn plan(
     array_cols: usize,
 ) -> Placement {
     let mut placement = Placement::identity(content.rows, content.cols);
-    if faults.stuck.is_empty() {
+    if faults.cells.is_empty() {
         return placement;
     }
-    let stuck = faults.stuck_levels(array_rows, array_cols, content.max_level);
+    let stuck = stuck_levels(faults, array_rows, array_cols, content.max_level);
     let cell_damage = |i: usize, j: usize, pr: usize, pc: usize| -> f32 {
         stuck[pr * array_cols + pc].map_or(0.0, |s| {
             content.significance[j] * (content.levels[i * content.cols + j] as f32 - s as f32).abs()
@@ -153,7 +176,13 @@ mod tests {
             max_level: 3,
         };
         let faults = FaultMap {
-            stuck: vec![(0, 0, Stuck::AtGmax)],
+            rows: 3,
+            cols: 3,
+            cells: vec![StuckCell {
+                row: 0,
+                col: 0,
+                kind: StuckAt::GMax,
+            }],
         };
         let p = plan(&content, &faults, 3, 3);
         assert!(p.rows[0] != 0 || p.cols[0] != 0, "{p:?}");

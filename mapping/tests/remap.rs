@@ -1,7 +1,7 @@
 //! Fault-aware remapping reduces the output error of a matrix on arrays with stuck cells.
 
 use crossbar::{AdcConfig, DeviceConfig};
-use mapping::{FaultMap, MappedMatrix, MappingConfig, Stuck};
+use mapping::{FaultMap, MappedMatrix, MappingConfig, StuckAt, StuckCell};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -14,18 +14,21 @@ fn random(n: usize, seed: u64) -> Vec<f32> {
 /// `p_min`, from a stream per array.
 fn faults(a: usize, rows: usize, cols: usize, p_max: f64, p_min: f64, seed: u64) -> FaultMap {
     let mut rng = ChaCha8Rng::seed_from_u64(seed * 1_000_003 + a as u64);
-    let mut stuck = Vec::new();
-    for r in 0..rows {
-        for c in 0..cols {
+    let mut cells = Vec::new();
+    for row in 0..rows as u32 {
+        for col in 0..cols as u32 {
             let u: f64 = rng.random();
-            if u < p_max {
-                stuck.push((r, c, Stuck::AtGmax));
+            let kind = if u < p_max {
+                StuckAt::GMax
             } else if u < p_max + p_min {
-                stuck.push((r, c, Stuck::AtGmin));
-            }
+                StuckAt::GMin
+            } else {
+                continue;
+            };
+            cells.push(StuckCell { row, col, kind });
         }
     }
-    FaultMap { stuck }
+    FaultMap { rows, cols, cells }
 }
 
 /// 96×240 matrix, 32 tokens, ISAAC-like bit-sliced mapping on 64×72 arrays with 8 spare rows
@@ -59,7 +62,11 @@ fn remapping_reduces_the_error_of_stuck_cells() {
             if faulty {
                 faults(a, 64, 72, 0.01, 0.01, 21)
             } else {
-                FaultMap::default()
+                FaultMap {
+                    rows: 64,
+                    cols: 72,
+                    cells: Vec::new(),
+                }
             }
         };
         let m = MappedMatrix::program_with_faults(&w, n_out, k, &cfg, &device, 1, 0, fault_map)
@@ -89,4 +96,26 @@ fn remapping_reduces_the_error_of_stuck_cells() {
     );
     // With remapping but no faults, the placement is the identity: same output as clean.
     assert_eq!(run(true, false), clean);
+}
+
+#[test]
+fn a_fault_map_of_the_wrong_size_is_an_error() {
+    let cfg = MappingConfig::default();
+    let e = MappedMatrix::program_with_faults(
+        &[0.1; 6],
+        2,
+        3,
+        &cfg,
+        &DeviceConfig::default(),
+        1,
+        4,
+        |_| FaultMap {
+            rows: 64,
+            cols: 128,
+            cells: Vec::new(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "matrix 4 fault map of array 0");
+    assert_eq!(e.found, "64×128");
 }
