@@ -1,1 +1,40 @@
-//! placeholder
+//! # mapping
+//!
+//! How a real-valued weight matrix becomes crossbar tiles, and how y = x·Wᵀ runs on them.
+//! No BERT here: any `out × in` matrix (PyTorch `Linear` layout) can be mapped and studied.
+//!
+//! The chain follows DESIGN.md §2:
+//!
+//! 1. [`quantize`]: weights to `weight_bits` signed integers with a scale per tensor or
+//!    per output feature; inputs to `input_bits` with a dynamic (per token) or calibrated
+//!    scale. Symmetric ranges ±(2^(b−1) − 1).
+//! 2. [`encoding`]: signed weights on non-negative conductances, *differential*
+//!    (W⁺/W⁻ columns) or *offset* (w + 2^(b−1) with a reference column), and bit slicing of
+//!    the stored magnitude over `bits_per_cell`-bit cells.
+//! 3. [`tiling`]: cutting the matrix into `array_rows × array_cols` arrays (any sizes,
+//!    dividing or not), with optional spare rows/columns.
+//! 4. [`matrix::MappedMatrix`]: programming through the device model of `crossbar`, then
+//!    per forward pass the DAC cycles, analog MVMs and ADCs of every array (crate
+//!    `crossbar`) and the digital periphery: subtraction of the W⁻ / reference column
+//!    (which also cancels the G_min offset current), shift-and-add over slices, partial-sum
+//!    reduction over arrays sharing outputs, rescaling.
+//!
+//! 5. [`remap`]: with spare rows/columns, fault-aware placement that steers the weights
+//!    stuck cells would hurt most away from them.
+//!
+//! Two fidelity levels ([`Fidelity`]): `bit_sliced` (the full chain, an ADC conversion per
+//! slice × cycle × array column) and `one_shot` (aihwkit's level: one device pair per
+//! weight, inputs in one bipolar DAC shot, one conversion per array column).
+
+pub mod config;
+pub mod encoding;
+pub mod error;
+pub mod matrix;
+pub mod quantize;
+pub mod remap;
+pub mod tiling;
+
+pub use config::{Encoding, Fidelity, InputScale, MappingConfig, WeightScale};
+pub use error::MappingError;
+pub use matrix::{MappedMatrix, MappingReport};
+pub use remap::{FaultMap, StuckAt, StuckCell};

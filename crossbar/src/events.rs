@@ -1,0 +1,114 @@
+//! Exact counts of the hardware events one or many MVMs cause.
+//!
+//! Counts are facts of the mapping (how many conversions, drives, reads happened); energies
+//! are assumptions a technology table multiplies them by later. Every field counts single
+//! events, never energy, and [`EventCounts`] adds up with `+` / `+=` so a tile's counts roll
+//! up into a matrix's, a layer's and an inference's.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::ops::{Add, AddAssign};
+
+/// Events of the analog tiles and of the digital periphery that belongs to them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventCounts {
+    /// ADC conversions, keyed by ADC resolution in bits. Key 0 counts conversions of an
+    /// ideal (unquantized) ADC, which has no hardware energy of its own.
+    pub adc_conversions: BTreeMap<u8, u64>,
+    /// Row drives by a DAC: one per active row per input cycle per input vector.
+    pub dac_drives: u64,
+    /// Cell reads: one per active cell per input cycle per input vector.
+    pub cell_reads: u64,
+    /// Sample-and-hold samples: one per converted column per input cycle per vector.
+    pub sample_holds: u64,
+    /// Shift-and-add operations: each addition of a (shifted) digitized partial result into
+    /// an accumulator, over input cycles, weight slices and the subtraction of the
+    /// negative / reference column.
+    pub shift_adds: u64,
+    /// Adder-tree additions that reduce partial sums of arrays sharing output columns.
+    pub adder_tree_ops: u64,
+    /// Bits moved through on-chip buffers (inputs read, outputs written).
+    pub buffer_bits: u64,
+}
+
+impl EventCounts {
+    /// Total ADC conversions at any resolution.
+    pub fn total_adc_conversions(&self) -> u64 {
+        self.adc_conversions.values().sum()
+    }
+
+    /// Every count multiplied by `k` (e.g. per-token counts times tokens).
+    pub fn scaled(&self, k: u64) -> EventCounts {
+        EventCounts {
+            adc_conversions: self
+                .adc_conversions
+                .iter()
+                .map(|(&bits, &n)| (bits, n * k))
+                .collect(),
+            dac_drives: self.dac_drives * k,
+            cell_reads: self.cell_reads * k,
+            sample_holds: self.sample_holds * k,
+            shift_adds: self.shift_adds * k,
+            adder_tree_ops: self.adder_tree_ops * k,
+            buffer_bits: self.buffer_bits * k,
+        }
+    }
+}
+
+impl AddAssign<&EventCounts> for EventCounts {
+    fn add_assign(&mut self, other: &EventCounts) {
+        for (&bits, &n) in &other.adc_conversions {
+            *self.adc_conversions.entry(bits).or_insert(0) += n;
+        }
+        self.dac_drives += other.dac_drives;
+        self.cell_reads += other.cell_reads;
+        self.sample_holds += other.sample_holds;
+        self.shift_adds += other.shift_adds;
+        self.adder_tree_ops += other.adder_tree_ops;
+        self.buffer_bits += other.buffer_bits;
+    }
+}
+
+impl AddAssign for EventCounts {
+    fn add_assign(&mut self, other: EventCounts) {
+        *self += &other;
+    }
+}
+
+impl Add for EventCounts {
+    type Output = EventCounts;
+    fn add(mut self, other: EventCounts) -> EventCounts {
+        self += &other;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_merges_resolutions_and_sums_fields() {
+        let mut a = EventCounts {
+            dac_drives: 3,
+            cell_reads: 5,
+            ..Default::default()
+        };
+        a.adc_conversions.insert(8, 10);
+        let mut b = EventCounts {
+            dac_drives: 1,
+            shift_adds: 2,
+            ..Default::default()
+        };
+        b.adc_conversions.insert(8, 1);
+        b.adc_conversions.insert(4, 7);
+        let c = a.clone() + b;
+        assert_eq!(c.adc_conversions[&8], 11);
+        assert_eq!(c.adc_conversions[&4], 7);
+        assert_eq!(c.dac_drives, 4);
+        assert_eq!(c.cell_reads, 5);
+        assert_eq!(c.shift_adds, 2);
+        assert_eq!(c.total_adc_conversions(), 18);
+        assert_eq!(a.scaled(3).adc_conversions[&8], 30);
+    }
+}

@@ -1,0 +1,175 @@
+//! Speed of the bit-sliced forward pass against its floor (run with `--release`).
+//!
+//! Workload (issue 3): a 768-input × 3072-output weight matrix, 128 tokens, 8-bit inputs
+//! through 1-bit DACs, 8-bit weights on 2-bit cells, differential, 128×128 arrays, 8-bit
+//! ADC. The exact emulation needs one partial product per (input cycle, weight slice,
+//! column group ±), so its floor is cycles × slices × 2 times one float32
+//! 128×768×3072 GEMM, timed here with the same GEMM kernel on the same threads.
+//!
+//!     cargo run --release -p mapping --example bench_forward [-- REPEATS]
+
+use crossbar::DeviceConfig;
+use mapping::{MappedMatrix, MappingConfig};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::time::Instant;
+
+const TOKENS: usize = 128;
+const IN: usize = 768;
+const OUT: usize = 3072;
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// y = x·Wᵀ for x (m×k) and W (n×k), split over rayon threads by output blocks.
+fn float_gemm(x: &[f32], w: &[f32], m: usize, k: usize, n: usize, y: &mut [f32]) {
+    const BLOCK: usize = 256;
+    let blocks: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let cols = BLOCK.min(n - b * BLOCK);
+            let mut out = vec![0.0f32; m * cols];
+            // SAFETY: strides describe x (m×k row-major), rows b·BLOCK.. of W read as a
+            // k×cols column-major matrix, and out (m×cols row-major), all in bounds.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    cols,
+                    1.0,
+                    x.as_ptr(),
+                    k as isize,
+                    1,
+                    w[b * BLOCK * k..].as_ptr(),
+                    1,
+                    k as isize,
+                    0.0,
+                    out.as_mut_ptr(),
+                    cols as isize,
+                    1,
+                );
+            }
+            (b, out)
+        })
+        .collect();
+    for (b, out) in blocks {
+        let cols = out.len() / m;
+        for t in 0..m {
+            y[t * n + b * BLOCK..t * n + b * BLOCK + cols]
+                .copy_from_slice(&out[t * cols..(t + 1) * cols]);
+        }
+    }
+}
+
+/// The same matrix at aihwkit's one-shot level (8-bit DAC, 8-bit weights on one device
+/// pair, 8-bit ADC): its floor is 2 GEMMs (the ± columns).
+fn one_shot(w: &[f32], x: &[f32], gemm_s: f64, repeats: usize) {
+    let cfg = MappingConfig {
+        fidelity: mapping::Fidelity::OneShot,
+        dac: crossbar::DacConfig {
+            dac_bits: 8,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let m = MappedMatrix::program(w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let _ = m.forward(x, TOKENS, 0).unwrap();
+    let forward_s = median(
+        (0..repeats * 4)
+            .map(|i| {
+                let t = Instant::now();
+                let _ = m.forward(x, TOKENS, i as u64).unwrap();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    );
+    println!(
+        "one-shot forward (median)    {:.1} ms = {:.2} GEMMs (floor 2)",
+        forward_s * 1e3,
+        forward_s / gemm_s
+    );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let repeats: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
+    let w = random(OUT * IN, 1);
+    let x = random(TOKENS * IN, 2);
+    let cfg = MappingConfig::default(); // the ISAAC-like workload above
+    let t0 = Instant::now();
+    let m = MappedMatrix::program(&w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let program_s = t0.elapsed().as_secs_f64();
+    let report = m.report();
+
+    let mut y_ref = vec![0.0f32; TOKENS * OUT];
+    float_gemm(&x, &w, TOKENS, IN, OUT, &mut y_ref); // warm-up
+    let gemm_s = median(
+        (0..repeats.max(5) * 4)
+            .map(|_| {
+                let t = Instant::now();
+                float_gemm(&x, &w, TOKENS, IN, OUT, &mut y_ref);
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    );
+    let (y, _) = m.forward(&x, TOKENS, 0).unwrap(); // warm-up
+    let forward_s = median(
+        (0..repeats)
+            .map(|i| {
+                let t = Instant::now();
+                let _ = m.forward(&x, TOKENS, i as u64).unwrap();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    );
+    let partial_products = report.input_cycles * report.weight_slices * 2;
+    let floor_s = partial_products as f64 * gemm_s;
+    let rel_err = {
+        let num: f64 = y
+            .iter()
+            .zip(&y_ref)
+            .map(|(a, b)| ((a - b) as f64).powi(2))
+            .sum();
+        let den: f64 = y_ref.iter().map(|b| (*b as f64).powi(2)).sum();
+        (num / den).sqrt()
+    };
+    println!(
+        "threads                      {}",
+        rayon::current_num_threads()
+    );
+    println!(
+        "arrays                       {} ({}×{} tiles)",
+        report.arrays, report.row_tiles, report.col_tiles
+    );
+    println!("program time                 {program_s:.3} s");
+    println!("float32 GEMM 128×768×3072    {:.2} ms", gemm_s * 1e3);
+    println!(
+        "partial products per GEMM    {partial_products} (cycles {} × slices {} × 2)",
+        report.input_cycles, report.weight_slices
+    );
+    println!("floor                        {:.1} ms", floor_s * 1e3);
+    println!("bit-sliced forward (median)  {:.1} ms", forward_s * 1e3);
+    println!("ratio forward / floor        {:.2}", forward_s / floor_s);
+    println!(
+        "mapped matrix stored state   {:.1} MiB ({} bytes)",
+        report.stored_bytes as f64 / (1 << 20) as f64,
+        report.stored_bytes
+    );
+    println!("relative L2 error vs float   {rel_err:.4} (full-scale 8-bit ADC range)");
+    // Equal across RAYON_NUM_THREADS settings: the forward pass is thread-count independent.
+    one_shot(&w, &x, gemm_s, repeats);
+    let checksum = y.iter().fold(0u64, |h, v| {
+        (h ^ v.to_bits() as u64).wrapping_mul(0x100_0000_01B3)
+    });
+    println!("output checksum              {checksum:016x}");
+}

@@ -1,0 +1,294 @@
+//! What a mapping is asked to do: precisions, encoding, array geometry and converters.
+
+use crossbar::{AdcConfig, CellConfig, ConfigError, DacConfig};
+use serde::{Deserialize, Serialize};
+
+/// How much of the analog chain is emulated (DESIGN.md §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fidelity {
+    /// The full chain: weights sliced over `cell.bits_per_cell` cells, inputs streamed
+    /// through the DAC cycles, an ADC conversion on every slice × cycle × tile column.
+    BitSliced,
+    /// aihwkit's level: each weight's magnitude on one device (pair) programmed to one of
+    /// 2^(stored bits) levels (`cell.bits_per_cell` is ignored), inputs applied in one
+    /// bipolar DAC shot (needs `dac.dac_bits` ≥ `input_bits`), one ADC conversion of each
+    /// tile column's full analog sum.
+    OneShot,
+}
+
+impl Fidelity {
+    /// The name used in configurations and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fidelity::BitSliced => "bit_sliced",
+            Fidelity::OneShot => "one_shot",
+        }
+    }
+}
+
+/// How a signed weight is stored on non-negative conductances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// W⁺ = max(w, 0) and W⁻ = max(−w, 0) on two columns; the periphery subtracts the
+    /// digitized I⁻ from I⁺. Both columns see the same rows, so the G_min offset current
+    /// (G_min·ΣV) appears in both and cancels. Stores b−1 magnitude bits.
+    Differential,
+    /// w + 2^(b−1) (unsigned, b bits) on one column per output, plus per array one
+    /// reference column per slice holding the slices of 2^(b−1). The periphery subtracts
+    /// the reference column's digitized output, which removes both the encoding offset
+    /// 2^(b−1)·Σx and the G_min offset current (every column of the array carries
+    /// G_min·ΣV).
+    Offset,
+}
+
+impl Encoding {
+    /// The name used in configurations and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Differential => "differential",
+            Encoding::Offset => "offset",
+        }
+    }
+}
+
+/// Granularity of the weight quantization scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightScale {
+    /// One scale for the whole matrix: max|W| / (2^(b−1) − 1).
+    PerTensor,
+    /// One scale per output feature (a column of Wᵀ): max_k |W_nk| / (2^(b−1) − 1).
+    PerColumn,
+}
+
+/// Where the input quantization scale comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputScale {
+    /// Per token at run time: max_k |x_tk| / (2^(n−1) − 1) (a digital max over the token).
+    Dynamic,
+    /// One scale fixed by `MappedMatrix::calibrate` from sample data: max |x| / (2^(n−1) − 1).
+    Calibrated,
+}
+
+/// A mapping of one matrix onto crossbar arrays. Defaults follow ISAAC (ISCA 2016): 8-bit
+/// inputs through 1-bit DACs, 8-bit weights on 2-bit cells, 128×128 arrays, 8-bit ADCs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MappingConfig {
+    /// Emulation level. Default `bit_sliced`.
+    pub fidelity: Fidelity,
+    /// Signed weight precision in bits, 2–24 (integers in ±(2^(b−1) − 1)). Default 8.
+    pub weight_bits: u8,
+    /// Weight scale granularity. Default `per_column`.
+    pub weight_scale: WeightScale,
+    /// Signed encoding. Default `differential`.
+    pub encoding: Encoding,
+    /// Signed input precision in bits, 2–24. Default 8 (ISAAC).
+    pub input_bits: u8,
+    /// Input scale source. Default `dynamic`.
+    pub input_scale: InputScale,
+    /// Rows (word lines) per array. Default 128 (ISAAC, PUMA).
+    pub array_rows: usize,
+    /// Columns (bit lines) per array. Default 128 (ISAAC, PUMA).
+    pub array_cols: usize,
+    /// Rows per array kept free for fault-aware remapping. Default 0.
+    pub spare_rows: usize,
+    /// Columns per array kept free for fault-aware remapping. Default 0.
+    pub spare_cols: usize,
+    /// Place rows and columns so that stuck cells hurt least, using the spares (see
+    /// `remap`). Default false (identity placement, spares unused).
+    pub remap_faults: bool,
+    /// Cell precision and conductance range. Default 2 bits/cell (ISAAC, PUMA),
+    /// 9.0–88.2 µS (aihwkit ReRAM-CMO device range).
+    pub cell: CellConfig,
+    /// Row DACs. Default 1 bit at 0.5 V.
+    pub dac: DacConfig,
+    /// Column ADCs. Default 8 bits, full-scale range, 128 columns per ADC.
+    pub adc: AdcConfig,
+}
+
+impl Default for MappingConfig {
+    fn default() -> Self {
+        Self {
+            fidelity: Fidelity::BitSliced,
+            weight_bits: 8,
+            weight_scale: WeightScale::PerColumn,
+            encoding: Encoding::Differential,
+            input_bits: 8,
+            input_scale: InputScale::Dynamic,
+            array_rows: 128,
+            array_cols: 128,
+            spare_rows: 0,
+            spare_cols: 0,
+            remap_faults: false,
+            cell: CellConfig {
+                bits_per_cell: 2,
+                g_min_us: 9.0,
+                g_max_us: 88.2,
+            },
+            dac: DacConfig::default(),
+            adc: AdcConfig::default(),
+        }
+    }
+}
+
+impl MappingConfig {
+    /// Magnitude bits a weight occupies: b−1 (differential) or b (offset).
+    pub fn stored_bits(&self) -> u8 {
+        match self.encoding {
+            Encoding::Differential => self.weight_bits - 1,
+            Encoding::Offset => self.weight_bits,
+        }
+    }
+
+    /// Bits held by one cell: `cell.bits_per_cell` when bit-sliced, all stored bits at
+    /// one-shot.
+    pub fn bits_per_slice(&self) -> u8 {
+        match self.fidelity {
+            Fidelity::BitSliced => self.cell.bits_per_cell,
+            Fidelity::OneShot => self.stored_bits(),
+        }
+    }
+
+    /// Cells (slices) per stored weight magnitude.
+    pub fn slices(&self) -> usize {
+        self.stored_bits().div_ceil(self.bits_per_slice()) as usize
+    }
+
+    /// Physical columns one output feature occupies in an array (reference columns of the
+    /// offset encoding not included).
+    pub fn columns_per_output(&self) -> usize {
+        match self.encoding {
+            Encoding::Differential => 2 * self.slices(),
+            Encoding::Offset => self.slices(),
+        }
+    }
+
+    /// Reference columns per array (offset encoding: one per slice).
+    pub fn reference_columns(&self) -> usize {
+        match self.encoding {
+            Encoding::Differential => 0,
+            Encoding::Offset => self.slices(),
+        }
+    }
+
+    /// Every value possible and consistent; errors name `key`.field.
+    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let k = |field: &str| format!("{key}.{field}");
+        bits_in(&k("weight_bits"), self.weight_bits, 2, 24)?;
+        bits_in(&k("input_bits"), self.input_bits, 2, 24)?;
+        self.cell.validate(&k("cell"))?;
+        self.dac.validate(&k("dac"))?;
+        self.adc.validate(&k("adc"))?;
+        if self.array_rows == 0 {
+            return Err(ConfigError::new(k("array_rows"), "at least 1 row", 0));
+        }
+        if self.spare_rows >= self.array_rows {
+            return Err(ConfigError::new(
+                k("spare_rows"),
+                format!("fewer than array_rows ({})", self.array_rows),
+                self.spare_rows,
+            ));
+        }
+        let needed = self.columns_per_output() + self.reference_columns() + self.spare_cols;
+        if self.array_cols < needed {
+            return Err(ConfigError::new(
+                k("array_cols"),
+                format!("at least {needed} (columns of one output, reference columns and spares)"),
+                self.array_cols,
+            ));
+        }
+        let one_shot_dac = self.dac.dac_bits >= self.input_bits;
+        if self.fidelity == Fidelity::OneShot {
+            if !one_shot_dac {
+                return Err(ConfigError::new(
+                    k("dac.dac_bits"),
+                    format!("≥ input_bits ({}) for one_shot fidelity", self.input_bits),
+                    self.dac.dac_bits,
+                ));
+            }
+            if self.stored_bits() > 8 {
+                return Err(ConfigError::new(
+                    k("weight_bits"),
+                    "at most 9 (differential) or 8 (offset) at one_shot: a device holds ≤ 256 levels",
+                    self.weight_bits,
+                ));
+            }
+        }
+        if one_shot_dac && !self.adc.ideal && self.adc.adc_bits < 2 {
+            return Err(ConfigError::new(
+                k("adc.adc_bits"),
+                "at least 2 for the bipolar currents of a one-shot DAC",
+                self.adc.adc_bits,
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn bits_in(key: &str, bits: u8, lo: u8, hi: u8) -> Result<(), ConfigError> {
+    if (lo..=hi).contains(&bits) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(key, format!("{lo} to {hi} bits"), bits))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(f: impl FnOnce(&mut MappingConfig)) -> String {
+        let mut c = MappingConfig::default();
+        f(&mut c);
+        c.validate("hw.mapping").unwrap_err().key
+    }
+
+    #[test]
+    fn default_is_valid_and_isaac_shaped() {
+        let c = MappingConfig::default();
+        c.validate("m").unwrap();
+        assert_eq!(c.slices(), 4); // 7 magnitude bits on 2-bit cells
+        assert_eq!(c.columns_per_output(), 8);
+    }
+
+    #[test]
+    fn validation_errors_name_the_key() {
+        assert_eq!(err(|c| c.weight_bits = 0), "hw.mapping.weight_bits");
+        assert_eq!(err(|c| c.input_bits = 1), "hw.mapping.input_bits");
+        assert_eq!(err(|c| c.array_rows = 0), "hw.mapping.array_rows");
+        assert_eq!(err(|c| c.array_cols = 0), "hw.mapping.array_cols");
+        assert_eq!(err(|c| c.spare_rows = 128), "hw.mapping.spare_rows");
+        assert_eq!(
+            err(|c| c.cell.bits_per_cell = 0),
+            "hw.mapping.cell.bits_per_cell"
+        );
+        assert_eq!(err(|c| c.cell.g_min_us = 100.0), "hw.mapping.cell.g_min_us");
+        assert_eq!(err(|c| c.adc.adc_bits = 0), "hw.mapping.adc.adc_bits");
+        assert_eq!(err(|c| c.dac.dac_bits = 0), "hw.mapping.dac.dac_bits");
+        assert_eq!(
+            err(|c| c.fidelity = Fidelity::OneShot),
+            "hw.mapping.dac.dac_bits"
+        );
+        assert_eq!(
+            err(|c| {
+                c.fidelity = Fidelity::OneShot;
+                c.dac.dac_bits = 8;
+                c.weight_bits = 12;
+            }),
+            "hw.mapping.weight_bits"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = serde_json::from_str::<MappingConfig>(r#"{"weight_bitz": 4}"#).unwrap_err();
+        assert!(e.to_string().contains("weight_bitz"), "{e}");
+        let c: MappingConfig =
+            serde_json::from_str(r#"{"weight_bits": 4, "adc": {"adc_bits": 6}}"#).unwrap();
+        assert_eq!((c.weight_bits, c.adc.adc_bits, c.array_rows), (4, 6, 128));
+    }
+}

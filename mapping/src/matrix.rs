@@ -1,0 +1,585 @@
+//! `MappedMatrix`: y = x·Wᵀ on the chip.
+//!
+//! Programming quantizes W, encodes and slices it, cuts it into arrays and programs every
+//! array through the device model (once per chip instance = seed). A forward pass
+//! quantizes the activations, lets the DACs drive each row tile, runs every array's analog
+//! MVM and ADCs (crate `crossbar`), then does the digital rest: subtract the W⁻ /
+//! reference column, shift-and-add the slices, add the partial sums of the arrays that
+//! share output features, and rescale by the weight and input scales.
+//!
+//! Arrays are processed in parallel by column tile; each output feature is computed by one
+//! task that visits its row tiles in a fixed order, and read noise comes from per-array
+//! streams, so the result is bitwise the same for any number of threads.
+
+use crate::config::{InputScale, MappingConfig};
+use crate::error::MappingError;
+use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
+use crate::remap::{self, apply_faults, FaultMap};
+use crate::tiling::{Layout, Placement};
+use crossbar::{
+    program_array, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive, EventCounts,
+    Purpose, StreamKey, Tile,
+};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Tokens per chunk when calibrating (bounds the memory of the stacked drives).
+pub const CALIBRATION_CHUNK: usize = 256;
+
+/// Width of the digital words an output is written back with (buffer-bit accounting).
+const OUTPUT_WORD_BITS: u64 = 32;
+
+/// A weight matrix programmed onto crossbar arrays.
+#[derive(Clone, Debug)]
+pub struct MappedMatrix {
+    cfg: MappingConfig,
+    layout: Layout,
+    matrix_id: u32,
+    /// Weight scale of each output feature.
+    weight_scales: Vec<f32>,
+    /// Nominal conductance between adjacent cell levels, µS.
+    step_us: f32,
+    dac: Dac,
+    /// Row-tile-major, see [`Layout::array_index`].
+    tiles: Vec<Tile>,
+    /// ADC range (µA, ± for bipolar) of each array; `None` until calibrated.
+    adc_ranges_ua: Option<Vec<f32>>,
+    /// Calibrated input scale; `None` for dynamic scaling or before calibration.
+    input_scale: Option<f32>,
+}
+
+/// What a mapping occupies and spends, without running data.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MappingReport {
+    /// `bit_sliced` or `one_shot`.
+    pub fidelity: &'static str,
+    /// `differential` or `offset`.
+    pub encoding: &'static str,
+    pub out_features: usize,
+    pub in_features: usize,
+    pub arrays: usize,
+    pub array_rows: usize,
+    pub array_cols: usize,
+    pub row_tiles: usize,
+    pub col_tiles: usize,
+    /// Cells per stored weight magnitude.
+    pub weight_slices: usize,
+    /// DAC cycles per input vector.
+    pub input_cycles: usize,
+    /// Cells holding weights or reference levels.
+    pub cells_used: u64,
+    /// Cells of all arrays (including unused and spare ones).
+    pub cells_total: u64,
+    /// cells_used / cells_total.
+    pub utilization: f64,
+    /// ADCs: per array ⌈array_cols / columns_per_adc⌉.
+    pub adcs: u64,
+    /// Conversions one ADC performs one after another per token (arrays run in parallel):
+    /// input cycles × the most active columns one ADC of any array serves. The latency
+    /// roll-up multiplies it by the conversion time.
+    pub adc_serial_conversions_per_token: u64,
+    /// Events of one forward pass of one token.
+    pub events_per_token: EventCounts,
+    /// Bytes of state the mapped matrix stores (conductances, noise variances, scales).
+    pub stored_bytes: usize,
+}
+
+impl MappedMatrix {
+    /// Programs `weight` (PyTorch Linear layout: out × in, row-major; y = x·Wᵀ) onto arrays
+    /// under `cfg`, with device effects of `device` drawn for chip instance `seed`.
+    pub fn program(
+        weight: &[f32],
+        out_features: usize,
+        in_features: usize,
+        cfg: &MappingConfig,
+        device: &DeviceConfig,
+        seed: u64,
+        matrix_id: u32,
+    ) -> Result<MappedMatrix, ConfigError> {
+        let no_faults = |_: usize| FaultMap {
+            rows: cfg.array_rows,
+            cols: cfg.array_cols,
+            cells: Vec::new(),
+        };
+        Self::program_with_faults(
+            weight,
+            out_features,
+            in_features,
+            cfg,
+            device,
+            seed,
+            matrix_id,
+            no_faults,
+        )
+    }
+
+    /// As [`MappedMatrix::program`], with known stuck cells: `faults(a)` gives the fault
+    /// map of physical array `a` (row-tile-major index, physical coordinates; e.g. measured
+    /// on a real chip, or chosen by a fault-sensitivity study). Stuck cells are forced to
+    /// G_max / G_min after programming, and with `cfg.remap_faults` the placement steers
+    /// weights away from them (see [`crate::remap`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn program_with_faults(
+        weight: &[f32],
+        out_features: usize,
+        in_features: usize,
+        cfg: &MappingConfig,
+        device: &DeviceConfig,
+        seed: u64,
+        matrix_id: u32,
+        faults: impl Fn(usize) -> FaultMap + Sync,
+    ) -> Result<MappedMatrix, ConfigError> {
+        cfg.validate("mapping")?;
+        device.validate("device")?;
+        check_weight(weight, out_features, in_features, matrix_id)?;
+        let layout = Layout::new(cfg, out_features, in_features);
+        let q = quantize_weights(
+            weight,
+            out_features,
+            in_features,
+            cfg.weight_bits,
+            cfg.weight_scale,
+        );
+        let cell = CellConfig {
+            bits_per_cell: layout.slicing.bits,
+            ..cfg.cell.clone()
+        };
+        let chip = Chip {
+            layout: &layout,
+            cell: &cell,
+            device,
+            seed,
+            matrix_id,
+            remap: cfg.remap_faults,
+        };
+        let fault_maps: Vec<FaultMap> = (0..layout.arrays()).map(faults).collect();
+        for (a, map) in fault_maps.iter().enumerate() {
+            check_fault_map(map, &layout, a, matrix_id)?;
+        }
+        let tiles: Vec<Tile> = (0..layout.arrays())
+            .into_par_iter()
+            .map(|a| chip.program_tile(&q.codes, a, &fault_maps[a]))
+            .collect();
+        let dac = Dac::new(&cfg.dac, cfg.input_bits);
+        let adc_ranges_ua = match cfg.adc.range {
+            AdcRange::FullScale => Some(
+                tiles
+                    .iter()
+                    .map(|t| t.full_scale_current_ua(dac.max_volts()))
+                    .collect(),
+            ),
+            AdcRange::Calibrated => None,
+        };
+        Ok(MappedMatrix {
+            cfg: cfg.clone(),
+            step_us: (cell.g_max_us - cell.g_min_us) / (cell.levels() - 1) as f32,
+            layout,
+            matrix_id,
+            weight_scales: q.scales,
+            dac,
+            tiles,
+            adc_ranges_ua,
+            input_scale: None,
+        })
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.layout.out_features
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.layout.in_features
+    }
+
+    /// ADC range of each array (µA; ± when bipolar), `None` before a needed calibration.
+    pub fn adc_ranges_ua(&self) -> Option<&[f32]> {
+        self.adc_ranges_ua.as_deref()
+    }
+
+    pub fn config(&self) -> &MappingConfig {
+        &self.cfg
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The programmed arrays, row-tile-major.
+    pub fn tiles(&self) -> &[Tile] {
+        &self.tiles
+    }
+
+    /// Sets calibrated scales from sample activations `x` (tokens × in): the input scale
+    /// (if `input_scale = calibrated`) to max|x| / (2^(n−1) − 1), then each array's ADC
+    /// range (if `adc.range = calibrated`) to the largest current magnitude those inputs
+    /// produce on it, without read noise. Replaces any earlier calibration, so pass all
+    /// calibration tokens in one call; they are processed in chunks of
+    /// `CALIBRATION_CHUNK` tokens to bound memory.
+    pub fn calibrate(&mut self, x: &[f32], tokens: usize) -> Result<(), MappingError> {
+        self.check_input(x, tokens)?;
+        if self.cfg.input_scale == InputScale::Calibrated {
+            let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            self.input_scale = Some(scale_for(max, self.cfg.input_bits));
+        }
+        if self.cfg.adc.range == AdcRange::Calibrated {
+            let mut ranges = vec![0.0f32; self.layout.arrays()];
+            let chunk = CALIBRATION_CHUNK * self.layout.in_features;
+            for xs in x.chunks(chunk) {
+                let drives = self.drives(xs, xs.len() / self.layout.in_features)?.1;
+                let maxima: Vec<f32> = (0..self.layout.arrays())
+                    .into_par_iter()
+                    .map(|a| self.tiles[a].max_abs_current_ua(&drives[a / self.layout.col_tiles]))
+                    .collect();
+                for (range, m) in ranges.iter_mut().zip(maxima) {
+                    *range = range.max(m);
+                }
+            }
+            self.adc_ranges_ua = Some(ranges);
+        }
+        Ok(())
+    }
+
+    /// y = x·Wᵀ on the chip for `tokens` rows of x (tokens × in, row-major), giving
+    /// tokens × out (bias not added) and the exact events. `mvm_index` selects the read
+    /// noise draws: give every forward pass of a chip instance its own index.
+    pub fn forward(
+        &self,
+        x: &[f32],
+        tokens: usize,
+        mvm_index: u64,
+    ) -> Result<(Vec<f32>, EventCounts), MappingError> {
+        self.check_input(x, tokens)?;
+        let ranges = self
+            .adc_ranges_ua
+            .as_ref()
+            .ok_or(MappingError::NotCalibrated {
+                matrix_id: self.matrix_id,
+                what: "adc.range",
+            })?;
+        let (scales, drives) = self.drives(x, tokens)?;
+        let per_tile: Vec<(Vec<f32>, EventCounts)> = (0..self.layout.col_tiles)
+            .into_par_iter()
+            .map(|j| self.column_tile(j, &drives, ranges, tokens, mvm_index))
+            .collect();
+        let n_out = self.layout.out_features;
+        let mut y = vec![0.0f32; tokens * n_out];
+        let mut events = self.buffer_events(tokens);
+        for (j, (acc, ev)) in per_tile.into_iter().enumerate() {
+            let outputs = self.layout.outputs(j);
+            let width = outputs.len();
+            for t in 0..tokens {
+                for (o, n) in outputs.clone().enumerate() {
+                    y[t * n_out + n] =
+                        acc[t * width + o] * (self.weight_scales[n] * scales[t] / self.step_us);
+                }
+            }
+            events += ev;
+        }
+        Ok((y, events))
+    }
+
+    /// Input scale per token, and the DAC drive of every row tile.
+    fn drives(&self, x: &[f32], tokens: usize) -> Result<(Vec<f32>, Vec<Drive>), MappingError> {
+        let k = self.layout.in_features;
+        let q = max_code(self.cfg.input_bits);
+        let scales: Vec<f32> = match (self.cfg.input_scale, self.input_scale) {
+            (InputScale::Calibrated, Some(s)) => vec![s; tokens],
+            (InputScale::Calibrated, None) => {
+                return Err(MappingError::NotCalibrated {
+                    matrix_id: self.matrix_id,
+                    what: "input_scale",
+                })
+            }
+            (InputScale::Dynamic, _) => x
+                .chunks(k)
+                .map(|row| {
+                    scale_for(
+                        row.iter().fold(0.0f32, |m, v| m.max(v.abs())),
+                        self.cfg.input_bits,
+                    )
+                })
+                .collect(),
+        };
+        let drives = (0..self.layout.row_tiles)
+            .into_par_iter()
+            .map(|r| {
+                let inputs = self.layout.inputs(r);
+                let mut codes = Vec::with_capacity(tokens * inputs.len());
+                for (t, row) in x.chunks(k).enumerate() {
+                    codes.extend(
+                        row[inputs.clone()]
+                            .iter()
+                            .map(|&v| quantize(v, scales[t], q)),
+                    );
+                }
+                self.dac.drive(&codes, tokens, inputs.len())
+            })
+            .collect();
+        Ok((scales, drives))
+    }
+
+    /// Runs the arrays of column tile `j` over all row tiles and reduces them digitally:
+    /// returns acc (tokens × outputs of j) = Σ_r Σ_s 2^(s·c)·(out⁺ − out⁻), in code·µS.
+    fn column_tile(
+        &self,
+        j: usize,
+        drives: &[Drive],
+        ranges: &[f32],
+        tokens: usize,
+        mvm_index: u64,
+    ) -> (Vec<f32>, EventCounts) {
+        let l = &self.layout;
+        let width = l.outputs(j).len();
+        let cols = l.active_cols(j);
+        let adc_bits = self.cfg.adc.counted_bits();
+        let significance: Vec<f32> = (0..l.slicing.slices)
+            .map(|s| l.slicing.significance(s))
+            .collect();
+        let mut acc = vec![0.0f32; tokens * width];
+        let mut tile_out = vec![0.0f32; tokens * cols];
+        let mut scratch = Vec::new();
+        let mut events = self.digital_events(j, tokens);
+        for (r, drive) in drives.iter().enumerate() {
+            let a = l.array_index(r, j);
+            let adc = self.cfg.adc.converter(ranges[a], drive.bipolar);
+            events += self.tiles[a].mvm(
+                drive,
+                &adc,
+                adc_bits,
+                mvm_index,
+                &mut tile_out,
+                &mut scratch,
+            );
+            for (acc_t, out_t) in acc.chunks_mut(width).zip(tile_out.chunks(cols)) {
+                for (o, acc_to) in acc_t.iter_mut().enumerate() {
+                    let mut sum = 0.0f32;
+                    for (s, &sig) in significance.iter().enumerate() {
+                        sum += sig * (out_t[l.plus_col(o, s)] - out_t[l.minus_col(j, o, s)]);
+                    }
+                    *acc_to += sum;
+                }
+            }
+        }
+        (acc, events)
+    }
+
+    /// Digital events of column tile `j` outside the arrays: per token, output and row
+    /// tile 2S − 1 shift-and-adds (S subtractions of the W⁻ / reference column, S − 1
+    /// shifted additions of slices); per token and output R − 1 adder-tree additions.
+    fn digital_events(&self, j: usize, tokens: usize) -> EventCounts {
+        let l = &self.layout;
+        let outputs = (tokens * l.outputs(j).len()) as u64;
+        EventCounts {
+            shift_adds: outputs * l.row_tiles as u64 * (2 * l.slicing.slices as u64 - 1),
+            adder_tree_ops: outputs * (l.row_tiles as u64 - 1),
+            ..Default::default()
+        }
+    }
+
+    /// Buffer traffic of a forward pass: every input code read once, every output written
+    /// once as a 32-bit word.
+    fn buffer_events(&self, tokens: usize) -> EventCounts {
+        let l = &self.layout;
+        EventCounts {
+            buffer_bits: tokens as u64
+                * (l.in_features as u64 * self.cfg.input_bits as u64
+                    + l.out_features as u64 * OUTPUT_WORD_BITS),
+            ..Default::default()
+        }
+    }
+
+    /// Closed-form events of a forward pass of `tokens` tokens.
+    pub fn events(&self, tokens: usize) -> EventCounts {
+        let cycles = self.dac.cycles().len();
+        let bits = self.cfg.adc.counted_bits();
+        let mut events = self.buffer_events(tokens);
+        for j in 0..self.layout.col_tiles {
+            events += self.digital_events(j, tokens);
+        }
+        for tile in &self.tiles {
+            events += tile.events(tokens, cycles, bits);
+        }
+        events
+    }
+
+    /// Arrays, cells, utilization and events per token.
+    pub fn report(&self) -> MappingReport {
+        let l = &self.layout;
+        let cells_used: u64 = self
+            .tiles
+            .iter()
+            .map(|t| (t.rows() * t.cols()) as u64)
+            .sum();
+        let cells_total = (l.arrays() * l.array_rows * l.array_cols) as u64;
+        MappingReport {
+            fidelity: self.cfg.fidelity.name(),
+            encoding: self.cfg.encoding.name(),
+            out_features: l.out_features,
+            in_features: l.in_features,
+            arrays: l.arrays(),
+            array_rows: l.array_rows,
+            array_cols: l.array_cols,
+            row_tiles: l.row_tiles,
+            col_tiles: l.col_tiles,
+            weight_slices: l.slicing.slices,
+            input_cycles: self.dac.cycles().len(),
+            cells_used,
+            cells_total,
+            utilization: cells_used as f64 / cells_total as f64,
+            adcs: (l.arrays() * l.array_cols.div_ceil(self.cfg.adc.columns_per_adc as usize))
+                as u64,
+            adc_serial_conversions_per_token: (self.dac.cycles().len()
+                * (0..l.col_tiles)
+                    .map(|j| l.active_cols(j).min(self.cfg.adc.columns_per_adc as usize))
+                    .max()
+                    .unwrap_or(0)) as u64,
+            events_per_token: self.events(1),
+            stored_bytes: self.stored_bytes(),
+        }
+    }
+
+    /// Bytes of state this mapped matrix stores.
+    pub fn stored_bytes(&self) -> usize {
+        self.tiles.iter().map(Tile::stored_bytes).sum::<usize>()
+            + 4 * (self.weight_scales.len() + self.tiles.len())
+    }
+
+    fn check_input(&self, x: &[f32], tokens: usize) -> Result<(), MappingError> {
+        let k = self.layout.in_features;
+        if x.len() != tokens * k {
+            return Err(MappingError::Shape {
+                matrix_id: self.matrix_id,
+                what: "input x (tokens × in_features)".into(),
+                expected: format!("{tokens}×{k} = {} values", tokens * k),
+                found: format!("{} values", x.len()),
+            });
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(MappingError::Shape {
+                matrix_id: self.matrix_id,
+                what: format!("input x[{}][{}]", i / k, i % k),
+                expected: "a finite value".into(),
+                found: x[i].to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn check_weight(weight: &[f32], out: usize, inp: usize, matrix_id: u32) -> Result<(), ConfigError> {
+    if out == 0 || inp == 0 || weight.len() != out * inp {
+        return Err(ConfigError::new(
+            format!("matrix {matrix_id} weight"),
+            format!("{out}×{inp} values (out × in, row-major), both > 0"),
+            format!("{} values", weight.len()),
+        ));
+    }
+    if let Some(i) = weight.iter().position(|w| !w.is_finite()) {
+        return Err(ConfigError::new(
+            format!("matrix {matrix_id} weight[{}][{}]", i / inp, i % inp),
+            "a finite value",
+            weight[i],
+        ));
+    }
+    Ok(())
+}
+
+fn check_fault_map(
+    map: &FaultMap,
+    layout: &Layout,
+    a: usize,
+    matrix_id: u32,
+) -> Result<(), ConfigError> {
+    let (rows, cols) = (layout.array_rows, layout.array_cols);
+    let key = || format!("matrix {matrix_id} fault map of array {a}");
+    if (map.rows, map.cols) != (rows, cols) {
+        return Err(ConfigError::new(
+            key(),
+            format!("a {rows}×{cols} array"),
+            format!("{}×{}", map.rows, map.cols),
+        ));
+    }
+    if let Some(c) = map
+        .cells
+        .iter()
+        .find(|c| c.row as usize >= rows || c.col as usize >= cols)
+    {
+        return Err(ConfigError::new(
+            key(),
+            format!("cells inside {rows}×{cols}"),
+            format!("cell ({}, {})", c.row, c.col),
+        ));
+    }
+    Ok(())
+}
+
+/// What programming one array needs to know besides its weights.
+struct Chip<'a> {
+    layout: &'a Layout,
+    /// The cell as programmed (bits per slice, conductance range).
+    cell: &'a CellConfig,
+    device: &'a DeviceConfig,
+    seed: u64,
+    matrix_id: u32,
+    remap: bool,
+}
+
+impl Chip<'_> {
+    /// Programs array `a`: target levels, placed on the physical array (around `faults`
+    /// when remapping), through the device model, stuck cells forced, gathered back into
+    /// the active tile.
+    fn program_tile(&self, codes: &[i32], a: usize, faults: &FaultMap) -> Tile {
+        let layout = self.layout;
+        let (r, j) = (a / layout.col_tiles, a % layout.col_tiles);
+        let (rows, cols) = (layout.inputs(r).len(), layout.active_cols(j));
+        let logical = layout.logical_levels(codes, r, j);
+        // DEVICE FAULTS GO HERE for remapping: once the device models are merged, add the
+        // cells of `crossbar::device::sample_fault_map(&self.device.stuck_at, array_rows,
+        // array_cols, key)` to `faults` (program_array forces them itself; the map does not
+        // depend on the levels, so it is known before placement).
+        let placement = if self.remap {
+            let significance = layout.column_significance(j);
+            let content = remap::Content {
+                levels: &logical,
+                rows,
+                cols,
+                significance: &significance,
+                max_level: (self.cell.levels() - 1) as u8,
+            };
+            remap::plan(&content, faults, layout.array_rows, layout.array_cols)
+        } else {
+            Placement::identity(rows, cols)
+        };
+        let physical = placement.scatter(&logical, layout.array_rows, layout.array_cols);
+        let key = StreamKey::new(self.seed, self.matrix_id, a as u32, Purpose::Programming);
+        let mut g_us = program_array(
+            self.device,
+            self.cell,
+            &physical,
+            layout.array_rows,
+            layout.array_cols,
+            key,
+        )
+        .g_us;
+        apply_faults(
+            faults,
+            &mut g_us,
+            layout.array_cols,
+            self.cell.g_min_us,
+            self.cell.g_max_us,
+        );
+        // IR DROP GOES HERE (not yet modelled): once crossbar::ir_drop lands, replace
+        // `g_us` by the static effective conductance
+        // `crossbar::ir_drop::effective_conductance(&g_us, array_rows, array_cols, v_read,
+        // cfg)` of the whole physical array.
+        let g = placement.gather(&g_us, layout.array_cols);
+        Tile::new(
+            g,
+            rows,
+            cols,
+            |g| self.device.read_noise_sigma_us(g),
+            self.cell.g_max_us,
+            key.with_purpose(Purpose::ReadNoise),
+        )
+    }
+}

@@ -1,0 +1,192 @@
+//! Fault-aware remapping (issue 3, item 8): steer the weights that stuck cells would hurt
+//! most onto spare rows and columns.
+//!
+//! A stuck cell ignores programming and sits at G_max or at G_min. With `spare_rows` /
+//! `spare_cols` left free in every array, the planner chooses which physical row holds each
+//! logical row (input feature) and which physical column holds each logical column (one
+//! slice of one output, or a reference column). Unused rows are driven at 0 V and unused
+//! columns are not converted, so a fault there costs nothing.
+//!
+//! The damage of a placement is Σ over stuck cells under a logical cell (i, j) of
+//! significance_j · |target level_ij − stuck level|: the conductance error in level steps,
+//! weighted by the shift the column's slice gets in the shift-and-add (2^(s·c)); inputs are
+//! taken as equally likely. The planner is greedy: while some move of a logical row onto a
+//! free physical row lowers the damage, make the best such move; then the same for
+//! columns. Each move strictly lowers the damage, so it terminates; it is not guaranteed
+//! optimal (the exact problem is an assignment problem per array).
+
+use crate::tiling::Placement;
+
+// MIRROR of `crossbar::device::{FaultMap, StuckCell, StuckAt}` from the device work (same
+// fields and variants). When that work is merged into this branch's base, delete the three
+// definitions below and write `pub use crossbar::{FaultMap, StuckAt, StuckCell};` instead.
+
+/// Which end of the conductance range a faulty cell is stuck at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StuckAt {
+    /// Stuck at G_max (low-resistance state).
+    GMax,
+    /// Stuck at G_min (high-resistance state).
+    GMin,
+}
+
+/// One stuck cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StuckCell {
+    pub row: u32,
+    pub col: u32,
+    pub kind: StuckAt,
+}
+
+/// Every stuck cell of one array, in row-major order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultMap {
+    pub rows: usize,
+    pub cols: usize,
+    pub cells: Vec<StuckCell>,
+}
+
+/// Level each cell is stuck at (None where it works), array_rows × array_cols.
+fn stuck_levels(
+    faults: &FaultMap,
+    array_rows: usize,
+    array_cols: usize,
+    max_level: u8,
+) -> Vec<Option<u8>> {
+    let mut grid = vec![None; array_rows * array_cols];
+    for c in &faults.cells {
+        grid[c.row as usize * array_cols + c.col as usize] = Some(match c.kind {
+            StuckAt::GMax => max_level,
+            StuckAt::GMin => 0,
+        });
+    }
+    grid
+}
+
+/// Sets the stuck cells of a physical array's conductances (µS, row-major) to G_max / G_min.
+pub fn apply_faults(
+    faults: &FaultMap,
+    g_us: &mut [f32],
+    array_cols: usize,
+    g_min_us: f32,
+    g_max_us: f32,
+) {
+    for c in &faults.cells {
+        g_us[c.row as usize * array_cols + c.col as usize] = match c.kind {
+            StuckAt::GMax => g_max_us,
+            StuckAt::GMin => g_min_us,
+        };
+    }
+}
+
+/// What the planner needs to know about one array's logical content.
+pub struct Content<'a> {
+    /// Target levels, logical rows × logical columns.
+    pub levels: &'a [u8],
+    pub rows: usize,
+    pub cols: usize,
+    /// Shift-and-add significance of each logical column.
+    pub significance: &'a [f32],
+    /// Highest cell level (2^bits − 1).
+    pub max_level: u8,
+}
+
+/// A placement of `content` on an `array_rows × array_cols` array that avoids `faults`.
+pub fn plan(
+    content: &Content,
+    faults: &FaultMap,
+    array_rows: usize,
+    array_cols: usize,
+) -> Placement {
+    let mut placement = Placement::identity(content.rows, content.cols);
+    if faults.cells.is_empty() {
+        return placement;
+    }
+    let stuck = stuck_levels(faults, array_rows, array_cols, content.max_level);
+    let cell_damage = |i: usize, j: usize, pr: usize, pc: usize| -> f32 {
+        stuck[pr * array_cols + pc].map_or(0.0, |s| {
+            content.significance[j] * (content.levels[i * content.cols + j] as f32 - s as f32).abs()
+        })
+    };
+    // Rows: move logical row i onto free physical row p while that helps.
+    let mut free_rows: Vec<usize> = (content.rows..array_rows).collect();
+    loop {
+        let row_damage = |i: usize, pr: usize, p: &Placement| -> f32 {
+            (0..content.cols)
+                .map(|j| cell_damage(i, j, pr, p.cols[j]))
+                .sum()
+        };
+        let best = best_move(content.rows, &free_rows, |i, pr| {
+            row_damage(i, placement.rows[i], &placement) - row_damage(i, pr, &placement)
+        });
+        let Some((i, f)) = best else { break };
+        std::mem::swap(&mut placement.rows[i], &mut free_rows[f]);
+    }
+    // Columns: the same with logical columns and free physical columns.
+    let mut free_cols: Vec<usize> = (content.cols..array_cols).collect();
+    loop {
+        let col_damage = |j: usize, pc: usize, p: &Placement| -> f32 {
+            (0..content.rows)
+                .map(|i| cell_damage(i, j, p.rows[i], pc))
+                .sum()
+        };
+        let best = best_move(content.cols, &free_cols, |j, pc| {
+            col_damage(j, placement.cols[j], &placement) - col_damage(j, pc, &placement)
+        });
+        let Some((j, f)) = best else { break };
+        std::mem::swap(&mut placement.cols[j], &mut free_cols[f]);
+    }
+    placement
+}
+
+/// The (logical index, free slot) pair with the largest positive gain, if any.
+fn best_move(
+    logical: usize,
+    free: &[usize],
+    gain: impl Fn(usize, usize) -> f32,
+) -> Option<(usize, usize)> {
+    let mut best = None;
+    let mut best_gain = 0.0f32;
+    for l in 0..logical {
+        for (f, &physical) in free.iter().enumerate() {
+            let g = gain(l, physical);
+            if g > best_gain {
+                best_gain = g;
+                best = Some((l, f));
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stuck-at-G_max cell under a level-0 weight of the most significant column is moved
+    /// off: both a spare row and a spare column exist, and the planner uses one of them.
+    #[test]
+    fn a_damaging_fault_is_avoided() {
+        let levels = [0u8, 3, 0, 1]; // 2×2 logical, 2-bit cells
+        let content = Content {
+            levels: &levels,
+            rows: 2,
+            cols: 2,
+            significance: &[4.0, 1.0],
+            max_level: 3,
+        };
+        let faults = FaultMap {
+            rows: 3,
+            cols: 3,
+            cells: vec![StuckCell {
+                row: 0,
+                col: 0,
+                kind: StuckAt::GMax,
+            }],
+        };
+        let p = plan(&content, &faults, 3, 3);
+        assert!(p.rows[0] != 0 || p.cols[0] != 0, "{p:?}");
+        // Without spares nothing can move.
+        assert_eq!(plan(&content, &faults, 2, 2), Placement::identity(2, 2));
+    }
+}

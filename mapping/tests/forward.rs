@@ -1,0 +1,476 @@
+//! End-to-end checks of MappedMatrix against the digital result, the exact integer result
+//! and the closed-form event counts.
+
+use crossbar::{AdcConfig, AdcRange, DacConfig, DeviceConfig};
+use mapping::quantize::{max_code, quantize, quantize_weights, scale_for};
+use mapping::{Encoding, Fidelity, InputScale, MappedMatrix, MappingConfig, MappingError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// x·Wᵀ in f64 and Σ_k |x_tk|·|W_nk| (the scale of float rounding errors).
+fn reference(x: &[f32], w: &[f32], tokens: usize, n_out: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut y = vec![0.0; tokens * n_out];
+    let mut mag = vec![0.0; tokens * n_out];
+    for t in 0..tokens {
+        for n in 0..n_out {
+            for i in 0..k {
+                let (a, b) = (x[t * k + i] as f64, w[n * k + i] as f64);
+                y[t * n_out + n] += a * b;
+                mag[t * n_out + n] += (a * b).abs();
+            }
+        }
+    }
+    (y, mag)
+}
+
+fn ideal_cfg(
+    fidelity: Fidelity,
+    encoding: Encoding,
+    rows: usize,
+    cols: usize,
+    bits: u8,
+) -> MappingConfig {
+    MappingConfig {
+        fidelity,
+        encoding,
+        weight_bits: bits,
+        input_bits: bits,
+        array_rows: rows,
+        array_cols: cols,
+        dac: DacConfig {
+            dac_bits: if fidelity == Fidelity::OneShot {
+                bits
+            } else {
+                1
+            },
+            ..Default::default()
+        },
+        adc: AdcConfig {
+            ideal: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Ideal hardware (ideal device and ADC, 1- and 3-bit DACs when bit-sliced) on values the quantizers represent exactly
+/// (integers whose per-row maximum is the largest code, so every scale is 1) reproduces
+/// x·Wᵀ to float rounding: |y − ref| ≤ 1e-5·Σ|x||w| + 1e-3, at both fidelity levels, both
+/// encodings and array sizes that do and do not divide the 45×70 matrix. Seeds 1, 2.
+#[test]
+fn ideal_hardware_reproduces_the_digital_product() {
+    let (n_out, k, tokens, bits) = (45, 70, 6, 8u8);
+    let q = max_code(bits) as f32;
+    let exact = |v: Vec<f32>, row: usize| -> Vec<f32> {
+        let mut v: Vec<f32> = v.iter().map(|a| (a * q).round()).collect();
+        for r in v.chunks_mut(row) {
+            r[0] = q; // the row maximum is the largest code: scale exactly 1
+        }
+        v
+    };
+    let w = exact(random(n_out * k, 1), k);
+    let x = exact(random(tokens * k, 2), k);
+    let (want, mag) = reference(&x, &w, tokens, n_out, k);
+    for fidelity in [Fidelity::BitSliced, Fidelity::OneShot] {
+        for encoding in [Encoding::Differential, Encoding::Offset] {
+            let dac_choices: &[u8] = match fidelity {
+                Fidelity::BitSliced => &[1, 3],
+                Fidelity::OneShot => &[8],
+            };
+            for (&dac_bits, (rows, cols)) in dac_choices.iter().flat_map(|d| {
+                [(128, 128), (16, 16), (7, 11), (33, 40), (70, 400)].map(|rc| (d, rc))
+            }) {
+                let mut cfg = ideal_cfg(fidelity, encoding, rows, cols, bits);
+                cfg.dac.dac_bits = dac_bits;
+                if cfg.validate("m").is_err() {
+                    continue; // e.g. 7×11 cannot hold the 8 columns + 4 references of offset
+                }
+                let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0)
+                    .unwrap();
+                let (y, _) = m.forward(&x, tokens, 0).unwrap();
+                for i in 0..y.len() {
+                    let err = (y[i] as f64 - want[i]).abs();
+                    assert!(
+                        err <= 1e-5 * mag[i] + 1e-3,
+                        "{fidelity:?} {encoding:?} {dac_bits}-bit DAC {rows}×{cols}: y[{i}] = {} vs {}",
+                        y[i],
+                        want[i]
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Real-valued random W and x at 16-bit (bit-sliced) or 9-bit (one-shot) precision: the
+/// error stays within the quantization bound Σ_k (|x|·Δw/2 + |w|·Δx/2 + Δx·Δw/4) plus
+/// 1e-5·Σ|x||w| float slack, where Δw, Δx are the scales. Seeds 3, 4.
+#[test]
+fn ideal_hardware_error_is_within_the_quantization_bound() {
+    let (n_out, k, tokens) = (37, 90, 4);
+    let w = random(n_out * k, 3);
+    let x = random(tokens * k, 4);
+    let (want, mag) = reference(&x, &w, tokens, n_out, k);
+    for (fidelity, bits, rows, cols) in [
+        (Fidelity::BitSliced, 16, 64, 100),
+        (Fidelity::BitSliced, 16, 128, 128),
+        (Fidelity::OneShot, 9, 50, 30),
+    ] {
+        let mut cfg = ideal_cfg(fidelity, Encoding::Differential, rows, cols, bits);
+        cfg.cell.bits_per_cell = 4;
+        let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        let qw = quantize_weights(&w, n_out, k, bits, cfg.weight_scale);
+        for t in 0..tokens {
+            let row = &x[t * k..(t + 1) * k];
+            let dx = scale_for(row.iter().fold(0.0f32, |a, v| a.max(v.abs())), bits) as f64;
+            for n in 0..n_out {
+                let dw = qw.scales[n] as f64;
+                let bound: f64 = (0..k)
+                    .map(|i| {
+                        (x[t * k + i].abs() as f64) * dw / 2.0
+                            + (w[n * k + i].abs() as f64) * dx / 2.0
+                            + dx * dw / 4.0
+                    })
+                    .sum();
+                let i = t * n_out + n;
+                let err = (y[i] as f64 - want[i]).abs();
+                assert!(
+                    err <= bound + 1e-5 * mag[i],
+                    "{fidelity:?}: y[{i}] err {err} > {bound}"
+                );
+            }
+        }
+    }
+}
+
+/// The mapping of the lossless test: 8-bit weights on 2-bit cells, 8-bit inputs through
+/// 1-bit DACs, 32×32 arrays, G 9.0–88.2 µS (so the G_min offset must cancel through the
+/// ADC), full-scale ADC range.
+fn lossless_cfg(adc_bits: u8, encoding: Encoding) -> MappingConfig {
+    MappingConfig {
+        encoding,
+        array_rows: 32,
+        array_cols: 48,
+        adc: AdcConfig {
+            adc_bits,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Bit-sliced with a 24-bit ADC equals the exact integer result Σ_k x_q·w_q. Worst-case
+/// ADC error in integer units: each conversion is off by ≤ LSB/2 with LSB =
+/// 32 rows·0.5 V·88.2 µS/(2^24−1); a conversion of cycle c, slice s enters with weight
+/// 2^c/(0.5 V)·4^s/step, and each output sums 2 columns × 8 cycles × 4 slices × 2 row
+/// tiles, giving the bound below (< 0.5, so rounding recovers the integer exactly).
+/// An 8-bit ADC on the same mapping must miss the integer result somewhere (seeds 5, 6).
+#[test]
+fn wide_adc_bit_sliced_equals_the_integer_result() {
+    let (n_out, k, tokens) = (20, 64, 5);
+    let w = random(n_out * k, 5);
+    let x = random(tokens * k, 6);
+    let integer = |cfg: &MappingConfig| -> Vec<f64> {
+        let qw = quantize_weights(&w, n_out, k, 8, cfg.weight_scale);
+        let mut out = vec![0.0; tokens * n_out];
+        for t in 0..tokens {
+            let row = &x[t * k..(t + 1) * k];
+            let sx = scale_for(row.iter().fold(0.0f32, |a, v| a.max(v.abs())), 8);
+            for n in 0..n_out {
+                out[t * n_out + n] = (0..k)
+                    .map(|i| (quantize(row[i], sx, 127) * qw.codes[n * k + i]) as f64)
+                    .sum();
+            }
+        }
+        out
+    };
+    let achieved = |cfg: &MappingConfig| -> Vec<f64> {
+        let m = MappedMatrix::program(&w, n_out, k, cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        let qw = quantize_weights(&w, n_out, k, 8, cfg.weight_scale);
+        (0..tokens * n_out)
+            .map(|i| {
+                let (t, n) = (i / n_out, i % n_out);
+                let row = &x[t * k..(t + 1) * k];
+                let sx = scale_for(row.iter().fold(0.0f32, |a, v| a.max(v.abs())), 8);
+                y[i] as f64 / (qw.scales[n] as f64 * sx as f64)
+            })
+            .collect()
+    };
+    for encoding in [Encoding::Differential, Encoding::Offset] {
+        let cfg = lossless_cfg(24, encoding);
+        let step = (88.2 - 9.0) / 3.0;
+        let lsb = 32.0 * 0.5 * 88.2 / ((1u64 << 24) - 1) as f64;
+        let per_output: f64 = (0..8).map(|c| (1u64 << c) as f64).sum::<f64>() / 0.5
+            * (0..4).map(|s| 4f64.powi(s)).sum::<f64>()
+            * 2.0
+            * 2.0
+            / step;
+        let bound = per_output * lsb / 2.0;
+        assert!(bound < 0.5, "setup is not lossless: bound {bound}");
+        let want = integer(&cfg);
+        let got = achieved(&cfg);
+        for i in 0..want.len() {
+            // f32 rounding of the currents adds a little on top of the ADC bound.
+            assert!(
+                (got[i] - want[i]).abs() <= bound + 0.01,
+                "{encoding:?} [{i}]: {} vs {}",
+                got[i],
+                want[i]
+            );
+            assert_eq!(got[i].round(), want[i], "{encoding:?} [{i}]");
+        }
+        let coarse = achieved(&lossless_cfg(8, encoding));
+        assert!(
+            coarse.iter().zip(&want).any(|(g, w)| (g - w).abs() >= 1.0),
+            "{encoding:?}: an 8-bit ADC should not be lossless here"
+        );
+    }
+}
+
+/// A calibrated ADC range (largest current seen on the calibration data) is tighter than
+/// the full scale, so at 6 bits its error is smaller. Seeds 7, 8; the assertion is a
+/// strict comparison of mean absolute errors.
+#[test]
+fn calibrated_adc_range_beats_full_scale() {
+    let (n_out, k, tokens) = (64, 256, 16);
+    let w = random(n_out * k, 7);
+    let x = random(tokens * k, 8);
+    let (want, _) = reference(&x, &w, tokens, n_out, k);
+    let error = |range: AdcRange| -> f64 {
+        let cfg = MappingConfig {
+            adc: AdcConfig {
+                adc_bits: 6,
+                range,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut m =
+            MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        m.calibrate(&x, tokens).unwrap();
+        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        y.iter()
+            .zip(&want)
+            .map(|(a, b)| (*a as f64 - b).abs())
+            .sum::<f64>()
+            / y.len() as f64
+    };
+    let (cal, full) = (error(AdcRange::Calibrated), error(AdcRange::FullScale));
+    assert!(cal < full, "calibrated {cal} vs full scale {full}");
+}
+
+/// Events of a 300×200 matrix on 64×64 arrays, 5 tokens, ISAAC-like precisions:
+/// S = 4 slices (7 magnitude bits / 2), 8 columns per output → 8 outputs per array,
+/// J = ⌈300/8⌉ = 38 column tiles, R = ⌈200/64⌉ = 4 row tiles, C = 8 cycles, T = 5,
+/// physical columns Σ_j cols_j = 300·8 = 2400 (every row tile).
+///   ADC (8-bit) = S&H = T·C·R·2400
+///   DAC drives        = T·C·K·J
+///   cell reads        = T·C·K·2400
+///   shift-adds        = T·(C−1)·R·2400 (cycles, in the tiles) + T·N·R·(2S−1) (slices, ±)
+///   adder tree        = T·N·(R−1)
+///   buffer bits       = T·(K·8 + N·32)
+#[test]
+fn event_counts_match_the_closed_form() {
+    let (n_out, k, tokens) = (300usize, 200usize, 5usize);
+    let cfg = MappingConfig {
+        array_rows: 64,
+        array_cols: 64,
+        ..Default::default()
+    };
+    let m = MappedMatrix::program(
+        &random(n_out * k, 9),
+        n_out,
+        k,
+        &cfg,
+        &DeviceConfig::default(),
+        1,
+        0,
+    )
+    .unwrap();
+    let (_, ev) = m.forward(&random(tokens * k, 10), tokens, 0).unwrap();
+    let (t, c, s, j, r, cols) = (5u64, 8u64, 4u64, 38u64, 4u64, 2400u64);
+    let (n, kk) = (n_out as u64, k as u64);
+    assert_eq!(ev.adc_conversions.get(&8), Some(&(t * c * r * cols)));
+    assert_eq!(ev.adc_conversions.len(), 1);
+    assert_eq!(ev.sample_holds, t * c * r * cols);
+    assert_eq!(ev.dac_drives, t * c * kk * j);
+    assert_eq!(ev.cell_reads, t * c * kk * cols);
+    assert_eq!(
+        ev.shift_adds,
+        t * (c - 1) * r * cols + t * n * r * (2 * s - 1)
+    );
+    assert_eq!(ev.adder_tree_ops, t * n * (r - 1));
+    assert_eq!(ev.buffer_bits, t * (kk * 8 + n * 32));
+    let report = m.report();
+    assert_eq!(report.events_per_token.scaled(t), ev);
+    assert_eq!(report.arrays, (r * j) as usize);
+    assert_eq!(report.cells_used, kk * cols);
+    assert_eq!(report.cells_total, r * j * 64 * 64);
+    // 64 columns per array (8 outputs × 8), one ADC per 128 columns: 8 cycles × 64.
+    assert_eq!(report.adcs, r * j);
+    assert_eq!(report.adc_serial_conversions_per_token, c * 64);
+}
+
+fn run_in_pool(threads: usize, f: impl FnOnce() -> Vec<f32> + Send) -> Vec<f32> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+/// Same seed, same output; 1 and 2 threads give bitwise identical outputs (seed 11).
+#[test]
+fn deterministic_across_runs_and_threads() {
+    let (n_out, k, tokens) = (150, 300, 7);
+    let w = random(n_out * k, 11);
+    let x = random(tokens * k, 12);
+    let cfg = MappingConfig {
+        array_rows: 64,
+        array_cols: 96,
+        ..Default::default()
+    };
+    let run = || {
+        let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 11, 3).unwrap();
+        m.forward(&x, tokens, 4).unwrap().0
+    };
+    let one = run_in_pool(1, run);
+    let two = run_in_pool(2, run);
+    let again = run_in_pool(2, run);
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&one), bits(&two));
+    assert_eq!(bits(&two), bits(&again));
+}
+
+#[test]
+fn bad_input_is_an_error_that_names_the_problem() {
+    let cfg = MappingConfig {
+        weight_bits: 0,
+        ..Default::default()
+    };
+    let e =
+        MappedMatrix::program(&[0.0; 6], 2, 3, &cfg, &DeviceConfig::default(), 1, 0).unwrap_err();
+    assert_eq!(e.key, "mapping.weight_bits");
+    let cfg = MappingConfig::default();
+    let e =
+        MappedMatrix::program(&[0.0; 5], 2, 3, &cfg, &DeviceConfig::default(), 1, 7).unwrap_err();
+    assert!(
+        e.key.contains("matrix 7 weight") && e.found.contains('5'),
+        "{e}"
+    );
+    let e = MappedMatrix::program(
+        &[0.0, 1.0, f32::NAN, 0.0],
+        2,
+        2,
+        &cfg,
+        &DeviceConfig::default(),
+        1,
+        7,
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "matrix 7 weight[1][0]");
+    let m = MappedMatrix::program(&[0.5; 6], 2, 3, &cfg, &DeviceConfig::default(), 1, 7).unwrap();
+    assert!(matches!(
+        m.forward(&[0.0; 5], 2, 0),
+        Err(MappingError::Shape { .. })
+    ));
+    let cfg = MappingConfig {
+        input_scale: InputScale::Calibrated,
+        ..Default::default()
+    };
+    let mut m =
+        MappedMatrix::program(&[0.5; 6], 2, 3, &cfg, &DeviceConfig::default(), 1, 7).unwrap();
+    assert_eq!(
+        m.forward(&[0.1; 3], 1, 0).unwrap_err(),
+        MappingError::NotCalibrated {
+            matrix_id: 7,
+            what: "input_scale"
+        }
+    );
+    m.calibrate(&[0.1, -0.2, 0.3], 1).unwrap();
+    assert!(m.forward(&[0.1; 3], 1, 0).is_ok());
+}
+
+/// `columns_per_adc` changes only bookkeeping: outputs and events are identical for 1 and
+/// 128 columns per ADC, only the report's ADC count and serial conversions differ (seed 13).
+#[test]
+fn columns_per_adc_changes_bookkeeping_only() {
+    let (n_out, k, tokens) = (40, 100, 3);
+    let w = random(n_out * k, 13);
+    let x = random(tokens * k, 14);
+    let run = |columns_per_adc: u32| {
+        let cfg = MappingConfig {
+            array_rows: 64,
+            array_cols: 64,
+            adc: AdcConfig {
+                columns_per_adc,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        let (y, ev) = m.forward(&x, tokens, 0).unwrap();
+        (y, ev, m.report())
+    };
+    let (y1, ev1, r1) = run(1);
+    let (y128, ev128, r128) = run(128);
+    assert_eq!(y1, y128);
+    assert_eq!(ev1, ev128);
+    // 2 row tiles × 5 column tiles of 64 columns: 64 ADCs each with 1 column per ADC.
+    assert_eq!((r1.adcs, r128.adcs), (10 * 64, 10));
+    assert_eq!(
+        (
+            r1.adc_serial_conversions_per_token,
+            r128.adc_serial_conversions_per_token
+        ),
+        (8, 8 * 64)
+    );
+}
+
+/// Calibration over 600 tokens (3 internal chunks) gives each array the largest range of
+/// the separate calibrations on tokens 0..256, 256..512 and 512..600 (dynamic per-token
+/// input scales, so chunks do not interact). Seeds 15, 16.
+#[test]
+fn calibration_takes_the_maximum_over_all_tokens() {
+    let (n_out, k, tokens) = (24, 150, 600);
+    let w = random(n_out * k, 15);
+    let mut x = random(tokens * k, 16);
+    for v in &mut x[599 * k..] {
+        *v = v.signum(); // a saturated token in the last chunk
+    }
+    let cfg = MappingConfig {
+        array_rows: 64,
+        adc: AdcConfig {
+            range: AdcRange::Calibrated,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let ranges = |xs: &[f32]| {
+        let mut m =
+            MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        assert!(m.adc_ranges_ua().is_none());
+        m.calibrate(xs, xs.len() / k).unwrap();
+        m.adc_ranges_ua().unwrap().to_vec()
+    };
+    let all = ranges(&x);
+    let parts: Vec<Vec<f32>> = [0..256, 256..512, 512..600]
+        .into_iter()
+        .map(|t| ranges(&x[t.start * k..t.end * k]))
+        .collect();
+    for a in 0..all.len() {
+        let want = parts.iter().map(|p| p[a]).fold(0.0f32, f32::max);
+        assert_eq!(all[a], want, "array {a}");
+    }
+    assert!(parts[2]
+        .iter()
+        .zip(&parts[0])
+        .any(|(late, early)| late > early));
+}
