@@ -4,3 +4,5 @@
 //! (Crate documentation grows with the model, backends, periphery and experiments.)
 
 pub mod cli;
+pub mod energy;
+pub mod periphery;

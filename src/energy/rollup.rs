@@ -1,0 +1,185 @@
+//! Energy roll-up: event counts × technology table → energy per component.
+//!
+//! Pure functions over plain counts. The counts are facts of the mapping and the model
+//! (how many conversions, drives, reads, operations happened); the table holds the
+//! assumptions. Each component of [`EnergyBreakdown`] is the sum of its events' energies,
+//! and the total is the sum of the components, nothing else.
+
+use super::technology::TechnologyTable;
+use crate::periphery::OpCounts;
+use crossbar::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::ops::{Add, AddAssign};
+
+/// Hardware events of one inference (or any span of work), by kind. Plain data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventCounts {
+    /// ADC conversions by resolution: bits → conversions.
+    pub adc_conversions: BTreeMap<u32, u64>,
+    /// DAC row drives by resolution: bits → drives (one row, one input cycle).
+    pub dac_drives: BTreeMap<u32, u64>,
+    /// Cell reads: cells × input cycles.
+    pub cell_reads: u64,
+    /// Sample-and-hold samples (one column, one input cycle).
+    pub sample_hold_samples: u64,
+    /// Shift-and-add operations (16-bit).
+    pub shift_add_ops: u64,
+    /// Partial-sum additions between tiles.
+    pub adder_tree_ops: u64,
+    /// Bits read from or written to the eDRAM buffers.
+    pub buffer_bits: u64,
+    /// Bits moved through routers (counted once per router traversed).
+    pub router_bits: u64,
+    /// Digital operations of the periphery (softmax, LayerNorm, GELU, rescaling).
+    pub periphery: OpCounts,
+    /// Digital operations of the attention products Q·Kᵀ and softmax·V.
+    pub attention: OpCounts,
+    /// Crossbar cells written at inference time (attention on write-enabled crossbars).
+    pub cell_writes: u64,
+}
+
+impl AddAssign<&EventCounts> for EventCounts {
+    fn add_assign(&mut self, o: &EventCounts) {
+        for (bits, n) in &o.adc_conversions {
+            *self.adc_conversions.entry(*bits).or_default() += n;
+        }
+        for (bits, n) in &o.dac_drives {
+            *self.dac_drives.entry(*bits).or_default() += n;
+        }
+        self.cell_reads += o.cell_reads;
+        self.sample_hold_samples += o.sample_hold_samples;
+        self.shift_add_ops += o.shift_add_ops;
+        self.adder_tree_ops += o.adder_tree_ops;
+        self.buffer_bits += o.buffer_bits;
+        self.router_bits += o.router_bits;
+        self.periphery += o.periphery;
+        self.attention += o.attention;
+        self.cell_writes += o.cell_writes;
+    }
+}
+
+impl AddAssign for EventCounts {
+    fn add_assign(&mut self, o: EventCounts) {
+        *self += &o;
+    }
+}
+
+impl Add for EventCounts {
+    type Output = EventCounts;
+    fn add(mut self, o: EventCounts) -> EventCounts {
+        self += &o;
+        self
+    }
+}
+
+/// Energy by component, pJ. `total_pj()` is the sum of the fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnergyBreakdown {
+    pub adc_pj: f64,
+    pub dac_pj: f64,
+    pub array_pj: f64,
+    pub sample_hold_pj: f64,
+    pub shift_add_pj: f64,
+    pub adder_tree_pj: f64,
+    /// eDRAM buffer accesses and router traffic.
+    pub buffer_pj: f64,
+    pub periphery_pj: f64,
+    pub attention_pj: f64,
+    pub write_pj: f64,
+}
+
+impl EnergyBreakdown {
+    /// Component names (as in result columns) with their energies, pJ.
+    pub fn components(&self) -> [(&'static str, f64); 10] {
+        [
+            ("adc", self.adc_pj),
+            ("dac", self.dac_pj),
+            ("array", self.array_pj),
+            ("sample_hold", self.sample_hold_pj),
+            ("shift_add", self.shift_add_pj),
+            ("adder_tree", self.adder_tree_pj),
+            ("buffer", self.buffer_pj),
+            ("periphery", self.periphery_pj),
+            ("attention", self.attention_pj),
+            ("write", self.write_pj),
+        ]
+    }
+
+    /// Sum of all components, pJ.
+    pub fn total_pj(&self) -> f64 {
+        self.components().iter().map(|(_, e)| e).sum()
+    }
+
+    /// Every component divided by `n` (e.g. tokens, for energy per token).
+    pub fn per(&self, n: f64) -> EnergyBreakdown {
+        let d = |e: f64| e / n;
+        EnergyBreakdown {
+            adc_pj: d(self.adc_pj),
+            dac_pj: d(self.dac_pj),
+            array_pj: d(self.array_pj),
+            sample_hold_pj: d(self.sample_hold_pj),
+            shift_add_pj: d(self.shift_add_pj),
+            adder_tree_pj: d(self.adder_tree_pj),
+            buffer_pj: d(self.buffer_pj),
+            periphery_pj: d(self.periphery_pj),
+            attention_pj: d(self.attention_pj),
+            write_pj: d(self.write_pj),
+        }
+    }
+}
+
+/// Energy of `events` under `tech`. Errors only when an ADC resolution lies outside what
+/// the table's ADC scaling covers.
+pub fn energy(
+    events: &EventCounts,
+    tech: &TechnologyTable,
+) -> Result<EnergyBreakdown, ConfigError> {
+    let mut adc_pj = 0.0;
+    for (&bits, &n) in &events.adc_conversions {
+        adc_pj += n as f64 * tech.adc.energy_per_conversion_pj(bits)?;
+    }
+    // a b-bit drive costs b one-bit drives (see the technology module)
+    let dac_pj = events
+        .dac_drives
+        .iter()
+        .map(|(&bits, &n)| n as f64 * bits as f64 * tech.dac.energy_per_1bit_drive_pj.value)
+        .sum();
+    let per_256 = |bits: u64, pj: f64| bits as f64 / 256.0 * pj;
+    Ok(EnergyBreakdown {
+        adc_pj,
+        dac_pj,
+        array_pj: events.cell_reads as f64 * tech.array.read_energy_per_cell_pj.value,
+        sample_hold_pj: events.sample_hold_samples as f64
+            * tech.sample_hold.energy_per_sample_pj.value,
+        shift_add_pj: events.shift_add_ops as f64 * tech.shift_add.energy_per_op_pj.value,
+        adder_tree_pj: events.adder_tree_ops as f64 * tech.adder_tree.energy_per_op_pj.value,
+        buffer_pj: per_256(
+            events.buffer_bits,
+            tech.buffer.edram_energy_per_256bit_pj.value,
+        ) + per_256(
+            events.router_bits,
+            tech.buffer.router_energy_per_256bit_pj.value,
+        ),
+        periphery_pj: digital_energy_pj(&events.periphery, tech),
+        attention_pj: digital_energy_pj(&events.attention, tech),
+        write_pj: events.cell_writes as f64 * tech.write.cell_write_energy_pj.value,
+    })
+}
+
+/// Energy of digital operations, pJ: each kind's count times its per-operation energy.
+pub fn digital_energy_pj(ops: &OpCounts, tech: &TechnologyTable) -> f64 {
+    ops.fields()
+        .iter()
+        .zip(tech.digital.prices())
+        .map(|(&(kind, n), (priced, pj))| {
+            debug_assert_eq!(
+                kind, priced,
+                "DigitalTech::prices must follow OpCounts::fields"
+            );
+            n as f64 * pj
+        })
+        .sum()
+}

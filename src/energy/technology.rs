@@ -1,0 +1,476 @@
+//! Technology tables: what each hardware event costs, with the source of every number.
+//!
+//! A [`TechnologyTable`] is read from TOML (`deny_unknown_fields` everywhere; units in the
+//! field names: pJ, ns, µm², mW, GS/s). Named presets ship as TOML text in
+//! `data/technology/`; a hardware description names one and may override any number.
+//!
+//! Assumptions that are not quotes of a publication (they are stated in the `source` of the
+//! number they affect, and users swap them):
+//! * ADC energy at resolutions other than the table's follows the selected [`AdcScaling`];
+//!   ADC area is the reference ADC's and is not scaled with resolution.
+//! * A multi-bit DAC drive of b bits costs b one-bit drives: energy-neutral against feeding
+//!   the same bits serially, so the DAC choice alone moves no energy. Study a costlier DAC
+//!   by overriding `dac.energy_per_1bit_drive_pj`.
+//! * Array read energy is per cell per input cycle; the array area scales with the number
+//!   of cells relative to the reference `array.rows × array.cols`.
+//! * Transcendental fp32 functions, divides and square roots are priced as the fp32 adds and
+//!   multiplies of a common software/hardware evaluation scheme.
+
+use super::sourced::Sourced;
+use crossbar::ConfigError;
+use serde::{Deserialize, Serialize};
+
+/// Energy, area and timing of every component the roll-up prices.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TechnologyTable {
+    /// Name of the table (the preset name for shipped tables).
+    pub name: String,
+    pub adc: AdcTech,
+    pub dac: DacTech,
+    pub array: ArrayTech,
+    pub sample_hold: SampleHoldTech,
+    pub shift_add: ShiftAddTech,
+    pub adder_tree: AdderTreeTech,
+    pub buffer: BufferTech,
+    pub digital: DigitalTech,
+    pub write: WriteTech,
+}
+
+/// How ADC energy per conversion depends on resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdcScaling {
+    /// The table itself; resolutions between two entries are interpolated geometrically,
+    /// resolutions outside it are an error.
+    IsaacTable,
+    /// Walden figure of merit: energy doubles per bit from the table entry at
+    /// `reference_bits`.
+    Walden,
+    /// Schreier figure of merit: energy ×4 per bit from the table entry at
+    /// `reference_bits`.
+    Schreier,
+    /// NeuroSim V1.4 SAR ADC at 22 nm: P = (0.538·b + 4.375) µW over a conversion of
+    /// (b + 1) ns, E = P·(b + 1) ns. Independent of the table.
+    NeurosimSar,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdcTech {
+    pub scaling: AdcScaling,
+    /// Resolution whose table entry anchors the Walden and Schreier scalings.
+    pub reference_bits: u32,
+    pub table: AdcTable,
+    /// Area of one ADC, µm².
+    pub area_um2: Sourced,
+    /// Power of one ADC at its sample rate, mW.
+    pub power_mw: Sourced,
+    /// Conversions per ns of one ADC, GS/s.
+    pub sample_rate_gsps: Sourced,
+}
+
+/// ADC energy per conversion at listed resolutions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdcTable {
+    /// Resolutions, strictly increasing.
+    pub bits: Vec<u32>,
+    /// Energy per conversion at each resolution, pJ.
+    pub energy_pj: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_nm: Option<u32>,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DacTech {
+    /// Energy of one 1-bit DAC driving one row for one input cycle, pJ.
+    pub energy_per_1bit_drive_pj: Sourced,
+    /// Area of one 1-bit DAC, µm².
+    pub area_um2: Sourced,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrayTech {
+    /// Rows of the reference array the area refers to.
+    pub rows: u32,
+    /// Columns of the reference array the area refers to.
+    pub cols: u32,
+    /// Energy of one cell for one input cycle, pJ.
+    pub read_energy_per_cell_pj: Sourced,
+    /// Area of one reference array, µm².
+    pub area_um2: Sourced,
+    /// Duration of one input cycle (DAC drive, settle, sample), ns.
+    pub read_cycle_ns: Sourced,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleHoldTech {
+    /// Energy of one sample of one column, pJ.
+    pub energy_per_sample_pj: Sourced,
+    /// Area of one S&H circuit, µm².
+    pub area_um2: Sourced,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftAddTech {
+    /// Shift-and-add units per ADC (ISAAC: 4 per 8 ADCs).
+    pub units_per_adc: f64,
+    /// Energy of one 16-bit shift-and-add, pJ.
+    pub energy_per_op_pj: Sourced,
+    /// Area of one unit, µm².
+    pub area_um2: Sourced,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdderTreeTech {
+    /// Energy of one partial-sum addition between tiles, pJ.
+    pub energy_per_op_pj: Sourced,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BufferTech {
+    /// Energy of one 256-bit eDRAM buffer access, pJ.
+    pub edram_energy_per_256bit_pj: Sourced,
+    /// Energy of moving 256 bits through one router, pJ.
+    pub router_energy_per_256bit_pj: Sourced,
+}
+
+/// Energy per digital operation, pJ, one field per [`OpCounts`](crate::periphery::OpCounts)
+/// kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigitalTech {
+    pub int8_add_pj: Sourced,
+    pub int8_mult_pj: Sourced,
+    pub int16_add_pj: Sourced,
+    pub int16_mult_pj: Sourced,
+    pub int32_add_pj: Sourced,
+    pub int32_mult_pj: Sourced,
+    pub int64_add_pj: Sourced,
+    pub int_div_pj: Sourced,
+    pub shift_pj: Sourced,
+    pub compare_pj: Sourced,
+    pub table_lookup_pj: Sourced,
+    pub fp32_add_pj: Sourced,
+    pub fp32_mult_pj: Sourced,
+    pub fp32_div_pj: Sourced,
+    pub fp32_exp_pj: Sourced,
+    pub fp32_sqrt_pj: Sourced,
+    pub fp32_erf_pj: Sourced,
+    pub fp32_tanh_pj: Sourced,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteTech {
+    /// Energy to program one cell, pJ.
+    pub cell_write_energy_pj: Sourced,
+    /// Duration of one write (all cells of a row in parallel), ns.
+    pub write_latency_ns: Sourced,
+    /// Writes a cell survives, cycles.
+    pub endurance_cycles: Sourced,
+}
+
+/// Errors of loading a technology table.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TechnologyError {
+    #[error("technology table {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("technology table {origin}: {error}")]
+    Invalid { origin: String, error: ConfigError },
+    #[error("unknown technology preset {name:?}; known presets: {}", known.join(", "))]
+    UnknownPreset { name: String, known: Vec<String> },
+}
+
+/// The shipped presets: name and TOML text.
+pub const PRESETS: &[(&str, &str)] = &[(
+    "isaac-32nm",
+    include_str!("../../data/technology/isaac-32nm.toml"),
+)];
+
+impl TechnologyTable {
+    /// A shipped preset by name.
+    pub fn preset(name: &str) -> Result<Self, TechnologyError> {
+        Self::preset_with(name, &toml::Table::new())
+    }
+
+    /// A shipped preset with `overrides` merged over it key by key (nested tables merge,
+    /// other values replace), then validated.
+    pub fn preset_with(name: &str, overrides: &toml::Table) -> Result<Self, TechnologyError> {
+        let text = PRESETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| TechnologyError::UnknownPreset {
+                name: name.to_string(),
+                known: PRESETS.iter().map(|(n, _)| n.to_string()).collect(),
+            })?;
+        let origin = format!("preset {name:?}");
+        let mut base: toml::Table = toml::from_str(text).map_err(|e| parse_error(&origin, e))?;
+        merge(&mut base, overrides);
+        let table: Self = base.try_into().map_err(|e| parse_error(&origin, e))?;
+        table.checked(&origin)
+    }
+
+    /// Parses and validates a table; `origin` (a file name, say) goes into error messages.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, TechnologyError> {
+        let table: Self = toml::from_str(text).map_err(|e| parse_error(origin, e))?;
+        table.checked(origin)
+    }
+
+    /// The table as TOML text (every number with its node and source).
+    pub fn to_toml_string(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
+    fn checked(self, origin: &str) -> Result<Self, TechnologyError> {
+        self.validate("")
+            .map_err(|error| TechnologyError::Invalid {
+                origin: origin.to_string(),
+                error,
+            })?;
+        Ok(self)
+    }
+
+    /// Checks every number (finite, ≥ 0; rates, cycles and areas of arrays > 0) and the ADC
+    /// table; `key` is the dotted path of this table in a larger config ("" at top level).
+    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let k = |field: &str| {
+            if key.is_empty() {
+                field.to_string()
+            } else {
+                format!("{key}.{field}")
+            }
+        };
+        for (field, value) in self.numbers() {
+            let positive = matches!(
+                field,
+                "adc.sample_rate_gsps" | "array.read_cycle_ns" | "write.endurance_cycles"
+            );
+            value.check(&k(field), positive)?;
+        }
+        if self.array.rows == 0 || self.array.cols == 0 {
+            let found = format!("{}×{}", self.array.rows, self.array.cols);
+            return Err(ConfigError::new(
+                k("array.rows"),
+                "a reference array of at least 1×1",
+                found,
+            ));
+        }
+        if !(self.shift_add.units_per_adc.is_finite() && self.shift_add.units_per_adc >= 0.0) {
+            return Err(ConfigError::new(
+                k("shift_add.units_per_adc"),
+                "a finite number ≥ 0",
+                self.shift_add.units_per_adc,
+            ));
+        }
+        self.adc.validate(&k("adc"))
+    }
+
+    /// Every sourced number with its dotted key, in table order.
+    pub fn numbers(&self) -> Vec<(&'static str, &Sourced)> {
+        let d = &self.digital;
+        vec![
+            ("adc.area_um2", &self.adc.area_um2),
+            ("adc.power_mw", &self.adc.power_mw),
+            ("adc.sample_rate_gsps", &self.adc.sample_rate_gsps),
+            (
+                "dac.energy_per_1bit_drive_pj",
+                &self.dac.energy_per_1bit_drive_pj,
+            ),
+            ("dac.area_um2", &self.dac.area_um2),
+            (
+                "array.read_energy_per_cell_pj",
+                &self.array.read_energy_per_cell_pj,
+            ),
+            ("array.area_um2", &self.array.area_um2),
+            ("array.read_cycle_ns", &self.array.read_cycle_ns),
+            (
+                "sample_hold.energy_per_sample_pj",
+                &self.sample_hold.energy_per_sample_pj,
+            ),
+            ("sample_hold.area_um2", &self.sample_hold.area_um2),
+            (
+                "shift_add.energy_per_op_pj",
+                &self.shift_add.energy_per_op_pj,
+            ),
+            ("shift_add.area_um2", &self.shift_add.area_um2),
+            (
+                "adder_tree.energy_per_op_pj",
+                &self.adder_tree.energy_per_op_pj,
+            ),
+            (
+                "buffer.edram_energy_per_256bit_pj",
+                &self.buffer.edram_energy_per_256bit_pj,
+            ),
+            (
+                "buffer.router_energy_per_256bit_pj",
+                &self.buffer.router_energy_per_256bit_pj,
+            ),
+            ("digital.int8_add_pj", &d.int8_add_pj),
+            ("digital.int8_mult_pj", &d.int8_mult_pj),
+            ("digital.int16_add_pj", &d.int16_add_pj),
+            ("digital.int16_mult_pj", &d.int16_mult_pj),
+            ("digital.int32_add_pj", &d.int32_add_pj),
+            ("digital.int32_mult_pj", &d.int32_mult_pj),
+            ("digital.int64_add_pj", &d.int64_add_pj),
+            ("digital.int_div_pj", &d.int_div_pj),
+            ("digital.shift_pj", &d.shift_pj),
+            ("digital.compare_pj", &d.compare_pj),
+            ("digital.table_lookup_pj", &d.table_lookup_pj),
+            ("digital.fp32_add_pj", &d.fp32_add_pj),
+            ("digital.fp32_mult_pj", &d.fp32_mult_pj),
+            ("digital.fp32_div_pj", &d.fp32_div_pj),
+            ("digital.fp32_exp_pj", &d.fp32_exp_pj),
+            ("digital.fp32_sqrt_pj", &d.fp32_sqrt_pj),
+            ("digital.fp32_erf_pj", &d.fp32_erf_pj),
+            ("digital.fp32_tanh_pj", &d.fp32_tanh_pj),
+            (
+                "write.cell_write_energy_pj",
+                &self.write.cell_write_energy_pj,
+            ),
+            ("write.write_latency_ns", &self.write.write_latency_ns),
+            ("write.endurance_cycles", &self.write.endurance_cycles),
+        ]
+    }
+}
+
+impl DigitalTech {
+    /// Energy per operation, pJ, for every operation kind, in the order and with the names
+    /// of [`OpCounts::fields`](crate::periphery::OpCounts::fields).
+    pub fn prices(&self) -> [(&'static str, f64); 18] {
+        [
+            ("int8_add", self.int8_add_pj.value),
+            ("int8_mult", self.int8_mult_pj.value),
+            ("int16_add", self.int16_add_pj.value),
+            ("int16_mult", self.int16_mult_pj.value),
+            ("int32_add", self.int32_add_pj.value),
+            ("int32_mult", self.int32_mult_pj.value),
+            ("int64_add", self.int64_add_pj.value),
+            ("int_div", self.int_div_pj.value),
+            ("shift", self.shift_pj.value),
+            ("compare", self.compare_pj.value),
+            ("table_lookup", self.table_lookup_pj.value),
+            ("fp32_add", self.fp32_add_pj.value),
+            ("fp32_mult", self.fp32_mult_pj.value),
+            ("fp32_div", self.fp32_div_pj.value),
+            ("fp32_exp", self.fp32_exp_pj.value),
+            ("fp32_sqrt", self.fp32_sqrt_pj.value),
+            ("fp32_erf", self.fp32_erf_pj.value),
+            ("fp32_tanh", self.fp32_tanh_pj.value),
+        ]
+    }
+}
+
+impl AdcTech {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let t = &self.table;
+        if t.bits.is_empty() || t.bits.len() != t.energy_pj.len() {
+            return Err(ConfigError::new(
+                format!("{key}.table"),
+                "`bits` and `energy_pj` of equal, non-zero length",
+                format!("{} bits and {} energies", t.bits.len(), t.energy_pj.len()),
+            ));
+        }
+        if t.bits[0] == 0 || t.bits.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(ConfigError::new(
+                format!("{key}.table.bits"),
+                "strictly increasing resolutions ≥ 1",
+                format!("{:?}", t.bits),
+            ));
+        }
+        if let Some((i, e)) = t
+            .energy_pj
+            .iter()
+            .enumerate()
+            .find(|(_, e)| !(e.is_finite() && **e >= 0.0))
+        {
+            return Err(ConfigError::new(
+                format!("{key}.table.energy_pj[{i}]"),
+                "a finite energy ≥ 0 pJ",
+                e,
+            ));
+        }
+        if matches!(self.scaling, AdcScaling::Walden | AdcScaling::Schreier)
+            && !t.bits.contains(&self.reference_bits)
+        {
+            return Err(ConfigError::new(
+                format!("{key}.reference_bits"),
+                format!("a resolution listed in {key}.table.bits {:?}", t.bits),
+                self.reference_bits,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Energy of one conversion at `bits` resolution under the selected scaling, pJ.
+    pub fn energy_per_conversion_pj(&self, bits: u32) -> Result<f64, ConfigError> {
+        let t = &self.table;
+        let at = |b: u32| t.bits.iter().position(|&x| x == b).map(|i| t.energy_pj[i]);
+        let per_bit_factor = |factor: f64| {
+            let e_ref = at(self.reference_bits).unwrap_or(f64::NAN);
+            e_ref * factor.powf(bits as f64 - self.reference_bits as f64)
+        };
+        match self.scaling {
+            AdcScaling::Walden => Ok(per_bit_factor(2.0)),
+            AdcScaling::Schreier => Ok(per_bit_factor(4.0)),
+            AdcScaling::NeurosimSar => {
+                let b = bits as f64;
+                // µW × ns = 1e-15 J = 1e-3 pJ
+                Ok((0.538 * b + 4.375) * (b + 1.0) * 1e-3)
+            }
+            AdcScaling::IsaacTable => {
+                let hi = t.bits.iter().position(|&x| x >= bits);
+                match hi {
+                    Some(i) if t.bits[i] == bits => Ok(t.energy_pj[i]),
+                    Some(i) if i > 0 => {
+                        let (b0, b1) = (t.bits[i - 1] as f64, t.bits[i] as f64);
+                        let (e0, e1) = (t.energy_pj[i - 1], t.energy_pj[i]);
+                        let w = (bits as f64 - b0) / (b1 - b0);
+                        Ok(e0 * (e1 / e0).powf(w))
+                    }
+                    _ => Err(ConfigError::new(
+                        "adc.table.bits",
+                        format!(
+                            "ADC resolution within the table's {}..={} bits (extend the table or choose another adc.scaling)",
+                            t.bits[0],
+                            t.bits[t.bits.len() - 1]
+                        ),
+                        format!("{bits} bits"),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+fn parse_error(origin: &str, e: impl std::fmt::Display) -> TechnologyError {
+    TechnologyError::Parse {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Merges `over` into `base`: tables merge recursively, everything else replaces. A table
+/// with a `value` key is a whole sourced number and replaces, so that a new value never
+/// keeps the source of the number it replaced.
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if !o.contains_key("value") => {
+                merge(b, o)
+            }
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
