@@ -4,3 +4,4 @@
 //! (Crate documentation grows with the model, backends, periphery and experiments.)
 
 pub mod cli;
+pub mod experiment;
