@@ -5,4 +5,5 @@
 
 pub mod cli;
 pub mod energy;
+pub mod experiment;
 pub mod periphery;

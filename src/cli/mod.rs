@@ -1,6 +1,11 @@
 //! Command-line interface: one module per subcommand, each with its clap `Args` and `run`.
 use clap::{Parser, Subcommand};
 
+pub mod merge;
+pub mod plot;
+pub mod summarize;
+pub mod sweep;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "crossbert",
@@ -13,8 +18,22 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {}
+pub enum Command {
+    /// Run an experiment spec (a hardware sweep) into a results CSV.
+    Sweep(sweep::SweepArgs),
+    /// Join the results files of a sharded sweep, checking nothing is missing or duplicated.
+    Merge(merge::MergeArgs),
+    /// Mean, std and 95 % interval over seeds per hardware point, and the Pareto front.
+    Summarize(summarize::SummarizeArgs),
+    /// Draw a figure (PNG or SVG) from a results CSV.
+    Plot(plot::PlotArgs),
+}
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Summarize(args) => summarize::run(args),
+        Command::Plot(args) => plot::run(args),
+    }
 }

@@ -1,0 +1,83 @@
+//! `crossbert sweep SPEC.toml`: run (or resume, or one shard of) an experiment spec.
+use crate::experiment::{run_sweep, Evaluator, Shard, SweepOptions, SweepPlan, SweepSpec};
+use anyhow::Context;
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Experiment spec (TOML); see `crossbert::experiment::spec` for the format.
+    pub spec: PathBuf,
+    /// Results CSV; default: the spec's `output`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue an existing results file: skip finished rows, repair a torn last line.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only shard I of N (0-based), e.g. `--shard 2/8`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Rows evaluated in parallel.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+    let plan = load_plan(&args.spec)?;
+    let out = match (&args.out, &plan.spec.output) {
+        (Some(out), _) => out.clone(),
+        (None, Some(output)) => PathBuf::from(output),
+        (None, None) => anyhow::bail!(
+            "{}: no output file: pass --out FILE.csv or set `output` in the spec",
+            args.spec.display()
+        ),
+    };
+    let evaluator = evaluator(&plan)?;
+    let options = SweepOptions {
+        out,
+        resume: args.resume,
+        shard: args.shard.unwrap_or(Shard::ALL),
+        threads: args.threads,
+    };
+    let outcome = run_sweep(&plan, evaluator.as_ref(), &options)?;
+    eprintln!(
+        "sweep: {} rows in shard {}: {} already done, {} run now; results in {}",
+        outcome.planned,
+        options.shard,
+        outcome.skipped,
+        outcome.ran,
+        options.out.display()
+    );
+    Ok(())
+}
+
+/// Reads a spec and validates it against its resolved base hardware.
+pub fn load_plan(spec_path: &Path) -> anyhow::Result<SweepPlan> {
+    let spec = SweepSpec::from_path(spec_path)?;
+    let base = base_hardware(&spec.base)
+        .with_context(|| format!("{}: key `base`", spec_path.display()))?;
+    SweepPlan::new(spec, base).with_context(|| format!("invalid spec {}", spec_path.display()))
+}
+
+/// The base hardware table named by a spec's `base`: a hardware TOML file (a path ending
+/// in `.toml`); named presets plug in here once the hardware configuration exists.
+pub fn base_hardware(base: &str) -> anyhow::Result<toml::Table> {
+    if !base.ends_with(".toml") {
+        anyhow::bail!(
+            "expected a hardware .toml file, found {base:?}: named hardware presets are not \
+             available in this build yet"
+        );
+    }
+    let text = std::fs::read_to_string(base)
+        .with_context(|| format!("cannot read hardware file {base}"))?;
+    text.parse::<toml::Table>()
+        .with_context(|| format!("hardware file {base} is not valid TOML"))
+}
+
+/// The evaluator that runs BERT on the emulated hardware.
+fn evaluator(_plan: &SweepPlan) -> anyhow::Result<Box<dyn Evaluator>> {
+    anyhow::bail!(
+        "the spec is valid, but this build has no analog BERT evaluator to run it with \
+         (the analog backend is not integrated yet); nothing was run"
+    )
+}

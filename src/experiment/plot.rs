@@ -1,0 +1,295 @@
+//! `crossbert plot`: figures from a results CSV.
+//!
+//! Two kinds of figure, chosen by the x column:
+//!
+//! * **x is an energy column** (`energy_…`): one marker per hardware point (seeds averaged),
+//!   with vertical 95 % confidence bars on y, and the Pareto front (minimum energy, maximum
+//!   y, over all points) drawn as a black line: the accuracy–energy trade-off figure.
+//! * **x is anything else** (typically a swept key such as `adc.bits`): for each x value,
+//!   the mean of y over every row with that x (all seeds, and all other points of the
+//!   series), a line through the means and a shaded 95 % Student-t confidence band.
+//!
+//! `--group COLUMN` draws one series per value of that column. The format follows the file
+//! extension: `.png` (bitmap, text rasterised with the DejaVu Sans font bundled in
+//! `data/fonts`, so no system fonts are needed) or `.svg`.
+use super::results::ResultsTable;
+use super::summarize::{column_values, pareto_front, Stats};
+use anyhow::{anyhow, bail, Context};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What to draw.
+#[derive(Debug, Clone)]
+pub struct PlotRequest {
+    pub x: String,
+    pub y: String,
+    pub group: Option<String>,
+    /// `.png` or `.svg`.
+    pub out: PathBuf,
+}
+
+/// Figure size in pixels.
+const SIZE: (u32, u32) = (900, 600);
+
+/// DejaVu Sans (Bitstream Vera licence, see `data/fonts/LICENSE-DejaVu.txt`).
+static FONT: &[u8] = include_bytes!("../../data/fonts/DejaVuSans.ttf");
+
+/// One line or marker set of the figure.
+struct Series {
+    name: String,
+    /// (x, statistics of y), sorted by x.
+    points: Vec<(f64, Stats)>,
+}
+
+/// Draws the figure described by `request` from `table`.
+pub fn plot(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<()> {
+    register_font()?;
+    let energy_x = request.x.starts_with("energy_");
+    let series = if energy_x {
+        per_point_series(table, request)?
+    } else {
+        per_x_series(table, request)?
+    };
+    if series.iter().all(|s| s.points.is_empty()) {
+        bail!("{}: no rows to plot", table.path.display());
+    }
+    let extension = request
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if let Some(dir) = request.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    }
+    match extension.as_deref() {
+        Some("png") => draw(
+            BitMapBackend::new(&request.out, SIZE).into_drawing_area(),
+            &series,
+            request,
+            energy_x,
+        ),
+        Some("svg") => draw(
+            SVGBackend::new(&request.out, SIZE).into_drawing_area(),
+            &series,
+            request,
+            energy_x,
+        ),
+        _ => bail!(
+            "--out {}: expected a .png or .svg file name",
+            request.out.display()
+        ),
+    }
+}
+
+fn register_font() -> anyhow::Result<()> {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        bail!("the bundled font data/fonts/DejaVuSans.ttf could not be parsed")
+    }
+}
+
+/// Series name of each row: the group column's value, or the y column's name.
+fn series_names(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<Vec<String>> {
+    match &request.group {
+        Some(group) => {
+            let c = table.column(group)?;
+            Ok(table
+                .rows
+                .iter()
+                .map(|r| format!("{group}={}", r.fields[c]))
+                .collect())
+        }
+        None => Ok(vec![request.y.clone(); table.rows.len()]),
+    }
+}
+
+/// Energy figure: one point per hardware point (rows grouped by the columns before `seed`).
+fn per_point_series(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<Vec<Series>> {
+    let (xc, yc) = (table.column(&request.x)?, table.column(&request.y)?);
+    let point_len = table.point_key_len()?;
+    let names = series_names(table, request)?;
+    let mut points: BTreeMap<(String, Vec<String>), Vec<usize>> = BTreeMap::new();
+    for (i, row) in table.rows.iter().enumerate() {
+        points
+            .entry((names[i].clone(), row.fields[..point_len].to_vec()))
+            .or_default()
+            .push(i);
+    }
+    let mut series: BTreeMap<String, Vec<(f64, Stats)>> = BTreeMap::new();
+    for ((name, _), rows) in points {
+        let x = Stats::of(&column_values(table, &rows, xc)?).mean;
+        let y = Stats::of(&column_values(table, &rows, yc)?);
+        series.entry(name).or_default().push((x, y));
+    }
+    Ok(sorted(series))
+}
+
+/// Parameter figure: y pooled over every row with the same series and x value.
+fn per_x_series(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<Vec<Series>> {
+    let (xc, yc) = (table.column(&request.x)?, table.column(&request.y)?);
+    let names = series_names(table, request)?;
+    let xs = column_values(table, &(0..table.rows.len()).collect::<Vec<_>>(), xc)?;
+    let mut cells: BTreeMap<String, Vec<(f64, Vec<usize>)>> = BTreeMap::new();
+    for (i, &x) in xs.iter().enumerate() {
+        let cell = cells.entry(names[i].clone()).or_default();
+        match cell.iter_mut().find(|(cx, _)| *cx == x) {
+            Some((_, rows)) => rows.push(i),
+            None => cell.push((x, vec![i])),
+        }
+    }
+    let mut series = BTreeMap::new();
+    for (name, cell) in cells {
+        let points = cell
+            .into_iter()
+            .map(|(x, rows)| Ok((x, Stats::of(&column_values(table, &rows, yc)?))))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        series.insert(name, points);
+    }
+    Ok(sorted(series))
+}
+
+fn sorted(series: BTreeMap<String, Vec<(f64, Stats)>>) -> Vec<Series> {
+    series
+        .into_iter()
+        .map(|(name, mut points)| {
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Series { name, points }
+        })
+        .collect()
+}
+
+/// Lower and upper end of the y interval drawn for a point (the mean when n = 1).
+fn band(stats: &Stats) -> (f64, f64) {
+    stats.ci95.unwrap_or((stats.mean, stats.mean))
+}
+
+/// A padded axis range covering `values`.
+fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let pad = if hi > lo {
+        0.05 * (hi - lo)
+    } else {
+        0.1 * lo.abs().max(1e-12)
+    };
+    (lo - pad)..(hi + pad)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    series: &[Series],
+    request: &PlotRequest,
+    energy_x: bool,
+) -> anyhow::Result<()> {
+    let fail = |e: &dyn std::fmt::Debug| anyhow!("drawing {}: {e:?}", request.out.display());
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let x_range = padded_range(all().map(|p| p.0));
+    let y_range = padded_range(all().flat_map(|p| [band(&p.1).0, band(&p.1).1]));
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{} vs {}", request.y, request.x),
+            ("sans-serif", 24),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_range, y_range)
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc(request.x.as_str())
+        .y_desc(request.y.as_str())
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| fail(&e))?;
+
+    for (i, s) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        if energy_x {
+            chart
+                .draw_series(s.points.iter().map(|(x, y)| {
+                    let (lo, hi) = band(y);
+                    ErrorBar::new_vertical(*x, lo, y.mean, hi, color.stroke_width(1), 8)
+                }))
+                .map_err(|e| fail(&e))?;
+        } else {
+            let upper = s.points.iter().map(|(x, y)| (*x, band(y).1));
+            let lower = s.points.iter().rev().map(|(x, y)| (*x, band(y).0));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    upper.chain(lower).collect::<Vec<_>>(),
+                    color.mix(0.2).filled(),
+                )))
+                .map_err(|e| fail(&e))?;
+            chart
+                .draw_series(LineSeries::new(
+                    s.points.iter().map(|(x, y)| (*x, y.mean)),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| fail(&e))?;
+        }
+        chart
+            .draw_series(
+                s.points
+                    .iter()
+                    .map(|(x, y)| Circle::new((*x, y.mean), 4, color.filled())),
+            )
+            .map_err(|e| fail(&e))?
+            .label(s.name.as_str())
+            .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
+    }
+    if energy_x {
+        draw_front(&mut chart, series).map_err(|e| fail(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
+}
+
+/// The Pareto front over every point of every series, as a black line.
+fn draw_front<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    series: &[Series],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|(x, y)| (*x, y.mean)))
+        .collect();
+    let mut front: Vec<(f64, f64)> = points
+        .iter()
+        .zip(pareto_front(&points))
+        .filter(|(_, on)| *on)
+        .map(|(p, _)| *p)
+        .collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    chart
+        .draw_series(LineSeries::new(front, BLACK.stroke_width(2)))?
+        .label("Pareto front")
+        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.stroke_width(2)));
+    Ok(())
+}
