@@ -18,8 +18,9 @@
 use crate::tiling::Placement;
 
 // MIRROR of `crossbar::device::{FaultMap, StuckCell, StuckAt}` from the device work (same
-// fields and variants). When that work is merged into this branch's base, delete the three
-// definitions below and write `pub use crossbar::{FaultMap, StuckAt, StuckCell};` instead.
+// fields and variants). When that work is merged with this one, delete the three
+// definitions below and write `pub use crossbar::device::{FaultMap, StuckAt, StuckCell};`
+// instead (mapping/post-merge-device.patch does exactly that).
 
 /// Which end of the conductance range a faulty cell is stuck at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
