@@ -100,8 +100,12 @@ impl Tile {
     pub fn currents(&self, drive: &Drive, noisy: bool, mvm_index: u64, currents: &mut Vec<f32>) {
         assert_eq!(drive.rows, self.rows, "drive rows must match tile rows");
         let m = drive.cycles() * drive.vectors;
-        currents.clear();
-        currents.resize(m * self.cols, 0.0);
+        // Every element is overwritten below, so a reused buffer of the right size is not
+        // cleared first.
+        if currents.len() != m * self.cols {
+            currents.clear();
+            currents.resize(m * self.cols, 0.0);
+        }
         self.product(drive, &self.g_us, false, currents);
         if let (true, Some(var)) = (noisy, &self.noise_var) {
             let mut column_var = vec![0.0f32; m * self.cols];
@@ -283,7 +287,11 @@ fn accumulate_portable(nibbles: &[u8], groups: usize, cols: usize, table: &[f32]
     for (b, block) in entries.chunks_exact(groups * 16).enumerate() {
         let (first, width) = (b * LANES, LANES.min(cols - b * LANES));
         let mut store = |m: usize, acc: &[f32; LANES]| {
-            out[m * cols + first..][..width].copy_from_slice(&acc[..width]);
+            let dst = &mut out[m * cols + first..][..width];
+            match <&mut [f32; LANES]>::try_from(&mut *dst) {
+                Ok(full) => *full = *acc, // a fixed-size copy the compiler inlines
+                Err(_) => dst.copy_from_slice(&acc[..width]),
+            }
         };
         let nib = |m: usize| &nibbles[m * groups..(m + 1) * groups];
         let mut m = 0;
