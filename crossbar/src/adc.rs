@@ -74,6 +74,19 @@ impl AdcConfig {
         Ok(())
     }
 
+    /// Checks that this ADC can read the currents of a drive: bipolar (one-shot) currents
+    /// need at least 2 bits for a mid-tread converter.
+    pub fn validate_for_drive(&self, key: &str, bipolar: bool) -> Result<(), ConfigError> {
+        if bipolar && !self.ideal && self.adc_bits < 2 {
+            return Err(ConfigError::new(
+                format!("{key}.adc_bits"),
+                "at least 2 for the bipolar currents of a one-shot DAC",
+                self.adc_bits,
+            ));
+        }
+        Ok(())
+    }
+
     /// The resolution under which conversions are counted: 0 for an ideal ADC.
     pub fn counted_bits(&self) -> u8 {
         if self.ideal {
@@ -84,11 +97,13 @@ impl AdcConfig {
     }
 
     /// The converter for one tile whose range is ±`i_max_ua` (µA; [0, i_max] if unipolar).
+    /// A bipolar converter needs `validate_for_drive` to have passed (≥ 2 bits).
     pub fn converter(&self, i_max_ua: f32, bipolar: bool) -> Adc {
         if self.ideal {
             return Adc::Ideal;
         }
         let i_max = i_max_ua.max(0.0);
+        debug_assert!(!bipolar || self.adc_bits >= 2, "bipolar ADC with < 2 bits");
         let (lo, max_code) = if bipolar {
             let half = ((1u32 << (self.adc_bits - 1)) - 1) as f32;
             (-i_max, 2.0 * half)

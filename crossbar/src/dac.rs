@@ -179,12 +179,56 @@ impl Dac {
                 }
             }
         }
+        let binary = self
+            .binary_level_v()
+            .map(|v| BinaryDrive::pack(&volts, rows, m, v));
         Drive {
             volts,
             vectors,
             rows,
             cycle_weights: self.cycles.iter().map(DacCycle::weight).collect(),
             bipolar: self.bipolar,
+            binary,
+        }
+    }
+
+    /// The one non-zero row voltage, when every cycle drives single bits at the same
+    /// voltage (1-bit DACs): then every row voltage is 0 or this.
+    fn binary_level_v(&self) -> Option<f32> {
+        let first = self.cycles[0].volts_per_unit;
+        let binary = !self.bipolar
+            && self
+                .cycles
+                .iter()
+                .all(|c| c.bits == 1 && c.volts_per_unit == first);
+        binary.then_some(first)
+    }
+}
+
+/// A drive whose row voltages are all 0 or `volts` (1-bit DACs), with each vector's rows
+/// packed four to a nibble: `nibbles[m·⌈rows/4⌉ + g]` has bit b set when row 4g + b of
+/// stacked vector m is driven. A tile can then sum conductance rows by table lookup
+/// instead of multiplying (see `tile`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BinaryDrive {
+    pub volts: f32,
+    pub nibbles: Vec<u8>,
+}
+
+impl BinaryDrive {
+    /// Packs `volts` (rows × m, row-major) whose entries are 0 or `level`.
+    fn pack(volts: &[f32], rows: usize, m: usize, level: f32) -> BinaryDrive {
+        let groups = rows.div_ceil(4);
+        let mut nibbles = vec![0u8; m * groups];
+        for row in 0..rows {
+            let (g, bit) = (row / 4, row % 4);
+            for (k, &v) in volts[row * m..(row + 1) * m].iter().enumerate() {
+                nibbles[k * groups + g] |= ((v != 0.0) as u8) << bit;
+            }
+        }
+        BinaryDrive {
+            volts: level,
+            nibbles,
         }
     }
 }
@@ -202,6 +246,8 @@ pub struct Drive {
     /// Per cycle: significance / volts-per-unit (see [`DacCycle::weight`]).
     pub cycle_weights: Vec<f64>,
     pub bipolar: bool,
+    /// The same voltages packed as bits, when they are all 0 or one level (1-bit DACs).
+    pub binary: Option<BinaryDrive>,
 }
 
 impl Drive {

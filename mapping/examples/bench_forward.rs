@@ -4,7 +4,10 @@
 //! through 1-bit DACs, 8-bit weights on 2-bit cells, differential, 128×128 arrays, 8-bit
 //! ADC. The exact emulation needs one partial product per (input cycle, weight slice,
 //! column group ±), so its floor is cycles × slices × 2 times one float32
-//! 128×768×3072 GEMM, timed here with the same GEMM kernel on the same threads.
+//! 128×768×3072 GEMM, timed here with the same GEMM kernel (matrixmultiply) on the same
+//! threads. With 1-bit DACs the tiles do not multiply at all: they add table entries of
+//! 4-row conductance sums (crossbar::tile), which is why the forward can beat that floor.
+//! The output checksum is printed so runs with RAYON_NUM_THREADS=1 and =2 can be compared.
 //!
 //!     cargo run --release -p mapping --example bench_forward [-- REPEATS]
 

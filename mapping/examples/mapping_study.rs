@@ -1,13 +1,17 @@
-//! A mapping study without BERT: output error of a random 256×512 matrix on 32 random
-//! tokens as the ADC resolution and the bits per cell change, at both fidelity levels.
+//! A mapping study without BERT on a random 256×512 matrix and 32 random tokens:
+//!
+//! 1. output error as the ADC resolution and the bits per cell change, at both fidelity
+//!    levels (ideal devices, 8-bit weights and inputs, 128×128 arrays, differential
+//!    encoding, ADC range calibrated per array on the same tokens);
+//! 2. output error under i.i.d. stuck-at faults (half at G_max, half at G_min) with 8 spare
+//!    rows and columns per array, without and with fault-aware remapping (ideal ADC).
 //!
 //!     cargo run --release -p mapping --example mapping_study
 //!
-//! Error = ‖y − x·Wᵀ‖₂ / ‖x·Wᵀ‖₂ with ideal devices, 8-bit weights and inputs, 128×128
-//! arrays, differential encoding, ADC range calibrated per array on the same tokens.
+//! Error = ‖y − x·Wᵀ‖₂ / ‖x·Wᵀ‖₂.
 
 use crossbar::{AdcConfig, AdcRange, DacConfig, DeviceConfig};
-use mapping::{Fidelity, MappedMatrix, MappingConfig};
+use mapping::{FaultMap, Fidelity, MappedMatrix, MappingConfig, StuckAt, StuckCell};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -21,7 +25,23 @@ fn random(n: usize, seed: u64) -> Vec<f32> {
 }
 
 fn relative_error(cfg: &MappingConfig, w: &[f32], x: &[f32], want: &[f32]) -> f64 {
-    let mut m = MappedMatrix::program(w, OUT, IN, cfg, &DeviceConfig::default(), 1, 0)
+    let no_faults = |_: usize| FaultMap {
+        rows: cfg.array_rows,
+        cols: cfg.array_cols,
+        cells: Vec::new(),
+    };
+    relative_error_with_faults(cfg, w, x, want, no_faults)
+}
+
+fn relative_error_with_faults(
+    cfg: &MappingConfig,
+    w: &[f32],
+    x: &[f32],
+    want: &[f32],
+    faults: impl Fn(usize) -> FaultMap + Sync,
+) -> f64 {
+    let device = DeviceConfig::default();
+    let mut m = MappedMatrix::program_with_faults(w, OUT, IN, cfg, &device, 1, 0, faults)
         .expect("study configurations are valid");
     m.calibrate(x, TOKENS)
         .expect("calibration data has the right shape");
@@ -35,6 +55,54 @@ fn relative_error(cfg: &MappingConfig, w: &[f32], x: &[f32], want: &[f32]) -> f6
         .sum();
     let den: f64 = want.iter().map(|b| (*b as f64).powi(2)).sum();
     (num / den).sqrt()
+}
+
+/// I.i.d. stuck cells at `rate` (half at G_max, half at G_min), one stream per array.
+fn random_faults(a: usize, rows: usize, cols: usize, rate: f64) -> FaultMap {
+    let mut rng = ChaCha8Rng::seed_from_u64(1000 + a as u64);
+    let mut cells = Vec::new();
+    for row in 0..rows as u32 {
+        for col in 0..cols as u32 {
+            let u: f64 = rng.random();
+            if u < rate {
+                let kind = if u < rate / 2.0 {
+                    StuckAt::GMax
+                } else {
+                    StuckAt::GMin
+                };
+                cells.push(StuckCell { row, col, kind });
+            }
+        }
+    }
+    FaultMap { rows, cols, cells }
+}
+
+fn fault_study(w: &[f32], x: &[f32], want: &[f32]) {
+    println!();
+    println!(
+        "{:<28}{:>12}{:>12}",
+        "stuck cells (8 spares)", "no remap", "remapped"
+    );
+    for rate in [0.001, 0.005, 0.01, 0.02, 0.05] {
+        let mut cfg = MappingConfig {
+            array_cols: 136,
+            spare_rows: 8,
+            spare_cols: 8,
+            adc: AdcConfig {
+                ideal: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let faults = |a: usize| random_faults(a, 128, 136, rate);
+        let plain = relative_error_with_faults(&cfg, w, x, want, faults);
+        cfg.remap_faults = true;
+        let remapped = relative_error_with_faults(&cfg, w, x, want, faults);
+        println!(
+            "{:<28}{plain:>12.4}{remapped:>12.4}",
+            format!("{:.1} %", rate * 100.0)
+        );
+    }
 }
 
 fn main() {
@@ -100,4 +168,5 @@ fn main() {
         }
         println!();
     }
+    fault_study(&w, &x, &want);
 }

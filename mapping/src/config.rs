@@ -218,14 +218,7 @@ impl MappingConfig {
                 ));
             }
         }
-        if one_shot_dac && !self.adc.ideal && self.adc.adc_bits < 2 {
-            return Err(ConfigError::new(
-                k("adc.adc_bits"),
-                "at least 2 for the bipolar currents of a one-shot DAC",
-                self.adc.adc_bits,
-            ));
-        }
-        Ok(())
+        self.adc.validate_for_drive(&k("adc"), one_shot_dac)
     }
 }
 

@@ -18,8 +18,9 @@
 use crate::tiling::Placement;
 
 // MIRROR of `crossbar::device::{FaultMap, StuckCell, StuckAt}` from the device work (same
-// fields and variants). When that work is merged into this branch's base, delete the three
-// definitions below and write `pub use crossbar::{FaultMap, StuckAt, StuckCell};` instead.
+// fields and variants). When that work is merged with this one, delete the three
+// definitions below and write `pub use crossbar::device::{FaultMap, StuckAt, StuckCell};`
+// instead (mapping/post-merge-device.patch does exactly that).
 
 /// Which end of the conductance range a faulty cell is stuck at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,23 +45,6 @@ pub struct FaultMap {
     pub rows: usize,
     pub cols: usize,
     pub cells: Vec<StuckCell>,
-}
-
-/// Level each cell is stuck at (None where it works), array_rows × array_cols.
-fn stuck_levels(
-    faults: &FaultMap,
-    array_rows: usize,
-    array_cols: usize,
-    max_level: u8,
-) -> Vec<Option<u8>> {
-    let mut grid = vec![None; array_rows * array_cols];
-    for c in &faults.cells {
-        grid[c.row as usize * array_cols + c.col as usize] = Some(match c.kind {
-            StuckAt::GMax => max_level,
-            StuckAt::GMin => 0,
-        });
-    }
-    grid
 }
 
 /// Sets the stuck cells of a physical array's conductances (µS, row-major) to G_max / G_min.
@@ -102,52 +86,77 @@ pub fn plan(
     if faults.cells.is_empty() {
         return placement;
     }
-    let stuck = stuck_levels(faults, array_rows, array_cols, content.max_level);
-    let cell_damage = |i: usize, j: usize, pr: usize, pc: usize| -> f32 {
-        stuck[pr * array_cols + pc].map_or(0.0, |s| {
-            content.significance[j] * (content.levels[i * content.cols + j] as f32 - s as f32).abs()
-        })
-    };
-    // Rows: move logical row i onto free physical row p while that helps.
-    let mut free_rows: Vec<usize> = (content.rows..array_rows).collect();
-    loop {
-        let row_damage = |i: usize, pr: usize, p: &Placement| -> f32 {
-            (0..content.cols)
-                .map(|j| cell_damage(i, j, pr, p.cols[j]))
-                .sum()
+    // Stuck cells listed per physical row and per physical column, with their level: the
+    // damage of a placement only involves these few cells.
+    let mut by_row = vec![Vec::new(); array_rows];
+    let mut by_col = vec![Vec::new(); array_cols];
+    for c in &faults.cells {
+        let level = match c.kind {
+            StuckAt::GMax => content.max_level as f32,
+            StuckAt::GMin => 0.0,
         };
-        let best = best_move(content.rows, &free_rows, |i, pr| {
-            row_damage(i, placement.rows[i], &placement) - row_damage(i, pr, &placement)
-        });
-        let Some((i, f)) = best else { break };
-        std::mem::swap(&mut placement.rows[i], &mut free_rows[f]);
+        by_row[c.row as usize].push((c.col as usize, level));
+        by_col[c.col as usize].push((c.row as usize, level));
     }
-    // Columns: the same with logical columns and free physical columns.
+    let damage = |i: usize, j: usize, stuck_level: f32| {
+        content.significance[j] * (content.levels[i * content.cols + j] as f32 - stuck_level).abs()
+    };
+
+    // Rows: move logical row i onto a free physical row while that helps.
+    let col_at = inverse(&placement.cols, array_cols);
+    let row_cost = |i: usize, pr: usize| -> f32 {
+        by_row[pr]
+            .iter()
+            .filter_map(|&(pc, s)| col_at[pc].map(|j| damage(i, j, s)))
+            .sum()
+    };
+    let mut free_rows: Vec<usize> = (content.rows..array_rows).collect();
+    let mut cost: Vec<f32> = (0..content.rows)
+        .map(|i| row_cost(i, placement.rows[i]))
+        .collect();
+    while let Some((i, f)) = best_move(&cost, &free_rows, |i, pr| cost[i] - row_cost(i, pr)) {
+        std::mem::swap(&mut placement.rows[i], &mut free_rows[f]);
+        cost[i] = row_cost(i, placement.rows[i]);
+    }
+
+    // Columns: the same with the rows now placed.
+    let row_at = inverse(&placement.rows, array_rows);
+    let col_cost = |j: usize, pc: usize| -> f32 {
+        by_col[pc]
+            .iter()
+            .filter_map(|&(pr, s)| row_at[pr].map(|i| damage(i, j, s)))
+            .sum()
+    };
     let mut free_cols: Vec<usize> = (content.cols..array_cols).collect();
-    loop {
-        let col_damage = |j: usize, pc: usize, p: &Placement| -> f32 {
-            (0..content.rows)
-                .map(|i| cell_damage(i, j, p.rows[i], pc))
-                .sum()
-        };
-        let best = best_move(content.cols, &free_cols, |j, pc| {
-            col_damage(j, placement.cols[j], &placement) - col_damage(j, pc, &placement)
-        });
-        let Some((j, f)) = best else { break };
+    let mut cost: Vec<f32> = (0..content.cols)
+        .map(|j| col_cost(j, placement.cols[j]))
+        .collect();
+    while let Some((j, f)) = best_move(&cost, &free_cols, |j, pc| cost[j] - col_cost(j, pc)) {
         std::mem::swap(&mut placement.cols[j], &mut free_cols[f]);
+        cost[j] = col_cost(j, placement.cols[j]);
     }
     placement
 }
 
-/// The (logical index, free slot) pair with the largest positive gain, if any.
+/// Logical index held by each physical line (None for free lines).
+fn inverse(physical_of: &[usize], lines: usize) -> Vec<Option<usize>> {
+    let mut logical = vec![None; lines];
+    for (l, &p) in physical_of.iter().enumerate() {
+        logical[p] = Some(l);
+    }
+    logical
+}
+
+/// The (logical index, free slot) pair with the largest positive gain, if any. Only lines
+/// that currently take damage can gain.
 fn best_move(
-    logical: usize,
+    cost: &[f32],
     free: &[usize],
     gain: impl Fn(usize, usize) -> f32,
 ) -> Option<(usize, usize)> {
     let mut best = None;
     let mut best_gain = 0.0f32;
-    for l in 0..logical {
+    for l in (0..cost.len()).filter(|&l| cost[l] > 0.0) {
         for (f, &physical) in free.iter().enumerate() {
             let g = gain(l, physical);
             if g > best_gain {
