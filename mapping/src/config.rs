@@ -1,5 +1,6 @@
 //! What a mapping is asked to do: precisions, encoding, array geometry and converters.
 
+use crossbar::ir_drop::IrDropConfig;
 use crossbar::{AdcConfig, CellConfig, ConfigError, DacConfig};
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +109,9 @@ pub struct MappingConfig {
     pub dac: DacConfig,
     /// Column ADCs. Default 8 bits, full-scale range, 128 columns per ADC.
     pub adc: AdcConfig,
+    /// Wire resistance of the arrays (a static effective conductance per cell, applied at
+    /// programming; see `crossbar::ir_drop`). Default off.
+    pub ir_drop: IrDropConfig,
 }
 
 impl Default for MappingConfig {
@@ -131,6 +135,7 @@ impl Default for MappingConfig {
             },
             dac: DacConfig::default(),
             adc: AdcConfig::default(),
+            ir_drop: IrDropConfig::default(),
         }
     }
 }
@@ -183,6 +188,7 @@ impl MappingConfig {
         self.cell.validate(&k("cell"))?;
         self.dac.validate(&k("dac"))?;
         self.adc.validate(&k("adc"))?;
+        self.ir_drop.validate(&k("ir_drop"))?;
         if self.array_rows == 0 {
             return Err(ConfigError::new(k("array_rows"), "at least 1 row", 0));
         }

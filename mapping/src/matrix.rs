@@ -151,6 +151,7 @@ impl MappedMatrix {
             seed,
             matrix_id,
             remap: cfg.remap_faults,
+            ir_drop: &cfg.ir_drop,
         };
         let fault_maps: Vec<FaultMap> = (0..layout.arrays()).map(faults).collect();
         for (a, map) in fault_maps.iter().enumerate() {
@@ -522,6 +523,7 @@ struct Chip<'a> {
     seed: u64,
     matrix_id: u32,
     remap: bool,
+    ir_drop: &'a crossbar::ir_drop::IrDropConfig,
 }
 
 impl Chip<'_> {
@@ -533,10 +535,18 @@ impl Chip<'_> {
         let (r, j) = (a / layout.col_tiles, a % layout.col_tiles);
         let (rows, cols) = (layout.inputs(r).len(), layout.active_cols(j));
         let logical = layout.logical_levels(codes, r, j);
-        // DEVICE FAULTS GO HERE for remapping: once the device models are merged, add the
-        // cells of `crossbar::device::sample_fault_map(&self.device.stuck_at, array_rows,
-        // array_cols, key)` to `faults` (program_array forces them itself; the map does not
-        // depend on the levels, so it is known before placement).
+        let key = StreamKey::new(self.seed, self.matrix_id, a as u32, Purpose::Programming);
+        // The device's own stuck cells do not depend on the levels, so they are known
+        // before placement (program_array forces them itself).
+        let sampled = crossbar::device::sample_fault_map(
+            &self.device.stuck_at,
+            layout.array_rows,
+            layout.array_cols,
+            key,
+        );
+        let mut all_faults = faults.clone();
+        all_faults.cells.extend(sampled.cells);
+        let faults = &all_faults;
         let placement = if self.remap {
             let significance = layout.column_significance(j);
             let content = remap::Content {
@@ -551,7 +561,6 @@ impl Chip<'_> {
             Placement::identity(rows, cols)
         };
         let physical = placement.scatter(&logical, layout.array_rows, layout.array_cols);
-        let key = StreamKey::new(self.seed, self.matrix_id, a as u32, Purpose::Programming);
         let mut g_us = program_array(
             self.device,
             self.cell,
@@ -568,10 +577,13 @@ impl Chip<'_> {
             self.cell.g_min_us,
             self.cell.g_max_us,
         );
-        // IR DROP GOES HERE (not yet modelled): once crossbar::ir_drop lands, replace
-        // `g_us` by the static effective conductance
-        // `crossbar::ir_drop::effective_conductance(&g_us, array_rows, array_cols, v_read,
-        // cfg)` of the whole physical array.
+        // IR drop as a static effective conductance of the whole physical array.
+        let g_us = crossbar::ir_drop::effective_conductance(
+            &g_us,
+            layout.array_rows,
+            layout.array_cols,
+            self.ir_drop,
+        );
         let g = placement.gather(&g_us, layout.array_cols);
         Tile::new(
             g,

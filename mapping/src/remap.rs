@@ -17,35 +17,7 @@
 
 use crate::tiling::Placement;
 
-// MIRROR of `crossbar::device::{FaultMap, StuckCell, StuckAt}` from the device work (same
-// fields and variants). When that work is merged with this one, delete the three
-// definitions below and write `pub use crossbar::device::{FaultMap, StuckAt, StuckCell};`
-// instead (mapping/post-merge-device.patch does exactly that).
-
-/// Which end of the conductance range a faulty cell is stuck at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StuckAt {
-    /// Stuck at G_max (low-resistance state).
-    GMax,
-    /// Stuck at G_min (high-resistance state).
-    GMin,
-}
-
-/// One stuck cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StuckCell {
-    pub row: u32,
-    pub col: u32,
-    pub kind: StuckAt,
-}
-
-/// Every stuck cell of one array, in row-major order.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct FaultMap {
-    pub rows: usize,
-    pub cols: usize,
-    pub cells: Vec<StuckCell>,
-}
+pub use crossbar::device::{FaultMap, StuckAt, StuckCell};
 
 /// Sets the stuck cells of a physical array's conductances (µS, row-major) to G_max / G_min.
 pub fn apply_faults(
