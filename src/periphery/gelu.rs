@@ -176,7 +176,8 @@ impl GeluLut {
             return x;
         }
         let u = (x + self.range) / self.step();
-        let k = (u.floor() as usize).min(self.entries as usize - 1);
+        // u ≥ 0 here, so truncation is floor
+        let k = (u as usize).min(self.entries as usize - 1);
         let frac = u - k as f32;
         table[k] + frac * (table[k + 1] - table[k])
     }

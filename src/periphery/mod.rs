@@ -76,7 +76,7 @@ pub(crate) fn rows_of(
     len: usize,
     cols: usize,
 ) -> Result<usize, ShapeError> {
-    if cols == 0 || len % cols != 0 {
+    if len.checked_rem(cols) != Some(0) {
         return Err(ShapeError {
             function,
             expected: format!(

@@ -13,7 +13,7 @@
 //! bits (the largest term is 2^table_bits), sum them exactly, take one integer reciprocal per
 //! row (2^47 / sum) and return probabilities with `output_bits` fraction bits.
 
-use super::fixed::growth_bits;
+use super::fixed::{growth_bits, round_i64};
 use super::ops::{IntWidth, OpCounts};
 use super::{check_positive, check_range, rows_of, ShapeError};
 use crossbar::ConfigError;
@@ -207,13 +207,9 @@ fn float_row(row: &mut [f32]) {
 /// Written back into the row as exact integers (|z| is clamped to `floor` ≤ 2^24).
 fn centered_fixed(row: &mut [f32], frac_bits: u32, floor: i64) {
     let scale = (1u32 << frac_bits) as f32;
-    let max = row
-        .iter()
-        .map(|&x| (x * scale).round() as i64)
-        .max()
-        .unwrap_or(0);
+    let max = row.iter().map(|&x| round_i64(x * scale)).max().unwrap_or(0);
     for x in row.iter_mut() {
-        let z = ((*x * scale).round() as i64).saturating_sub(max);
+        let z = round_i64(*x * scale).saturating_sub(max);
         *x = z.max(-floor) as f32;
     }
 }
