@@ -2,7 +2,7 @@
 
 use crossbert::energy::{
     area, digital_energy_pj, energy, latency, AdcScaling, EnergyBreakdown, EventCounts,
-    MatrixLayout, TechnologyError, TechnologyTable,
+    MatrixLayout, TechnologyConfig, TechnologyError, TechnologyTable,
 };
 use crossbert::periphery::{OpCounts, Softmax};
 use std::collections::BTreeMap;
@@ -303,4 +303,40 @@ fn area_counts_arrays_and_converters() {
     let a = area(&[one], &t).unwrap();
     assert!((a.adc_mm2 - 8.0 * 1200.0e-6).abs() < 1e-12);
     assert!((a.arrays_mm2 - 4.0 * 25.0e-6).abs() < 1e-12);
+}
+
+#[test]
+fn hardware_energy_section_resolves_preset_and_overrides() {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Hardware {
+        energy: TechnologyConfig,
+    }
+    let hw: Hardware = toml::from_str(
+        "[energy]\npreset = \"isaac-32nm\"\n[energy.overrides.write]\nendurance_cycles = 1e6",
+    )
+    .unwrap();
+    let t = hw.energy.resolve("energy").unwrap();
+    assert_eq!(t.write.endurance_cycles.value, 1e6);
+    // 1e6 cycles, 4 writes per inference → 250 000 inferences
+    assert_eq!(t.write.inferences_to_wear_out(4.0), 250_000.0);
+    assert_eq!(
+        TechnologyConfig::default().resolve("energy").unwrap(),
+        isaac()
+    );
+
+    let bad: Hardware =
+        toml::from_str("[energy.overrides.buffer]\nrouter_energy_per_256bit_pj = -2").unwrap();
+    let e = bad.energy.resolve("energy").unwrap_err();
+    assert_eq!(
+        invalid_key(e),
+        "energy.overrides.buffer.router_energy_per_256bit_pj"
+    );
+    let bad: Hardware = toml::from_str("[energy]\npreset = \"nope\"").unwrap();
+    assert!(bad
+        .energy
+        .resolve("energy")
+        .unwrap_err()
+        .to_string()
+        .contains("isaac-32nm"));
 }

@@ -22,4 +22,4 @@ pub mod technology;
 pub use estimate::{area, latency, AreaBreakdown, LatencyEstimate, MatrixLayout};
 pub use rollup::{digital_energy_pj, energy, EnergyBreakdown, EventCounts};
 pub use sourced::Sourced;
-pub use technology::{AdcScaling, TechnologyError, TechnologyTable, PRESETS};
+pub use technology::{AdcScaling, TechnologyConfig, TechnologyError, TechnologyTable, PRESETS};

@@ -179,6 +179,49 @@ pub struct WriteTech {
     pub endurance_cycles: Sourced,
 }
 
+/// The energy section of a hardware description: a shipped preset and the numbers to
+/// replace in it.
+///
+/// ```toml
+/// [energy]
+/// preset = "isaac-32nm"
+/// [energy.overrides.adc]
+/// scaling = "walden"
+/// area_um2 = { value = 900.0, node_nm = 32, source = "my ADC layout" }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TechnologyConfig {
+    /// Name of a shipped preset (see [`PRESETS`]). Default `isaac-32nm`.
+    pub preset: String,
+    /// Keys to replace, in the layout of [`TechnologyTable`]. Default: none.
+    pub overrides: toml::Table,
+}
+
+impl Default for TechnologyConfig {
+    fn default() -> Self {
+        Self {
+            preset: "isaac-32nm".to_string(),
+            overrides: toml::Table::new(),
+        }
+    }
+}
+
+impl TechnologyConfig {
+    /// The resolved, validated table. `key` is the dotted path of this section (e.g.
+    /// `energy`): an invalid number is reported at `{key}.overrides.<path>`, where the user
+    /// wrote it (shipped presets are valid, so an invalid value comes from an override).
+    pub fn resolve(&self, key: &str) -> Result<TechnologyTable, TechnologyError> {
+        TechnologyTable::preset_with(&self.preset, &self.overrides).map_err(|e| match e {
+            TechnologyError::Invalid { origin, mut error } => {
+                error.key = format!("{key}.overrides.{}", error.key);
+                TechnologyError::Invalid { origin, error }
+            }
+            other => other,
+        })
+    }
+}
+
 /// Errors of loading a technology table.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TechnologyError {
@@ -340,6 +383,14 @@ impl TechnologyTable {
             ("write.write_latency_ns", &self.write.write_latency_ns),
             ("write.endurance_cycles", &self.write.endurance_cycles),
         ]
+    }
+}
+
+impl WriteTech {
+    /// Inferences a cell survives when each inference writes it `writes_per_inference`
+    /// times: endurance / writes per inference (infinite when nothing is written).
+    pub fn inferences_to_wear_out(&self, writes_per_inference: f64) -> f64 {
+        self.endurance_cycles.value / writes_per_inference
     }
 }
 
