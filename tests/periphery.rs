@@ -323,14 +323,23 @@ fn attention_products_float_and_int8() {
     for (y, r) in out2.iter().zip(&reference) {
         assert!((*y as f64 - r).abs() <= 1e-4, "{y} vs {r}");
     }
-    assert!(matmul_a_b(
+    // the same values, so the same int8 bound holds for the other layout
+    matmul_a_b(&q, &b_kn, (m, n, k), &mut out2, AttentionPrecision::Int8).unwrap();
+    for (y, r) in out2.iter().zip(&reference) {
+        assert!((*y as f64 - r).abs() <= bound, "{y} vs {r}, bound {bound}");
+    }
+    let wrong = matmul_a_b(
         &q,
         &b_kn,
         (m, n, k + 1),
         &mut out2,
-        AttentionPrecision::Int8
-    )
-    .is_err());
+        AttentionPrecision::Int8,
+    );
+    assert!(wrong.is_err());
+    // empty inner dimension: sums of nothing
+    let mut out3 = vec![1.0; 6];
+    matmul_a_bt(&[], &[], (2, 3, 0), &mut out3, AttentionPrecision::Float32).unwrap();
+    assert_eq!(out3, vec![0.0; 6]);
 }
 
 #[test]
