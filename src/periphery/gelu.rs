@@ -193,6 +193,7 @@ impl IntGelu {
         let s_erf = s * std::f64::consts::FRAC_1_SQRT_2;
         let scale_l = IBERT_A * s_erf * s_erf;
         let q_b = (IBERT_B / s_erf).floor() as i64;
+        // ⌊1/scale_l⌋ is both L's constant term (I-BERT's q_c) and GELU's `1 +`
         let q_one = (1.0 / scale_l).floor() as i64;
         let out_scale = (s * scale_l / 2.0) as f32;
         for x in row.iter_mut() {

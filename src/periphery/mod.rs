@@ -38,6 +38,15 @@ use crossbar::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// The periphery section of a hardware description. Default: all float, attention in fp32.
+///
+/// ```toml
+/// [periphery]
+/// softmax = { kind = "base2-shift", input_frac_bits = 8 }  # float | fixed-lut | base2-shift
+/// layernorm = { kind = "fixed-point" }                     # float | fixed-point
+/// gelu = { kind = "int-poly", input_bits = 16 }            # erf | tanh | lut | int-poly
+/// attention = "int8"                                       # float32 | int8
+/// ```
+/// Parameters left out take the defaults documented on each parameter struct.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PeripheryConfig {
