@@ -5,8 +5,8 @@
 //! Random inputs come from ChaCha8 seeded with the constant named in each test.
 
 use crossbert::periphery::{
-    matmul_a_b, matmul_a_bt, matmul_counts, AttentionPrecision, Base2Exp, FixedLayerNorm, Gelu,
-    GeluLut, IntGelu, LayerNorm, LutExp, OpCounts, PeripheryConfig, Softmax,
+    matmul_a_b, matmul_a_bt, matmul_counts, AttentionPrecision, Base2Exp, EncoderLayerShape,
+    FixedLayerNorm, Gelu, GeluLut, IntGelu, LayerNorm, LutExp, OpCounts, PeripheryConfig, Softmax,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -538,4 +538,34 @@ fn periphery_config_parses_and_validates_naming_the_key() {
     let bad: PeripheryConfig =
         toml::from_str("softmax = { kind = \"base2-shift\", exp_bits = 0 }").unwrap();
     assert_eq!(bad.validate("p").unwrap_err().key, "p.softmax.exp_bits");
+}
+
+#[test]
+fn encoder_layer_counts_add_up_the_parts() {
+    // MiniLM-L6-H384 layer on 20 tokens: 12 heads of 32, FFN 1536; written out by hand
+    let shape = EncoderLayerShape {
+        seq: 20,
+        hidden: 384,
+        heads: 12,
+        intermediate: 1536,
+    };
+    let cfg = PeripheryConfig::default();
+    let scores = 12 * 20 * 20u64;
+    let softmax_rows = 12 * 20u64;
+    let want = OpCounts {
+        // score scale and mask; softmax (n + n−1 per row); GELU +1; residuals; LayerNorm
+        fp32_mult: scores + softmax_rows * 20 + 20 * 1536 * 3 + 2 * 20 * (3 * 384 + 2),
+        fp32_add: scores + softmax_rows * 39 + 20 * 1536 + 2 * 20 * 384 + 2 * 20 * (4 * 384 - 1),
+        compare: softmax_rows * 19,
+        fp32_exp: scores,
+        fp32_div: softmax_rows + 2 * 20,
+        fp32_erf: 20 * 1536,
+        fp32_sqrt: 2 * 20,
+        ..Default::default()
+    };
+    assert_eq!(cfg.encoder_layer_ops(&shape), want);
+    // Q·Kᵀ: 20·20 dots of 32; P·V: 20·32 dots of 20 — per head, fp32
+    let att = cfg.encoder_attention_ops(&shape);
+    assert_eq!(att.fp32_mult, 12 * (20 * 20 * 32 + 20 * 32 * 20));
+    assert_eq!(att.fp32_add, 12 * (20 * 20 * 31 + 20 * 32 * 19));
 }
