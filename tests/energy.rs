@@ -59,13 +59,13 @@ fn overrides_replace_numbers_and_their_sources() {
     let t = TechnologyTable::preset_with(
         "isaac-32nm",
         &overrides(
-            "[adc]\nscaling = \"walden\"\narea_um2 = 900.0\n[dac.area_um2]\nvalue = 0.2\nsource = \"my layout\"",
+            "[adc]\nscaling = \"walden\"\npower_mw = 3.0\n[dac.area_um2]\nvalue = 0.2\nsource = \"my layout\"",
         ),
     )
     .unwrap();
     assert_eq!(t.adc.scaling, AdcScaling::Walden);
-    assert_eq!(t.adc.area_um2.value, 900.0);
-    assert_eq!(t.adc.area_um2.source, crossbert::energy::sourced::UNSOURCED);
+    assert_eq!(t.adc.power_mw.value, 3.0);
+    assert_eq!(t.adc.power_mw.source, crossbert::energy::sourced::UNSOURCED);
     assert_eq!((t.dac.area_um2.value, t.dac.area_um2.node_nm), (0.2, None));
     assert_eq!(t.adc.table, isaac().adc.table, "untouched parts stay");
 }
@@ -261,6 +261,7 @@ fn layout(columns_per_adc: u32, cycles: u32) -> MatrixLayout {
         array_rows: 128,
         array_cols: 128,
         columns_per_adc,
+        adc_bits: 8,
         cycles_per_mvm: cycles,
         mvms: 128,
     }
@@ -303,6 +304,23 @@ fn area_counts_arrays_and_converters() {
     let a = area(&[one], &t).unwrap();
     assert!((a.adc_mm2 - 8.0 * 1200.0e-6).abs() < 1e-12);
     assert!((a.arrays_mm2 - 4.0 * 25.0e-6).abs() < 1e-12);
+}
+
+#[test]
+fn adc_area_follows_resolution() {
+    let t = isaac();
+    // the table (Saberi-scaled ISAAC ADC), then ×2 per bit beyond its ends
+    assert_eq!(t.adc.area_um2(8), 1200.0);
+    assert_eq!(t.adc.area_um2(5), 476.91);
+    assert!((t.adc.area_um2(12) - 3002.01 * 4.0).abs() < 1e-9);
+    assert!((t.adc.area_um2(3) - 361.04 / 2.0).abs() < 1e-9);
+    let mut six_bit = layout(128, 8);
+    six_bit.adc_bits = 6;
+    let a = area(&[six_bit], &t).unwrap();
+    assert!((a.adc_mm2 - 36.0 * 626.91e-6).abs() < 1e-12);
+    let e = TechnologyTable::preset_with("isaac-32nm", &overrides("[adc.table]\narea_um2 = [1.0]"))
+        .unwrap_err();
+    assert_eq!(invalid_key(e), "adc.table");
 }
 
 #[test]
