@@ -358,3 +358,31 @@ fn hardware_energy_section_resolves_preset_and_overrides() {
         .to_string()
         .contains("isaac-32nm"));
 }
+
+#[test]
+fn malformed_sourced_numbers_say_what_is_expected() {
+    let cases = [
+        ("[dac.area_um2]\nvalue = 0.2", "missing field `source`"),
+        ("[dac]\narea_um2 = \"big\"", "expected a number, or { value"),
+        (
+            "[dac.area_um2]\nvalue = 0.2\nsource = \"x\"\nnode = 3",
+            "unknown field `node`",
+        ),
+    ];
+    for (o, want) in cases {
+        let e = TechnologyTable::preset_with("isaac-32nm", &overrides(o)).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains(want) && msg.contains("dac.area_um2"), "{msg}");
+    }
+    let text = isaac()
+        .to_toml_string()
+        .unwrap()
+        .replacen("value = 0.166", "valu = 0.166", 1);
+    let msg = TechnologyTable::from_toml_str(&text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("f.toml") && msg.contains("line") && msg.contains("`valu`"),
+        "{msg}"
+    );
+}
