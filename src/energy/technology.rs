@@ -17,6 +17,9 @@
 //!   of cells relative to the reference `array.rows × array.cols`.
 //! * Transcendental fp32 functions, divides and square roots are priced as the fp32 adds and
 //!   multiplies of a common software/hardware evaluation scheme.
+//! * Every number is used at the node it was published for (its `node_nm`); no node
+//!   scaling is applied, so one table may mix nodes (`isaac-32nm`: converters, arrays and
+//!   buffers at 32 nm, digital arithmetic at 45 nm).
 
 use super::sourced::Sourced;
 use crossbar::ConfigError;
