@@ -2,7 +2,7 @@
 
 use crossbert::energy::{
     area, digital_energy_pj, energy, latency, AdcScaling, EnergyBreakdown, EventCounts,
-    MatrixLayout, TechnologyError, TechnologyTable,
+    MatrixLayout, TechnologyConfig, TechnologyError, TechnologyTable,
 };
 use crossbert::periphery::{OpCounts, Softmax};
 use std::collections::BTreeMap;
@@ -59,13 +59,13 @@ fn overrides_replace_numbers_and_their_sources() {
     let t = TechnologyTable::preset_with(
         "isaac-32nm",
         &overrides(
-            "[adc]\nscaling = \"walden\"\narea_um2 = 900.0\n[dac.area_um2]\nvalue = 0.2\nsource = \"my layout\"",
+            "[adc]\nscaling = \"walden\"\npower_mw = 3.0\n[dac.area_um2]\nvalue = 0.2\nsource = \"my layout\"",
         ),
     )
     .unwrap();
     assert_eq!(t.adc.scaling, AdcScaling::Walden);
-    assert_eq!(t.adc.area_um2.value, 900.0);
-    assert_eq!(t.adc.area_um2.source, crossbert::energy::sourced::UNSOURCED);
+    assert_eq!(t.adc.power_mw.value, 3.0);
+    assert_eq!(t.adc.power_mw.source, crossbert::energy::sourced::UNSOURCED);
     assert_eq!((t.dac.area_um2.value, t.dac.area_um2.node_nm), (0.2, None));
     assert_eq!(t.adc.table, isaac().adc.table, "untouched parts stay");
 }
@@ -261,6 +261,7 @@ fn layout(columns_per_adc: u32, cycles: u32) -> MatrixLayout {
         array_rows: 128,
         array_cols: 128,
         columns_per_adc,
+        adc_bits: 8,
         cycles_per_mvm: cycles,
         mvms: 128,
     }
@@ -303,4 +304,85 @@ fn area_counts_arrays_and_converters() {
     let a = area(&[one], &t).unwrap();
     assert!((a.adc_mm2 - 8.0 * 1200.0e-6).abs() < 1e-12);
     assert!((a.arrays_mm2 - 4.0 * 25.0e-6).abs() < 1e-12);
+}
+
+#[test]
+fn adc_area_follows_resolution() {
+    let t = isaac();
+    // the table (Saberi-scaled ISAAC ADC), then ×2 per bit beyond its ends
+    assert_eq!(t.adc.area_um2(8), 1200.0);
+    assert_eq!(t.adc.area_um2(5), 476.91);
+    assert!((t.adc.area_um2(12) - 3002.01 * 4.0).abs() < 1e-9);
+    assert!((t.adc.area_um2(3) - 361.04 / 2.0).abs() < 1e-9);
+    let mut six_bit = layout(128, 8);
+    six_bit.adc_bits = 6;
+    let a = area(&[six_bit], &t).unwrap();
+    assert!((a.adc_mm2 - 36.0 * 626.91e-6).abs() < 1e-12);
+    let e = TechnologyTable::preset_with("isaac-32nm", &overrides("[adc.table]\narea_um2 = [1.0]"))
+        .unwrap_err();
+    assert_eq!(invalid_key(e), "adc.table");
+}
+
+#[test]
+fn hardware_energy_section_resolves_preset_and_overrides() {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Hardware {
+        energy: TechnologyConfig,
+    }
+    let hw: Hardware = toml::from_str(
+        "[energy]\npreset = \"isaac-32nm\"\n[energy.overrides.write]\nendurance_cycles = 1e6",
+    )
+    .unwrap();
+    let t = hw.energy.resolve("energy").unwrap();
+    assert_eq!(t.write.endurance_cycles.value, 1e6);
+    // 1e6 cycles, 4 writes per inference → 250 000 inferences
+    assert_eq!(t.write.inferences_to_wear_out(4.0), 250_000.0);
+    assert_eq!(
+        TechnologyConfig::default().resolve("energy").unwrap(),
+        isaac()
+    );
+
+    let bad: Hardware =
+        toml::from_str("[energy.overrides.buffer]\nrouter_energy_per_256bit_pj = -2").unwrap();
+    let e = bad.energy.resolve("energy").unwrap_err();
+    assert_eq!(
+        invalid_key(e),
+        "energy.overrides.buffer.router_energy_per_256bit_pj"
+    );
+    let bad: Hardware = toml::from_str("[energy]\npreset = \"nope\"").unwrap();
+    assert!(bad
+        .energy
+        .resolve("energy")
+        .unwrap_err()
+        .to_string()
+        .contains("isaac-32nm"));
+}
+
+#[test]
+fn malformed_sourced_numbers_say_what_is_expected() {
+    let cases = [
+        ("[dac.area_um2]\nvalue = 0.2", "missing field `source`"),
+        ("[dac]\narea_um2 = \"big\"", "expected a number, or { value"),
+        (
+            "[dac.area_um2]\nvalue = 0.2\nsource = \"x\"\nnode = 3",
+            "unknown field `node`",
+        ),
+    ];
+    for (o, want) in cases {
+        let e = TechnologyTable::preset_with("isaac-32nm", &overrides(o)).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains(want) && msg.contains("dac.area_um2"), "{msg}");
+    }
+    let text = isaac()
+        .to_toml_string()
+        .unwrap()
+        .replacen("value = 0.166", "valu = 0.166", 1);
+    let msg = TechnologyTable::from_toml_str(&text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("f.toml") && msg.contains("line") && msg.contains("`valu`"),
+        "{msg}"
+    );
 }

@@ -5,8 +5,8 @@
 //! Random inputs come from ChaCha8 seeded with the constant named in each test.
 
 use crossbert::periphery::{
-    matmul_a_b, matmul_a_bt, matmul_counts, AttentionPrecision, Base2Exp, FixedLayerNorm, Gelu,
-    GeluLut, IntGelu, LayerNorm, LutExp, OpCounts, PeripheryConfig, Softmax,
+    matmul_a_b, matmul_a_bt, matmul_counts, AttentionPrecision, Base2Exp, EncoderLayerShape,
+    FixedLayerNorm, Gelu, GeluLut, IntGelu, LayerNorm, LutExp, OpCounts, PeripheryConfig, Softmax,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -68,7 +68,10 @@ fn fixed_softmax_bound(eps: f64, abs_terms: f64, output_bits: u32) -> f64 {
     (eps / 2.0).tanh() + abs_terms + 0.5 / (1u64 << output_bits) as f64
 }
 
-fn check_fixed_softmax(sm: &Softmax, bound_for: impl Fn(usize) -> f64) {
+/// Checks a fixed-point softmax against the exact one on [`softmax_cases`] with the bound
+/// `bound_for(n)`, and that rows sum to 1; returns the largest error seen.
+fn check_fixed_softmax(sm: &Softmax, output_bits: u32, bound_for: impl Fn(usize) -> f64) -> f64 {
+    let mut overall = 0.0f64;
     for (cols, data) in softmax_cases() {
         let mut out = data.clone();
         sm.apply(&mut out, cols).unwrap();
@@ -80,7 +83,7 @@ fn check_fixed_softmax(sm: &Softmax, bound_for: impl Fn(usize) -> f64) {
             }
             let sum: f64 = got.iter().map(|&p| p as f64).sum();
             // rows sum to 1 within the rounding of n outputs and of the reciprocal 2^47/sum
-            let sum_bound = cols as f64 * 0.5 / 65536.0 + 1e-6;
+            let sum_bound = cols as f64 * 0.5 / (1u64 << output_bits) as f64 + 1e-6;
             assert!(
                 (sum - 1.0).abs() <= sum_bound,
                 "row sum {sum}, bound {sum_bound}"
@@ -90,35 +93,59 @@ fn check_fixed_softmax(sm: &Softmax, bound_for: impl Fn(usize) -> f64) {
             worst <= bound,
             "{sm:?}, n = {cols}: max error {worst} > bound {bound}"
         );
+        overall = overall.max(worst);
     }
+    overall
 }
 
 #[test]
 fn lut_softmax_within_stated_bound() {
-    let p = LutExp::default();
-    let sm = Softmax::FixedLut(p.clone());
-    check_fixed_softmax(&sm, |n| {
-        // scores rounded to 2^−f: each centred score is off by ≤ 2^−f (two roundings);
-        // table entries round to half a unit of 2^−table_bits; terms below −range are 0
-        let eps = 1.0 / (1u64 << p.input_frac_bits) as f64;
-        let abs = n as f64 * (0.5 / (1u64 << p.table_bits) as f64 + (-p.input_range as f64).exp());
-        fixed_softmax_bound(eps, abs, p.output_bits)
+    // the default, and a coarse table (2^−3 steps, 10-bit entries, 12-bit outputs) whose
+    // larger error must show up and still respect its own bound
+    let coarse = LutExp {
+        input_frac_bits: 3,
+        table_bits: 10,
+        output_bits: 12,
+        ..LutExp::default()
+    };
+    let errors = [LutExp::default(), coarse].map(|p| {
+        check_fixed_softmax(&Softmax::FixedLut(p.clone()), p.output_bits, |n| {
+            // scores rounded to 2^−f: each centred score is off by ≤ 2^−f (two roundings);
+            // table entries round to half a unit of 2^−table_bits; terms below −range are 0
+            let eps = 1.0 / (1u64 << p.input_frac_bits) as f64;
+            let abs =
+                n as f64 * (0.5 / (1u64 << p.table_bits) as f64 + (-p.input_range as f64).exp());
+            fixed_softmax_bound(eps, abs, p.output_bits)
+        })
     });
+    assert!(
+        errors[1] > 2.0 * errors[0],
+        "coarser table, error {errors:?}"
+    );
 }
 
 #[test]
 fn base2_softmax_within_stated_bound() {
-    let p = Base2Exp::default();
-    let sm = Softmax::Base2Shift(p.clone());
-    check_fixed_softmax(&sm, |n| {
-        let f = (1u64 << p.input_frac_bits) as f64;
-        // log-error: centred score off by ≤ 1/f, exponent t rounded to 1/(2f) (a factor
-        // 2^(1/2f)), quadratic for 2^s off by ≤ 0.27 % (relative); absolute: truncating
-        // shifts lose < 1 unit of 2^−exp_bits per term, plus two truncations in Horner
-        let eps = 1.0 / f + std::f64::consts::LN_2 / (2.0 * f) + (1.0027f64).ln();
-        let abs = n as f64 * 3.0 / (1u64 << p.exp_bits) as f64;
-        fixed_softmax_bound(eps, abs, p.output_bits)
+    let coarse = Base2Exp {
+        input_frac_bits: 4,
+        exp_bits: 10,
+        output_bits: 12,
+    };
+    let errors = [Base2Exp::default(), coarse].map(|p| {
+        check_fixed_softmax(&Softmax::Base2Shift(p.clone()), p.output_bits, |n| {
+            let f = (1u64 << p.input_frac_bits) as f64;
+            // log-error: centred score off by ≤ 1/f, exponent t rounded to 1/(2f) (a factor
+            // 2^(1/2f)), quadratic for 2^s off by ≤ 0.27 % (relative); absolute: truncating
+            // shifts lose < 1 unit of 2^−exp_bits per term, plus two truncations in Horner
+            let eps = 1.0 / f + std::f64::consts::LN_2 / (2.0 * f) + (1.0027f64).ln();
+            let abs = n as f64 * 3.0 / (1u64 << p.exp_bits) as f64;
+            fixed_softmax_bound(eps, abs, p.output_bits)
+        })
     });
+    assert!(
+        errors[1] > 2.0 * errors[0],
+        "coarser fixed point, error {errors:?}"
+    );
 }
 
 #[test]
@@ -135,10 +162,13 @@ fn fixed_softmax_survives_masked_scores() {
     }
 }
 
-fn check_gelu(gelu: &Gelu, bound: impl Fn(f64) -> f64) {
+/// Checks a GELU against the exact one with the pointwise `bound(x)`; returns the largest
+/// error seen.
+fn check_gelu(gelu: &Gelu, bound: impl Fn(f64) -> f64) -> f64 {
     // dense grid over [−10, 10] step 1/1024, as one row; then random N(0, 3²), seed 12
     let grid: Vec<f32> = (-10240..=10240).map(|i| i as f32 / 1024.0).collect();
     let random = normal_rows(12, 16, 1536, 0.0, 3.0);
+    let mut worst = 0.0f64;
     for (cols, data) in [(grid.len(), grid), (1536, random)] {
         let mut out = data.clone();
         gelu.apply(&mut out, cols).unwrap();
@@ -146,8 +176,10 @@ fn check_gelu(gelu: &Gelu, bound: impl Fn(f64) -> f64) {
             let err = (*y as f64 - gelu_ref(*x as f64)).abs();
             let b = bound(*x as f64);
             assert!(err <= b, "{gelu:?} at x = {x}: error {err} > bound {b}");
+            worst = worst.max(err);
         }
     }
+    worst
 }
 
 #[test]
@@ -180,7 +212,8 @@ fn int_gelu_within_stated_bound() {
     // integer evaluation adds the input rounding (≤ s/2, GELU slope ≤ 1.13: 0.57·s) and the
     // flooring of the per-row constant q_b (moves b by ≤ s/√2; ∂L/∂b ≤ 2·0.2888·1.769, so
     // L moves by ≤ 0.73·s and GELU by ≤ 0.37·s·|x|); flooring q_1 costs ≤ 0.29·s². Here s,
-    // the row scale, is at most 40/32767 (rows span |x| ≤ 10 on the grid, ≈ 12 at random).
+    // the row scale, is at most 40/qmax (rows span |x| ≤ 10 on the grid, ≈ 12 at random),
+    // qmax = 2^(input_bits−1) − 1. A coarse 8-bit input must show a larger error.
     let a = -0.2888f64;
     let b = -1.769f64;
     let poly = |x: f64| {
@@ -193,10 +226,16 @@ fn int_gelu_within_stated_bound() {
         .map(|x| (poly(x) - gelu_ref(x)).abs())
         .fold(0.0, f64::max);
     assert!(worst <= 0.0182, "I-BERT polynomial error {worst}");
-    let s = 40.0 / 32767.0;
-    check_gelu(&Gelu::IntPoly(IntGelu::default()), |x| {
-        0.0182 + s * (0.57 + 0.4 * x.abs())
+    let errors = [16, 8].map(|input_bits| {
+        let s = 40.0 / ((1u64 << (input_bits - 1)) - 1) as f64;
+        check_gelu(&Gelu::IntPoly(IntGelu { input_bits }), |x| {
+            0.0182 + s * (0.57 + 0.4 * x.abs())
+        })
     });
+    assert!(
+        errors[1] > errors[0] + 0.01,
+        "8-bit input, error {errors:?}"
+    );
 }
 
 #[test]
@@ -243,42 +282,63 @@ fn check_normalised(ln: &LayerNorm, mean_bound: f64, var_bound: f64) {
 
 #[test]
 fn fixed_layernorm_within_stated_bound() {
-    let p = FixedLayerNorm::default();
-    let ln = LayerNorm::FixedPoint(p.clone());
     let cols = 384;
     // seed 16; a shifted mean and one outlier feature per row, as in BERT's residual stream
     let mut data = normal_rows(16, 32, cols, 0.7, 1.5);
     data.chunks_mut(cols).for_each(|r| r[5] = 25.0);
     let gamma = vec![1.3f32; cols];
     let beta = vec![0.1f32; cols];
-    let mut out = data.clone();
-    ln.apply(&mut out, cols, &gamma, &beta, 1e-12).unwrap();
     let mut reference = data.clone();
     LayerNorm::Float
         .apply(&mut reference, cols, &gamma, &beta, 1e-12)
         .unwrap();
-    for (row, (got, want)) in data
-        .chunks(cols)
-        .zip(out.chunks(cols).zip(reference.chunks(cols)))
-    {
-        let n = cols as f64;
-        let mean = row.iter().map(|&x| x as f64).sum::<f64>() / n;
-        let sd = (row.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let s = row.iter().fold(0.0f64, |m, &x| m.max(x.abs() as f64)) / 32767.0;
-        let std_q = sd / s;
-        for (y, r) in got.iter().zip(want) {
-            let yhat = (*r as f64 - 0.1) / 1.3;
-            // a deviation is off by ≤ s (input and mean rounding); the standard deviation
-            // by ≤ s relative to σ plus 1/std_q from the integer root and reciprocal; the
-            // output rounds to 2^−16. Factor 2 slack, times |γ|.
-            let bound = 1.3
-                * 2.0
-                * ((1.0 + yhat.abs()) * s / sd + yhat.abs() * 2.0 / std_q + 1.0 / 65536.0);
-            assert!((*y - *r).abs() as f64 <= bound, "{y} vs {r}, bound {bound}");
+    // the default (16-bit input) and a coarse 10-bit input, whose error must be larger
+    let errors = [16, 10].map(|input_bits| {
+        let p = FixedLayerNorm {
+            input_bits,
+            ..FixedLayerNorm::default()
+        };
+        let qmax = ((1u64 << (input_bits - 1)) - 1) as f64;
+        let out_unit = 1.0 / (1u64 << p.output_frac_bits) as f64;
+        let mut out = data.clone();
+        LayerNorm::FixedPoint(p)
+            .apply(&mut out, cols, &gamma, &beta, 1e-12)
+            .unwrap();
+        let mut worst = 0.0f64;
+        let rows = data
+            .chunks(cols)
+            .zip(out.chunks(cols).zip(reference.chunks(cols)));
+        for (row, (got, want)) in rows {
+            let n = cols as f64;
+            let mean = row.iter().map(|&x| x as f64).sum::<f64>() / n;
+            let sd = (row.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+            let s = row.iter().fold(0.0f64, |m, &x| m.max(x.abs() as f64)) / qmax;
+            let std_q = sd / s;
+            for (y, r) in got.iter().zip(want) {
+                let yhat = (*r as f64 - 0.1) / 1.3;
+                // a deviation is off by ≤ s (input and mean rounding); the standard
+                // deviation by ≤ s relative to σ plus 1/std_q from the integer root and
+                // reciprocal; the output rounds to 2^−output_frac_bits. Factor 2 slack,
+                // times |γ|.
+                let bound =
+                    1.3 * 2.0 * ((1.0 + yhat.abs()) * s / sd + yhat.abs() * 2.0 / std_q + out_unit);
+                let err = (*y - *r).abs() as f64;
+                assert!(err <= bound, "{input_bits} bits: {y} vs {r}, bound {bound}");
+                worst = worst.max(err);
+            }
         }
-    }
+        worst
+    });
+    assert!(
+        errors[1] > 4.0 * errors[0],
+        "10-bit input, error {errors:?}"
+    );
     // quantization steps here are ≈ 1e−4 σ, so mean and variance land within a few 1e−4
-    check_normalised(&ln, 1e-3, 1e-3);
+    check_normalised(
+        &LayerNorm::FixedPoint(FixedLayerNorm::default()),
+        1e-3,
+        1e-3,
+    );
 }
 
 #[test]
@@ -323,14 +383,23 @@ fn attention_products_float_and_int8() {
     for (y, r) in out2.iter().zip(&reference) {
         assert!((*y as f64 - r).abs() <= 1e-4, "{y} vs {r}");
     }
-    assert!(matmul_a_b(
+    // the same values, so the same int8 bound holds for the other layout
+    matmul_a_b(&q, &b_kn, (m, n, k), &mut out2, AttentionPrecision::Int8).unwrap();
+    for (y, r) in out2.iter().zip(&reference) {
+        assert!((*y as f64 - r).abs() <= bound, "{y} vs {r}, bound {bound}");
+    }
+    let wrong = matmul_a_b(
         &q,
         &b_kn,
         (m, n, k + 1),
         &mut out2,
-        AttentionPrecision::Int8
-    )
-    .is_err());
+        AttentionPrecision::Int8,
+    );
+    assert!(wrong.is_err());
+    // empty inner dimension: sums of nothing
+    let mut out3 = vec![1.0; 6];
+    matmul_a_bt(&[], &[], (2, 3, 0), &mut out3, AttentionPrecision::Float32).unwrap();
+    assert_eq!(out3, vec![0.0; 6]);
 }
 
 #[test]
@@ -401,7 +470,8 @@ fn op_counts_equal_closed_forms() {
         }
     );
     // 16-bit inputs, 384 features: Σq needs 25 bits (int32), deviations 17 bits (int32),
-    // Σd² 43 bits (int64); the root is 32 iterations of (2 int64 adds, compare, 2 shifts)
+    // Σd² 43 bits (int64), the rounding add on deviation × reciprocal (int64); the root is
+    // 32 iterations of (2 int64 adds, compare, 2 shifts)
     let c = LayerNorm::FixedPoint(FixedLayerNorm::default())
         .apply(&mut buf, cols, &g, &b, 1e-12)
         .unwrap();
@@ -410,9 +480,9 @@ fn op_counts_equal_closed_forms() {
         fp32_div: 1,
         fp32_mult: n + 2 + n,
         fp32_add: n,
-        int32_add: (n - 1) + n + n,
+        int32_add: (n - 1) + n,
         int32_mult: n + n,
-        int64_add: n + 64,
+        int64_add: n + 64 + n,
         int_div: 3,
         shift: n + 64,
         ..Default::default()
@@ -528,4 +598,34 @@ fn periphery_config_parses_and_validates_naming_the_key() {
     let bad: PeripheryConfig =
         toml::from_str("softmax = { kind = \"base2-shift\", exp_bits = 0 }").unwrap();
     assert_eq!(bad.validate("p").unwrap_err().key, "p.softmax.exp_bits");
+}
+
+#[test]
+fn encoder_layer_counts_add_up_the_parts() {
+    // MiniLM-L6-H384 layer on 20 tokens: 12 heads of 32, FFN 1536; written out by hand
+    let shape = EncoderLayerShape {
+        seq: 20,
+        hidden: 384,
+        heads: 12,
+        intermediate: 1536,
+    };
+    let cfg = PeripheryConfig::default();
+    let scores = 12 * 20 * 20u64;
+    let softmax_rows = 12 * 20u64;
+    let want = OpCounts {
+        // score scale and mask; softmax (n + n−1 per row); GELU +1; residuals; LayerNorm
+        fp32_mult: scores + softmax_rows * 20 + 20 * 1536 * 3 + 2 * 20 * (3 * 384 + 2),
+        fp32_add: scores + softmax_rows * 39 + 20 * 1536 + 2 * 20 * 384 + 2 * 20 * (4 * 384 - 1),
+        compare: softmax_rows * 19,
+        fp32_exp: scores,
+        fp32_div: softmax_rows + 2 * 20,
+        fp32_erf: 20 * 1536,
+        fp32_sqrt: 2 * 20,
+        ..Default::default()
+    };
+    assert_eq!(cfg.encoder_layer_ops(&shape), want);
+    // Q·Kᵀ: 20·20 dots of 32; P·V: 20·32 dots of 20 — per head, fp32
+    let att = cfg.encoder_attention_ops(&shape);
+    assert_eq!(att.fp32_mult, 12 * (20 * 20 * 32 + 20 * 32 * 20));
+    assert_eq!(att.fp32_add, 12 * (20 * 20 * 31 + 20 * 32 * 19));
 }

@@ -17,7 +17,8 @@
 //! * inference-time writes add one `write.write_latency_ns` per written row.
 //!
 //! Area covers the arrays and their converters: arrays (scaled by cells from the reference
-//! array), ADCs (`⌈array_cols / columns_per_adc⌉` per array), one 1-bit DAC per row, one
+//! array), ADCs (`⌈array_cols / columns_per_adc⌉` per array, area by resolution), one
+//! 1-bit DAC per row, one
 //! S&H per column, shift-and-add units per ADC. Buffers, routers and the digital periphery
 //! are not included.
 
@@ -37,6 +38,8 @@ pub struct MatrixLayout {
     pub array_cols: u32,
     /// Columns that share one ADC.
     pub columns_per_adc: u32,
+    /// Resolution of those ADCs (their area depends on it).
+    pub adc_bits: u32,
     /// Input cycles per MVM.
     pub cycles_per_mvm: u32,
     /// MVMs per inference.
@@ -76,6 +79,7 @@ impl MatrixLayout {
             ("array_rows", self.array_rows),
             ("array_cols", self.array_cols),
             ("columns_per_adc", self.columns_per_adc),
+            ("adc_bits", self.adc_bits),
             ("cycles_per_mvm", self.cycles_per_mvm),
         ] {
             if v == 0 {
@@ -135,7 +139,7 @@ pub fn area(
         let adcs = arrays * m.adcs_per_array() as f64;
         let cells = m.array_rows as f64 * m.array_cols as f64;
         a.arrays_mm2 += arrays * tech.array.area_um2.value * cells / reference_cells / UM2_PER_MM2;
-        a.adc_mm2 += adcs * tech.adc.area_um2.value / UM2_PER_MM2;
+        a.adc_mm2 += adcs * tech.adc.area_um2(m.adc_bits) / UM2_PER_MM2;
         a.dac_mm2 += arrays * m.array_rows as f64 * tech.dac.area_um2.value / UM2_PER_MM2;
         a.sample_hold_mm2 +=
             arrays * m.array_cols as f64 * tech.sample_hold.area_um2.value / UM2_PER_MM2;

@@ -9,6 +9,22 @@
 //! ([`EnergyBreakdown`]); latency and area come from the mapping's array layout
 //! ([`MatrixLayout`]) and the same table.
 //!
+//! ```
+//! use crossbert::energy::{energy, EventCounts, TechnologyTable};
+//! use crossbert::periphery::Softmax;
+//!
+//! let tech = TechnologyTable::preset("isaac-32nm")?;
+//! let mut events = EventCounts::default();
+//! events.adc_conversions.insert(8, 128 * 8); // one 128-column array, 8 input cycles
+//! events.dac_drives.insert(1, 128 * 8);
+//! events.cell_reads = 128 * 128 * 8;
+//! events.periphery += Softmax::Float.counts(128);
+//! let e = energy(&events, &tech)?;
+//! assert!((e.adc_pj - 1024.0 * 1.67).abs() < 1e-9);
+//! assert_eq!(e.total_pj(), e.components().iter().map(|(_, pj)| pj).sum::<f64>());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! * [`sourced`]: a number with its node and source;
 //! * [`technology`]: the table, its presets and validation;
 //! * [`rollup`]: event counts → energy by component;
@@ -22,4 +38,4 @@ pub mod technology;
 pub use estimate::{area, latency, AreaBreakdown, LatencyEstimate, MatrixLayout};
 pub use rollup::{digital_energy_pj, energy, EnergyBreakdown, EventCounts};
 pub use sourced::Sourced;
-pub use technology::{AdcScaling, TechnologyError, TechnologyTable, PRESETS};
+pub use technology::{AdcScaling, TechnologyConfig, TechnologyError, TechnologyTable, PRESETS};

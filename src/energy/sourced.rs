@@ -6,14 +6,15 @@
 //! bare number (`1.67`) is accepted for quick overrides and recorded as unsourced.
 
 use crossbar::ConfigError;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
 
 /// The source recorded for a bare number given without one.
 pub const UNSOURCED: &str = "user value (no source given)";
 
 /// A published (or derived, or assumed) number with its node and source.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "SourcedRepr")]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Sourced {
     pub value: f64,
     /// Technology node in nm the number was published for; absent for device-level
@@ -54,27 +55,52 @@ impl Sourced {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SourcedRepr {
-    Bare(f64),
-    Full(FullRepr),
+impl<'de> Deserialize<'de> for Sourced {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SourcedVisitor)
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FullRepr {
-    value: f64,
-    #[serde(default)]
-    node_nm: Option<u32>,
-    source: String,
-}
+/// Reads either form, with errors that show both.
+struct SourcedVisitor;
 
-impl From<SourcedRepr> for Sourced {
-    fn from(r: SourcedRepr) -> Self {
-        match r {
-            SourcedRepr::Bare(value) => Sourced::new(value, None, UNSOURCED),
-            SourcedRepr::Full(f) => Sourced::new(f.value, f.node_nm, f.source),
+const FIELDS: &[&str] = &["value", "node_nm", "source"];
+
+impl<'de> Visitor<'de> for SourcedVisitor {
+    type Value = Sourced;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number, or { value = <number>, node_nm = <integer, optional>, source = \"<publication>\" }")
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Sourced, E> {
+        Ok(Sourced::new(v, None, UNSOURCED))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Sourced, E> {
+        self.visit_f64(v as f64)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Sourced, E> {
+        self.visit_f64(v as f64)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Sourced, A::Error> {
+        let (mut value, mut node_nm, mut source) = (None, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "value" => value = Some(map.next_value::<f64>()?),
+                "node_nm" => node_nm = Some(map.next_value::<u32>()?),
+                "source" => source = Some(map.next_value::<String>()?),
+                other => return Err(de::Error::unknown_field(other, FIELDS)),
+            }
         }
+        let value = value.ok_or_else(|| de::Error::missing_field("value"))?;
+        let source = source.ok_or_else(|| {
+            de::Error::custom(
+                "missing field `source` (give the publication, or write a bare number)",
+            )
+        })?;
+        Ok(Sourced::new(value, node_nm, source))
     }
 }

@@ -6,8 +6,10 @@
 //!
 //! Assumptions that are not quotes of a publication (they are stated in the `source` of the
 //! number they affect, and users swap them):
-//! * ADC energy at resolutions other than the table's follows the selected [`AdcScaling`];
-//!   ADC area is the reference ADC's and is not scaled with resolution.
+//! * ADC energy at resolutions other than the table's follows the selected [`AdcScaling`].
+//!   ADC area comes from the table (interpolated geometrically between entries); beyond
+//!   its ends it doubles per bit from the nearest entry, the growth of a SAR ADC's binary
+//!   capacitor array.
 //! * A multi-bit DAC drive of b bits costs b one-bit drives: energy-neutral against feeding
 //!   the same bits serially, so the DAC choice alone moves no energy. Study a costlier DAC
 //!   by overriding `dac.energy_per_1bit_drive_pj`.
@@ -15,6 +17,9 @@
 //!   of cells relative to the reference `array.rows × array.cols`.
 //! * Transcendental fp32 functions, divides and square roots are priced as the fp32 adds and
 //!   multiplies of a common software/hardware evaluation scheme.
+//! * Every number is used at the node it was published for (its `node_nm`); no node
+//!   scaling is applied, so one table may mix nodes (`isaac-32nm`: converters, arrays and
+//!   buffers at 32 nm, digital arithmetic at 45 nm).
 
 use super::sourced::Sourced;
 use crossbar::ConfigError;
@@ -62,9 +67,7 @@ pub struct AdcTech {
     /// Resolution whose table entry anchors the Walden and Schreier scalings.
     pub reference_bits: u32,
     pub table: AdcTable,
-    /// Area of one ADC, µm².
-    pub area_um2: Sourced,
-    /// Power of one ADC at its sample rate, mW.
+    /// Power of one ADC of `reference_bits` at its sample rate, mW.
     pub power_mw: Sourced,
     /// Conversions per ns of one ADC, GS/s.
     pub sample_rate_gsps: Sourced,
@@ -78,6 +81,8 @@ pub struct AdcTable {
     pub bits: Vec<u32>,
     /// Energy per conversion at each resolution, pJ.
     pub energy_pj: Vec<f64>,
+    /// Area of one ADC at each resolution, µm².
+    pub area_um2: Vec<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_nm: Option<u32>,
     pub source: String,
@@ -177,6 +182,50 @@ pub struct WriteTech {
     pub write_latency_ns: Sourced,
     /// Writes a cell survives, cycles.
     pub endurance_cycles: Sourced,
+}
+
+/// The energy section of a hardware description: a shipped preset and the numbers to
+/// replace in it.
+///
+/// ```toml
+/// [energy]
+/// preset = "isaac-32nm"
+/// [energy.overrides.adc]
+/// scaling = "walden"
+/// [energy.overrides.dac]
+/// area_um2 = { value = 0.2, node_nm = 32, source = "my DAC layout" }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TechnologyConfig {
+    /// Name of a shipped preset (see [`PRESETS`]). Default `isaac-32nm`.
+    pub preset: String,
+    /// Keys to replace, in the layout of [`TechnologyTable`]. Default: none.
+    pub overrides: toml::Table,
+}
+
+impl Default for TechnologyConfig {
+    fn default() -> Self {
+        Self {
+            preset: "isaac-32nm".to_string(),
+            overrides: toml::Table::new(),
+        }
+    }
+}
+
+impl TechnologyConfig {
+    /// The resolved, validated table. `key` is the dotted path of this section (e.g.
+    /// `energy`): an invalid number is reported at `{key}.overrides.<path>`, where the user
+    /// wrote it (shipped presets are valid, so an invalid value comes from an override).
+    pub fn resolve(&self, key: &str) -> Result<TechnologyTable, TechnologyError> {
+        TechnologyTable::preset_with(&self.preset, &self.overrides).map_err(|e| match e {
+            TechnologyError::Invalid { origin, mut error } => {
+                error.key = format!("{key}.overrides.{}", error.key);
+                TechnologyError::Invalid { origin, error }
+            }
+            other => other,
+        })
+    }
 }
 
 /// Errors of loading a technology table.
@@ -279,7 +328,6 @@ impl TechnologyTable {
     pub fn numbers(&self) -> Vec<(&'static str, &Sourced)> {
         let d = &self.digital;
         vec![
-            ("adc.area_um2", &self.adc.area_um2),
             ("adc.power_mw", &self.adc.power_mw),
             ("adc.sample_rate_gsps", &self.adc.sample_rate_gsps),
             (
@@ -343,6 +391,14 @@ impl TechnologyTable {
     }
 }
 
+impl WriteTech {
+    /// Inferences a cell survives when each inference writes it `writes_per_inference`
+    /// times: endurance / writes per inference (infinite when nothing is written).
+    pub fn inferences_to_wear_out(&self, writes_per_inference: f64) -> f64 {
+        self.endurance_cycles.value / writes_per_inference
+    }
+}
+
 impl DigitalTech {
     /// Energy per operation, pJ, for every operation kind, in the order and with the names
     /// of [`OpCounts::fields`](crate::periphery::OpCounts::fields).
@@ -373,11 +429,19 @@ impl DigitalTech {
 impl AdcTech {
     fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let t = &self.table;
-        if t.bits.is_empty() || t.bits.len() != t.energy_pj.len() {
+        if t.bits.is_empty()
+            || t.bits.len() != t.energy_pj.len()
+            || t.bits.len() != t.area_um2.len()
+        {
             return Err(ConfigError::new(
                 format!("{key}.table"),
-                "`bits` and `energy_pj` of equal, non-zero length",
-                format!("{} bits and {} energies", t.bits.len(), t.energy_pj.len()),
+                "`bits`, `energy_pj` and `area_um2` of equal, non-zero length",
+                format!(
+                    "{} bits, {} energies, {} areas",
+                    t.bits.len(),
+                    t.energy_pj.len(),
+                    t.area_um2.len()
+                ),
             ));
         }
         if t.bits[0] == 0 || t.bits.windows(2).any(|w| w[0] >= w[1]) {
@@ -387,17 +451,18 @@ impl AdcTech {
                 format!("{:?}", t.bits),
             ));
         }
-        if let Some((i, e)) = t
-            .energy_pj
-            .iter()
-            .enumerate()
-            .find(|(_, e)| !(e.is_finite() && **e >= 0.0))
-        {
-            return Err(ConfigError::new(
-                format!("{key}.table.energy_pj[{i}]"),
-                "a finite energy ≥ 0 pJ",
-                e,
-            ));
+        for (name, values) in [("energy_pj", &t.energy_pj), ("area_um2", &t.area_um2)] {
+            if let Some((i, v)) = values
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+            {
+                return Err(ConfigError::new(
+                    format!("{key}.table.{name}[{i}]"),
+                    "a finite number > 0 (the table is interpolated geometrically)",
+                    v,
+                ));
+            }
         }
         if matches!(self.scaling, AdcScaling::Walden | AdcScaling::Schreier)
             && !t.bits.contains(&self.reference_bits)
@@ -414,42 +479,60 @@ impl AdcTech {
     /// Energy of one conversion at `bits` resolution under the selected scaling, pJ.
     pub fn energy_per_conversion_pj(&self, bits: u32) -> Result<f64, ConfigError> {
         let t = &self.table;
-        let at = |b: u32| t.bits.iter().position(|&x| x == b).map(|i| t.energy_pj[i]);
-        let per_bit_factor = |factor: f64| {
-            let e_ref = at(self.reference_bits).unwrap_or(f64::NAN);
-            e_ref * factor.powf(bits as f64 - self.reference_bits as f64)
-        };
         match self.scaling {
-            AdcScaling::Walden => Ok(per_bit_factor(2.0)),
-            AdcScaling::Schreier => Ok(per_bit_factor(4.0)),
+            AdcScaling::Walden | AdcScaling::Schreier => {
+                let factor: f64 = if self.scaling == AdcScaling::Walden { 2.0 } else { 4.0 };
+                let i = t.bits.iter().position(|&b| b == self.reference_bits);
+                let e_ref = i.map_or(f64::NAN, |i| t.energy_pj[i]);
+                Ok(e_ref * factor.powf(bits as f64 - self.reference_bits as f64))
+            }
             AdcScaling::NeurosimSar => {
                 let b = bits as f64;
                 // µW × ns = 1e-15 J = 1e-3 pJ
                 Ok((0.538 * b + 4.375) * (b + 1.0) * 1e-3)
             }
-            AdcScaling::IsaacTable => {
-                let hi = t.bits.iter().position(|&x| x >= bits);
-                match hi {
-                    Some(i) if t.bits[i] == bits => Ok(t.energy_pj[i]),
-                    Some(i) if i > 0 => {
-                        let (b0, b1) = (t.bits[i - 1] as f64, t.bits[i] as f64);
-                        let (e0, e1) = (t.energy_pj[i - 1], t.energy_pj[i]);
-                        let w = (bits as f64 - b0) / (b1 - b0);
-                        Ok(e0 * (e1 / e0).powf(w))
-                    }
-                    _ => Err(ConfigError::new(
-                        "adc.table.bits",
-                        format!(
-                            "ADC resolution within the table's {}..={} bits (extend the table or choose another adc.scaling)",
-                            t.bits[0],
-                            t.bits[t.bits.len() - 1]
-                        ),
-                        format!("{bits} bits"),
-                    )),
-                }
-            }
+            AdcScaling::IsaacTable => interpolate(&t.bits, &t.energy_pj, bits).ok_or_else(|| {
+                ConfigError::new(
+                    "adc.table.bits",
+                    format!(
+                        "ADC resolution within the table's {}..={} bits (extend the table or choose another adc.scaling)",
+                        t.bits[0],
+                        t.bits[t.bits.len() - 1]
+                    ),
+                    format!("{bits} bits"),
+                )
+            }),
         }
     }
+
+    /// Area of one ADC of `bits` resolution, µm²: the table, interpolated geometrically;
+    /// beyond its ends ×2 per bit from the nearest entry.
+    pub fn area_um2(&self, bits: u32) -> f64 {
+        let t = &self.table;
+        interpolate(&t.bits, &t.area_um2, bits).unwrap_or_else(|| {
+            let (lo, hi) = (t.bits[0], t.bits[t.bits.len() - 1]);
+            if bits < lo {
+                t.area_um2[0] * 0.5f64.powi((lo - bits) as i32)
+            } else {
+                t.area_um2[t.bits.len() - 1] * 2f64.powi((bits - hi) as i32)
+            }
+        })
+    }
+}
+
+/// `values` at `bits` from a table over strictly increasing `table_bits`: exact at entries,
+/// geometric between neighbours, `None` outside.
+fn interpolate(table_bits: &[u32], values: &[f64], bits: u32) -> Option<f64> {
+    let i = table_bits.iter().position(|&b| b >= bits)?;
+    if table_bits[i] == bits {
+        return Some(values[i]);
+    }
+    if i == 0 {
+        return None;
+    }
+    let (b0, b1) = (table_bits[i - 1] as f64, table_bits[i] as f64);
+    let w = (bits as f64 - b0) / (b1 - b0);
+    Some(values[i - 1] * (values[i] / values[i - 1]).powf(w))
 }
 
 fn parse_error(origin: &str, e: impl std::fmt::Display) -> TechnologyError {

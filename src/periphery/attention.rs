@@ -14,6 +14,7 @@ use super::fixed::{entry_counts, inverse_scale, quantize};
 use super::ops::OpCounts;
 use super::ShapeError;
 use serde::{Deserialize, Serialize};
+use std::ops::{Add, Mul};
 
 /// Arithmetic precision of the digital attention products. Default: fp32.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +35,7 @@ pub fn matmul_a_bt(
     precision: AttentionPrecision,
 ) -> Result<OpCounts, ShapeError> {
     check_shapes(a.len(), b.len(), out.len(), m, n, k)?;
-    product(a, b, m, n, k, out, precision, |j, p| j * k + p)
+    Ok(product(a, b, (m, n, k), out, precision, Layout::Transposed))
 }
 
 /// out (m × n) = A (m × k) · B (k × n), all row-major: the context product P·V.
@@ -46,7 +47,7 @@ pub fn matmul_a_b(
     precision: AttentionPrecision,
 ) -> Result<OpCounts, ShapeError> {
     check_shapes(a.len(), b.len(), out.len(), m, n, k)?;
-    product(a, b, m, n, k, out, precision, |j, p| p * n + j)
+    Ok(product(a, b, (m, n, k), out, precision, Layout::Plain))
 }
 
 /// Operations of one (m × k)·(k × n) product at `precision`, without running it.
@@ -97,32 +98,27 @@ fn check_shapes(
     Ok(())
 }
 
-/// The shared loop: `b_at(j, p)` is the index in `b` of the element multiplying A[i, p]
-/// for output column j.
-#[allow(clippy::too_many_arguments)]
+/// How B is stored: n × k for the score product (Bᵀ is used), k × n for the context.
+#[derive(Clone, Copy)]
+enum Layout {
+    Transposed,
+    Plain,
+}
+
 fn product(
     a: &[f32],
     b: &[f32],
-    m: usize,
-    n: usize,
-    k: usize,
+    (m, n, k): (usize, usize, usize),
     out: &mut [f32],
     precision: AttentionPrecision,
-    b_at: impl Fn(usize, usize) -> usize,
-) -> Result<OpCounts, ShapeError> {
+    layout: Layout,
+) -> OpCounts {
+    if k == 0 || n == 0 {
+        out.fill(0.0); // empty sums (and nothing at all when n = 0)
+        return matmul_counts(m, n, k, precision);
+    }
     match precision {
-        AttentionPrecision::Float32 => {
-            for i in 0..m {
-                let a_row = &a[i * k..(i + 1) * k];
-                for j in 0..n {
-                    out[i * n + j] = a_row
-                        .iter()
-                        .enumerate()
-                        .map(|(p, &x)| x * b[b_at(j, p)])
-                        .sum();
-                }
-            }
-        }
+        AttentionPrecision::Float32 => multiply(a, b, (n, k), out, layout),
         AttentionPrecision::Int8 => {
             // Quantized once per call (one allocation per operand, not per row).
             let (inv_a, inv_b) = (inverse_scale(a, 8), inverse_scale(b, 8));
@@ -133,18 +129,59 @@ fn product(
             } else {
                 0.0
             };
-            for i in 0..m {
-                let a_row = &qa[i * k..(i + 1) * k];
-                for j in 0..n {
-                    let acc: i32 = a_row
-                        .iter()
-                        .enumerate()
-                        .map(|(p, &x)| x * qb[b_at(j, p)])
-                        .sum();
-                    out[i * n + j] = acc as f32 * rescale;
+            let mut acc = vec![0i32; out.len()];
+            multiply(&qa, &qb, (n, k), &mut acc, layout);
+            for (o, v) in out.iter_mut().zip(acc) {
+                *o = v as f32 * rescale;
+            }
+        }
+    }
+    matmul_counts(m, n, k, precision)
+}
+
+/// out = A·Bᵀ or A·B in the arithmetic of `T` (n, k ≥ 1): dot products of contiguous rows
+/// for Bᵀ, row updates `out[i,:] += A[i,p]·B[p,:]` for B; both loops vectorize.
+fn multiply<T>(a: &[T], b: &[T], (n, k): (usize, usize), out: &mut [T], layout: Layout)
+where
+    T: Copy + Default + Add<Output = T> + Mul<Output = T>,
+{
+    for (a_row, out_row) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
+        match layout {
+            Layout::Transposed => {
+                for (o, b_row) in out_row.iter_mut().zip(b.chunks_exact(k)) {
+                    *o = dot(a_row, b_row);
+                }
+            }
+            Layout::Plain => {
+                out_row.fill(T::default());
+                for (&x, b_row) in a_row.iter().zip(b.chunks_exact(n)) {
+                    for (o, &y) in out_row.iter_mut().zip(b_row) {
+                        *o = *o + x * y;
+                    }
                 }
             }
         }
     }
-    Ok(matmul_counts(m, n, k, precision))
+}
+
+/// Dot product with eight independent partial sums so that the loop vectorizes; for floats
+/// the summation order differs from left-to-right only within rounding.
+fn dot<T>(a: &[T], b: &[T]) -> T
+where
+    T: Copy + Default + Add<Output = T> + Mul<Output = T>,
+{
+    const LANES: usize = 8;
+    let (a8, b8) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .fold(T::default(), |s, (&x, &y)| s + x * y);
+    let mut lanes = [T::default(); LANES];
+    for (x, y) in a8.zip(b8) {
+        for l in 0..LANES {
+            lanes[l] = lanes[l] + x[l] * y[l];
+        }
+    }
+    lanes.iter().fold(tail, |s, &v| s + v)
 }

@@ -20,8 +20,16 @@ pub(crate) fn inverse_scale(row: &[f32], bits: u32) -> f32 {
 
 /// `round(x · inv)` clamped to ±qmax(bits) (the clamp only guards rounding at the edge).
 pub(crate) fn quantize(x: f32, inv: f32, bits: u32) -> i64 {
-    let q = (x * inv).round() as i64;
-    q.clamp(-qmax(bits), qmax(bits))
+    round_i64(x * inv).clamp(-qmax(bits), qmax(bits))
+}
+
+/// `x` rounded to the nearest integer, ties away from zero, saturating (NaN gives 0).
+/// Same result as `f32::round`, which compiles to a library call on baseline x86-64; in f64
+/// the half-offset add is exact for every f32, and the cast truncates.
+#[inline]
+pub(crate) fn round_i64(x: f32) -> i64 {
+    let x = x as f64;
+    (x + 0.5f64.copysign(x)) as i64
 }
 
 /// Ops to enter the integer domain with a per-row max-abs scale over `n` values: a max
@@ -84,10 +92,32 @@ mod tests {
             let r = isqrt(v);
             assert!(r * r <= v, "isqrt({v}) = {r} too large");
             assert!(
-                (r + 1).checked_mul(r + 1).map_or(true, |s| s > v),
+                !matches!((r + 1).checked_mul(r + 1), Some(s) if s <= v),
                 "isqrt({v}) = {r} too small"
             );
         }
+    }
+
+    #[test]
+    fn round_i64_matches_f32_round() {
+        let cases = [
+            0.5f32,
+            -0.5,
+            1.5,
+            -2.5,
+            0.499_999_97,
+            -0.499_999_97,
+            8_388_607.5,
+            1e20,
+        ];
+        for x in cases
+            .into_iter()
+            .chain((-3000..3000).map(|i| i as f32 * 0.137))
+        {
+            assert_eq!(round_i64(x), x.round() as i64, "x = {x}");
+        }
+        assert_eq!(round_i64(f32::NEG_INFINITY), i64::MIN);
+        assert_eq!(round_i64(f32::NAN), 0);
     }
 
     #[test]

@@ -176,7 +176,8 @@ impl GeluLut {
             return x;
         }
         let u = (x + self.range) / self.step();
-        let k = (u.floor() as usize).min(self.entries as usize - 1);
+        // u ≥ 0 here, so truncation is floor
+        let k = (u as usize).min(self.entries as usize - 1);
         let frac = u - k as f32;
         table[k] + frac * (table[k + 1] - table[k])
     }
@@ -192,6 +193,7 @@ impl IntGelu {
         let s_erf = s * std::f64::consts::FRAC_1_SQRT_2;
         let scale_l = IBERT_A * s_erf * s_erf;
         let q_b = (IBERT_B / s_erf).floor() as i64;
+        // ⌊1/scale_l⌋ is both L's constant term (I-BERT's q_c) and GELU's `1 +`
         let q_one = (1.0 / scale_l).floor() as i64;
         let out_scale = (s * scale_l / 2.0) as f32;
         for x in row.iter_mut() {

@@ -163,7 +163,7 @@ impl FixedLayerNorm {
             + OpCounts::int_add(IntWidth::for_bits(deviation_bits), n) // q − mean
             + OpCounts::int_mult(IntWidth::for_bits(deviation_bits), n) // squares
             + OpCounts::int_add(IntWidth::for_bits(2 * deviation_bits + growth), n) // Σ d², + eps
-            + OpCounts::int_add(IntWidth::W32, n) // rounding add before the shift
+            + OpCounts::int_add(IntWidth::W64, n) // rounding add on the ≈48-bit product
             + isqrt_counts()
     }
 }

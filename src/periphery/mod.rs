@@ -38,6 +38,15 @@ use crossbar::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// The periphery section of a hardware description. Default: all float, attention in fp32.
+///
+/// ```toml
+/// [periphery]
+/// softmax = { kind = "base2-shift", input_frac_bits = 8 }  # float | fixed-lut | base2-shift
+/// layernorm = { kind = "fixed-point" }                     # float | fixed-point
+/// gelu = { kind = "int-poly", input_bits = 16 }            # erf | tanh | lut | int-poly
+/// attention = "int8"                                       # float32 | int8
+/// ```
+/// Parameters left out take the defaults documented on each parameter struct.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PeripheryConfig {
@@ -60,6 +69,55 @@ impl PeripheryConfig {
     }
 }
 
+/// The sizes that fix the digital work of one BERT encoder layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderLayerShape {
+    /// Tokens in the sequence.
+    pub seq: usize,
+    /// Hidden size.
+    pub hidden: usize,
+    /// Attention heads (head size = hidden / heads).
+    pub heads: usize,
+    /// FFN intermediate size.
+    pub intermediate: usize,
+}
+
+impl PeripheryConfig {
+    /// Periphery operations of one encoder layer, as the model performs them: per score one
+    /// fp32 multiply by 1/√head_size and one fp32 add of the attention mask, softmax over
+    /// heads·seq rows of seq scores, GELU over seq rows of `intermediate`, two residual adds
+    /// (fp32, seq·hidden each) and two LayerNorms over seq rows of `hidden`. Bias adds and
+    /// rescaling belong to the linear layers and are not included.
+    pub fn encoder_layer_ops(&self, s: &EncoderLayerShape) -> OpCounts {
+        let scores = (s.heads * s.seq * s.seq) as u64;
+        let score_prep = OpCounts {
+            fp32_mult: scores,
+            fp32_add: scores,
+            ..Default::default()
+        };
+        let residuals = OpCounts {
+            fp32_add: 2 * (s.seq * s.hidden) as u64,
+            ..Default::default()
+        };
+        let rows = s.seq as u64;
+        score_prep
+            + self.softmax.counts(s.seq) * (s.heads as u64 * rows)
+            + self.gelu.counts(s.intermediate) * rows
+            + residuals
+            + self.layernorm.counts(s.hidden) * (2 * rows)
+    }
+
+    /// Operations of the attention products of one encoder layer: per head, Q·Kᵀ
+    /// (seq × d by d × seq) and P·V (seq × seq by seq × d), d = hidden / heads.
+    pub fn encoder_attention_ops(&self, s: &EncoderLayerShape) -> OpCounts {
+        let d = s.hidden / s.heads.max(1);
+        let per_head = matmul_counts(s.seq, s.seq, d, self.attention)
+            + matmul_counts(s.seq, d, s.seq, self.attention);
+        per_head * s.heads as u64
+    }
+}
+
 /// A buffer whose shape does not match what the function was told.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{function}: expected {expected}, found {found}")]
@@ -76,7 +134,7 @@ pub(crate) fn rows_of(
     len: usize,
     cols: usize,
 ) -> Result<usize, ShapeError> {
-    if cols == 0 || len % cols != 0 {
+    if len.checked_rem(cols) != Some(0) {
         return Err(ShapeError {
             function,
             expected: format!(

@@ -196,6 +196,23 @@ mod tests {
     }
 
     #[test]
+    fn field_names_are_the_serde_names() {
+        let zero = serde_json::to_value(OpCounts::default()).unwrap();
+        assert_eq!(
+            zero.as_object().unwrap().len(),
+            OpCounts::default().fields().len()
+        );
+        for (i, (name, _)) in OpCounts::default().fields().into_iter().enumerate() {
+            // setting the serde field `name` must show up at position i of fields()
+            let mut v = zero.clone();
+            v[name] = serde_json::json!(i + 1);
+            let c: OpCounts = serde_json::from_value(v).unwrap();
+            assert_eq!(c.fields()[i], (name, i as u64 + 1));
+            assert_eq!(c.total(), i as u64 + 1);
+        }
+    }
+
+    #[test]
     fn width_classes_round_up() {
         assert_eq!(IntWidth::for_bits(8), IntWidth::W8);
         assert_eq!(IntWidth::for_bits(9), IntWidth::W16);

@@ -13,7 +13,7 @@
 //! bits (the largest term is 2^table_bits), sum them exactly, take one integer reciprocal per
 //! row (2^47 / sum) and return probabilities with `output_bits` fraction bits.
 
-use super::fixed::growth_bits;
+use super::fixed::{growth_bits, round_i64};
 use super::ops::{IntWidth, OpCounts};
 use super::{check_positive, check_range, rows_of, ShapeError};
 use crossbar::ConfigError;
@@ -40,7 +40,7 @@ pub struct LutExp {
     pub input_frac_bits: u32,
     /// The table covers exponents in [−input_range, 0]; smaller ones give 0. Default 16
     /// (e^−16 ≈ 1.1e−7). With the defaults the table has 16·2^5 + 1 = 513 entries of
-    /// 16 bits, about 1 KB.
+    /// 16 fraction bits (17 bits for exp(0) = 1), about 1 KB.
     pub input_range: f32,
     /// Fraction bits of each table entry (exp(0) = 2^table_bits). Default 16.
     pub table_bits: u32,
@@ -207,13 +207,9 @@ fn float_row(row: &mut [f32]) {
 /// Written back into the row as exact integers (|z| is clamped to `floor` ≤ 2^24).
 fn centered_fixed(row: &mut [f32], frac_bits: u32, floor: i64) {
     let scale = (1u32 << frac_bits) as f32;
-    let max = row
-        .iter()
-        .map(|&x| (x * scale).round() as i64)
-        .max()
-        .unwrap_or(0);
+    let max = row.iter().map(|&x| round_i64(x * scale)).max().unwrap_or(0);
     for x in row.iter_mut() {
-        let z = ((*x * scale).round() as i64).saturating_sub(max);
+        let z = round_i64(*x * scale).saturating_sub(max);
         *x = z.max(-floor) as f32;
     }
 }
@@ -264,9 +260,10 @@ impl Base2Exp {
             let z = *x as i64;
             // t = z·log2 e in Q(f), rounded; t ≤ 0
             let t = (z * log2e + half) >> LOG2E_FRAC_BITS;
-            let int_part = t >> f; // floor, ≤ 0
-            let frac = t - (int_part << f); // in [0, 2^f)
-                                            // Horner: one + frac·(c1 + frac·c2) in Q(e)
+            // integer part (floor, ≤ 0) and fraction in [0, 2^f)
+            let int_part = t >> f;
+            let frac = t - (int_part << f);
+            // Horner: one + frac·(c1 + frac·c2) in Q(e)
             let inner = c1 + ((frac * c2) >> f);
             let pow = one + ((frac * inner) >> f);
             let shift = -int_part;
