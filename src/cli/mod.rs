@@ -1,6 +1,8 @@
 //! Command-line interface: one module per subcommand, each with its clap `Args` and `run`.
 use clap::{Parser, Subcommand};
 
+pub mod bench;
+pub mod eval;
 pub mod merge;
 pub mod plot;
 pub mod summarize;
@@ -19,6 +21,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Evaluate a Hugging Face checkpoint on a GLUE task's split.
+    Eval(eval::EvalArgs),
+    /// Measure the digital engine's speed and memory on a GLUE split.
+    Bench(bench::BenchArgs),
     /// Run an experiment spec (a hardware sweep) into a results CSV.
     Sweep(sweep::SweepArgs),
     /// Join the results files of a sharded sweep, checking nothing is missing or duplicated.
@@ -31,6 +37,8 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Eval(args) => eval::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Summarize(args) => summarize::run(args),

@@ -1,0 +1,693 @@
+//! BERT for sequence classification, one struct per module of the Hugging Face
+//! implementation so that checkpoint names map one-to-one onto fields:
+//!
+//! ```text
+//! BertForSequenceClassification
+//! ├── bert: BertModel
+//! │   ├── embeddings: BertEmbeddings        word + token type + position, LayerNorm
+//! │   ├── encoder: BertEncoder
+//! │   │   └── layer.{i}: BertLayer
+//! │   │       ├── attention: BertAttention
+//! │   │       │   ├── self: BertSelfAttention       query, key, value, softmax(QKᵀ/√d)·V
+//! │   │       │   └── output: BertSelfOutput        dense, LayerNorm(· + input)
+//! │   │       ├── intermediate: BertIntermediate    dense, GELU
+//! │   │       └── output: BertOutput                dense, LayerNorm(· + attention out)
+//! │   └── pooler: BertPooler                dense on [CLS], tanh
+//! └── classifier                           dense → logits
+//! ```
+//!
+//! Sequences are *packed*: the token rows of all sequences of a batch are stacked without
+//! padding, and attention runs per sequence over its own tokens only. This computes exactly
+//! what Hugging Face computes with padding and an attention mask: the mask adds the most
+//! negative `f32` to padded keys, whose softmax weights are then exactly 0.0 in `f32`, and
+//! padded query rows never reach the pooled [CLS] output. Packing just skips that dead work.
+
+use rayon::prelude::*;
+
+use super::activations::{layer_norm_in_place, softmax_in_place, HiddenAct};
+use super::checkpoint::{Checkpoint, CheckpointError};
+use super::config::BertConfig;
+use super::linear::{Linear, LinearFactory, LinearKind};
+use super::matrix::{gemm_strided, Matrix, StridedRef};
+
+/// Token ids of several sequences, packed one after another (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PackedBatch {
+    pub input_ids: Vec<u32>,
+    pub token_type_ids: Vec<u32>,
+    /// Number of tokens of each sequence, in order; they sum to `input_ids.len()`.
+    pub lengths: Vec<usize>,
+}
+
+impl PackedBatch {
+    /// Appends one sequence.
+    pub fn push(&mut self, input_ids: &[u32], token_type_ids: &[u32]) {
+        assert_eq!(input_ids.len(), token_type_ids.len());
+        self.input_ids.extend_from_slice(input_ids);
+        self.token_type_ids.extend_from_slice(token_type_ids);
+        self.lengths.push(input_ids.len());
+    }
+
+    pub fn num_sequences(&self) -> usize {
+        self.lengths.len()
+    }
+
+    pub fn num_tokens(&self) -> usize {
+        self.input_ids.len()
+    }
+
+    /// Row index of the first token ([CLS]) of each sequence.
+    pub fn offsets(&self) -> Vec<usize> {
+        self.lengths
+            .iter()
+            .scan(0, |acc, &l| {
+                let start = *acc;
+                *acc += l;
+                Some(start)
+            })
+            .collect()
+    }
+}
+
+/// Input the model cannot embed (ids outside the vocabulary, sequences too long).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("sequence {sequence}: {what} {value} is outside the model's range 0..{limit} (config.json `{key}`)")]
+    OutOfRange {
+        sequence: usize,
+        what: &'static str,
+        value: usize,
+        limit: usize,
+        key: &'static str,
+    },
+    #[error("sequence {sequence} is empty: expected at least the [CLS] token")]
+    Empty { sequence: usize },
+}
+
+/// LayerNorm with its learned scale (`weight`) and shift (`bias`).
+pub struct LayerNorm {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+    ) -> Result<Self, CheckpointError> {
+        let h = config.hidden_size;
+        Ok(Self {
+            weight: weights.tensor(&format!("{prefix}.weight"), &[h])?,
+            bias: weights.tensor(&format!("{prefix}.bias"), &[h])?,
+            eps: config.layer_norm_eps,
+        })
+    }
+
+    /// Normalizes every row (token) of `x` in place.
+    pub fn forward(&self, x: &mut Matrix) {
+        for r in 0..x.rows() {
+            layer_norm_in_place(x.row_mut(r), &self.weight, &self.bias, self.eps);
+        }
+    }
+}
+
+/// Word, position and token-type embeddings, summed and normalized.
+pub struct BertEmbeddings {
+    word_embeddings: Matrix,
+    position_embeddings: Matrix,
+    token_type_embeddings: Matrix,
+    layer_norm: LayerNorm,
+}
+
+impl BertEmbeddings {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+    ) -> Result<Self, CheckpointError> {
+        let h = config.hidden_size;
+        Ok(Self {
+            word_embeddings: weights.matrix(
+                &format!("{prefix}.word_embeddings.weight"),
+                config.vocab_size,
+                h,
+            )?,
+            position_embeddings: weights.matrix(
+                &format!("{prefix}.position_embeddings.weight"),
+                config.max_position_embeddings,
+                h,
+            )?,
+            token_type_embeddings: weights.matrix(
+                &format!("{prefix}.token_type_embeddings.weight"),
+                config.type_vocab_size,
+                h,
+            )?,
+            layer_norm: LayerNorm::load(weights, config, &format!("{prefix}.LayerNorm"))?,
+        })
+    }
+
+    /// Checks that every id of the batch has an embedding row.
+    pub fn check(&self, batch: &PackedBatch) -> Result<(), InputError> {
+        let mut start = 0;
+        for (sequence, &len) in batch.lengths.iter().enumerate() {
+            if len == 0 {
+                return Err(InputError::Empty { sequence });
+            }
+            let limits = [
+                (
+                    len - 1,
+                    self.position_embeddings.rows(),
+                    "position",
+                    "max_position_embeddings",
+                ),
+                (
+                    *batch.input_ids[start..start + len]
+                        .iter()
+                        .max()
+                        .expect("len > 0") as usize,
+                    self.word_embeddings.rows(),
+                    "token id",
+                    "vocab_size",
+                ),
+                (
+                    *batch.token_type_ids[start..start + len]
+                        .iter()
+                        .max()
+                        .expect("len > 0") as usize,
+                    self.token_type_embeddings.rows(),
+                    "token type id",
+                    "type_vocab_size",
+                ),
+            ];
+            for (value, limit, what, key) in limits {
+                if value >= limit {
+                    return Err(InputError::OutOfRange {
+                        sequence,
+                        what,
+                        value,
+                        limit,
+                        key,
+                    });
+                }
+            }
+            start += len;
+        }
+        Ok(())
+    }
+
+    /// One row per token: `LayerNorm(word + token_type + position)`, summed in Hugging
+    /// Face's order. Positions restart at 0 for every sequence.
+    pub fn forward(&self, batch: &PackedBatch) -> Matrix {
+        let h = self.word_embeddings.cols();
+        let mut x = Matrix::zeros(batch.num_tokens(), h);
+        let mut row = 0;
+        for &len in &batch.lengths {
+            for position in 0..len {
+                let word = self.word_embeddings.row(batch.input_ids[row] as usize);
+                let kind = self
+                    .token_type_embeddings
+                    .row(batch.token_type_ids[row] as usize);
+                let pos = self.position_embeddings.row(position);
+                for (j, out) in x.row_mut(row).iter_mut().enumerate() {
+                    *out = (word[j] + kind[j]) + pos[j];
+                }
+                row += 1;
+            }
+        }
+        self.layer_norm.forward(&mut x);
+        x
+    }
+}
+
+/// Multi-head scaled dot-product self-attention.
+pub struct BertSelfAttention {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    num_heads: usize,
+    head_size: usize,
+}
+
+impl BertSelfAttention {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        layer: usize,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        let h = config.hidden_size;
+        let linear = |name: &str, kind| {
+            Linear::load(
+                weights,
+                &format!("{prefix}.{name}"),
+                Some(layer),
+                kind,
+                h,
+                h,
+                factory,
+            )
+        };
+        Ok(Self {
+            query: linear("query", LinearKind::Query)?,
+            key: linear("key", LinearKind::Key)?,
+            value: linear("value", LinearKind::Value)?,
+            num_heads: config.num_attention_heads,
+            head_size: config.head_size(),
+        })
+    }
+
+    /// The concatenated head outputs (tokens × hidden), before the output projection.
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize]) -> Matrix {
+        let q = self.query.forward(hidden);
+        let k = self.key.forward(hidden);
+        let v = self.value.forward(hidden);
+        let width = hidden.cols();
+        let mut context = Matrix::zeros(hidden.rows(), width);
+        // Split the output into one contiguous block of rows per sequence, so sequences run
+        // in parallel; each block's result does not depend on which thread computes it.
+        let mut blocks = Vec::with_capacity(lengths.len());
+        let mut rest = context.as_mut_slice();
+        let mut start = 0;
+        for &len in lengths {
+            let (block, tail) = rest.split_at_mut(len * width);
+            blocks.push((start, len, block));
+            rest = tail;
+            start += len;
+        }
+        blocks.into_par_iter().for_each(|(start, len, block)| {
+            let rows = start * width..(start + len) * width;
+            self.attend_one_sequence(
+                &q.as_slice()[rows.clone()],
+                &k.as_slice()[rows.clone()],
+                &v.as_slice()[rows],
+                len,
+                width,
+                block,
+            );
+        });
+        context
+    }
+
+    /// softmax(Q_h·K_hᵀ/√d)·V_h for every head h of one sequence of `len` tokens; writes
+    /// head h into columns h·d..(h+1)·d of `out`.
+    fn attend_one_sequence(
+        &self,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        len: usize,
+        width: usize,
+        out: &mut [f32],
+    ) {
+        let d = self.head_size;
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut scores = vec![0.0f32; len * len];
+        for head in 0..self.num_heads {
+            let col = head * d;
+            // Q_h (len × d) and K_hᵀ (d × len) as strided views into the packed rows.
+            let q_h = StridedRef {
+                data: &q[col..],
+                row_stride: width,
+                col_stride: 1,
+            };
+            let k_t = StridedRef {
+                data: &k[col..],
+                row_stride: 1,
+                col_stride: width,
+            };
+            gemm_strided(len, d, len, q_h, k_t, 0.0, &mut scores, len);
+            for row in scores.chunks_exact_mut(len) {
+                row.iter_mut().for_each(|s| *s *= scale);
+                softmax_in_place(row);
+            }
+            let v_h = StridedRef {
+                data: &v[col..],
+                row_stride: width,
+                col_stride: 1,
+            };
+            let probs = StridedRef::row_major(&scores, len);
+            gemm_strided(len, len, d, probs, v_h, 0.0, &mut out[col..], width);
+        }
+    }
+
+    /// Multiply-accumulates of Q·Kᵀ and P·V for one sequence of `len` tokens.
+    pub fn score_macs(&self, len: usize) -> u64 {
+        (2 * len * len * self.num_heads * self.head_size) as u64
+    }
+}
+
+/// The projection after attention, with the residual connection and LayerNorm.
+pub struct BertSelfOutput {
+    dense: Linear,
+    layer_norm: LayerNorm,
+}
+
+impl BertSelfOutput {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        layer: usize,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        let h = config.hidden_size;
+        Ok(Self {
+            dense: Linear::load(
+                weights,
+                &format!("{prefix}.dense"),
+                Some(layer),
+                LinearKind::AttentionOutput,
+                h,
+                h,
+                factory,
+            )?,
+            layer_norm: LayerNorm::load(weights, config, &format!("{prefix}.LayerNorm"))?,
+        })
+    }
+
+    /// `LayerNorm(dense(context) + input)`.
+    pub fn forward(&self, context: &Matrix, input: &Matrix) -> Matrix {
+        let mut x = self.dense.forward(context);
+        x.add_assign(input);
+        self.layer_norm.forward(&mut x);
+        x
+    }
+}
+
+/// Self-attention followed by its output projection (`attention.self`, `attention.output`).
+pub struct BertAttention {
+    self_attention: BertSelfAttention,
+    output: BertSelfOutput,
+}
+
+impl BertAttention {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        layer: usize,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        Ok(Self {
+            self_attention: BertSelfAttention::load(
+                weights,
+                config,
+                &format!("{prefix}.self"),
+                layer,
+                factory,
+            )?,
+            output: BertSelfOutput::load(
+                weights,
+                config,
+                &format!("{prefix}.output"),
+                layer,
+                factory,
+            )?,
+        })
+    }
+
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize]) -> Matrix {
+        let context = self.self_attention.forward(hidden, lengths);
+        self.output.forward(&context, hidden)
+    }
+}
+
+/// First feed-forward layer and its activation.
+pub struct BertIntermediate {
+    dense: Linear,
+    act: HiddenAct,
+}
+
+impl BertIntermediate {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        layer: usize,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        Ok(Self {
+            dense: Linear::load(
+                weights,
+                &format!("{prefix}.dense"),
+                Some(layer),
+                LinearKind::Intermediate,
+                config.hidden_size,
+                config.intermediate_size,
+                factory,
+            )?,
+            act: config.hidden_act,
+        })
+    }
+
+    pub fn forward(&self, x: &Matrix) -> Matrix {
+        let mut y = self.dense.forward(x);
+        self.act.apply(y.as_mut_slice());
+        y
+    }
+}
+
+/// Second feed-forward layer, with the residual connection and LayerNorm.
+pub struct BertOutput {
+    dense: Linear,
+    layer_norm: LayerNorm,
+}
+
+impl BertOutput {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        layer: usize,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        Ok(Self {
+            dense: Linear::load(
+                weights,
+                &format!("{prefix}.dense"),
+                Some(layer),
+                LinearKind::Output,
+                config.intermediate_size,
+                config.hidden_size,
+                factory,
+            )?,
+            layer_norm: LayerNorm::load(weights, config, &format!("{prefix}.LayerNorm"))?,
+        })
+    }
+
+    /// `LayerNorm(dense(intermediate) + input)`.
+    pub fn forward(&self, intermediate: &Matrix, input: &Matrix) -> Matrix {
+        let mut x = self.dense.forward(intermediate);
+        x.add_assign(input);
+        self.layer_norm.forward(&mut x);
+        x
+    }
+}
+
+/// One transformer block.
+pub struct BertLayer {
+    attention: BertAttention,
+    intermediate: BertIntermediate,
+    output: BertOutput,
+}
+
+impl BertLayer {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        layer: usize,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        Ok(Self {
+            attention: BertAttention::load(
+                weights,
+                config,
+                &format!("{prefix}.attention"),
+                layer,
+                factory,
+            )?,
+            intermediate: BertIntermediate::load(
+                weights,
+                config,
+                &format!("{prefix}.intermediate"),
+                layer,
+                factory,
+            )?,
+            output: BertOutput::load(weights, config, &format!("{prefix}.output"), layer, factory)?,
+        })
+    }
+
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize]) -> Matrix {
+        let attended = self.attention.forward(hidden, lengths);
+        let inner = self.intermediate.forward(&attended);
+        self.output.forward(&inner, &attended)
+    }
+
+    /// Multiply-accumulates of this layer for the given sequence lengths.
+    fn macs(&self, lengths: &[usize]) -> u64 {
+        let tokens: usize = lengths.iter().sum();
+        let attn = &self.attention.self_attention;
+        let linear = [
+            &attn.query,
+            &attn.key,
+            &attn.value,
+            &self.attention.output.dense,
+            &self.intermediate.dense,
+            &self.output.dense,
+        ]
+        .iter()
+        .map(|l| l.macs(tokens))
+        .sum::<u64>();
+        linear + lengths.iter().map(|&l| attn.score_macs(l)).sum::<u64>()
+    }
+}
+
+/// The stack of transformer blocks.
+pub struct BertEncoder {
+    layers: Vec<BertLayer>,
+}
+
+impl BertEncoder {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| BertLayer::load(weights, config, &format!("{prefix}.layer.{i}"), i, factory))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { layers })
+    }
+
+    pub fn forward(&self, hidden: Matrix, lengths: &[usize]) -> Matrix {
+        self.layers
+            .iter()
+            .fold(hidden, |h, layer| layer.forward(&h, lengths))
+    }
+}
+
+/// `tanh(dense(h_[CLS]))`: the sequence summary the classifier reads.
+pub struct BertPooler {
+    dense: Linear,
+}
+
+impl BertPooler {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        let h = config.hidden_size;
+        Ok(Self {
+            dense: Linear::load(
+                weights,
+                &format!("{prefix}.dense"),
+                None,
+                LinearKind::Pooler,
+                h,
+                h,
+                factory,
+            )?,
+        })
+    }
+
+    /// One row per sequence, from the rows of the [CLS] tokens (`cls_rows`).
+    pub fn forward(&self, hidden: &Matrix, cls_rows: &[usize]) -> Matrix {
+        let mut pooled = self.dense.forward(&hidden.select_rows(cls_rows));
+        pooled.as_mut_slice().iter_mut().for_each(|v| *v = v.tanh());
+        pooled
+    }
+}
+
+/// Embeddings, encoder and pooler (`bert.` in the checkpoint).
+pub struct BertModel {
+    embeddings: BertEmbeddings,
+    encoder: BertEncoder,
+    pooler: BertPooler,
+}
+
+impl BertModel {
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        prefix: &str,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        Ok(Self {
+            embeddings: BertEmbeddings::load(weights, config, &format!("{prefix}.embeddings"))?,
+            encoder: BertEncoder::load(weights, config, &format!("{prefix}.encoder"), factory)?,
+            pooler: BertPooler::load(weights, config, &format!("{prefix}.pooler"), factory)?,
+        })
+    }
+
+    /// The pooled output, one row per sequence.
+    pub fn forward(&self, batch: &PackedBatch) -> Result<Matrix, InputError> {
+        self.embeddings.check(batch)?;
+        let hidden = self
+            .encoder
+            .forward(self.embeddings.forward(batch), &batch.lengths);
+        Ok(self.pooler.forward(&hidden, &batch.offsets()))
+    }
+}
+
+/// BERT with a linear classifier (or regressor) on the pooled output.
+pub struct BertForSequenceClassification {
+    bert: BertModel,
+    classifier: Linear,
+    num_labels: usize,
+}
+
+impl BertForSequenceClassification {
+    /// Loads the model, building each linear layer with `factory` (see [`super::linear`]).
+    pub fn load(
+        weights: &Checkpoint,
+        config: &BertConfig,
+        factory: &LinearFactory<'_>,
+    ) -> Result<Self, CheckpointError> {
+        let num_labels = config.num_labels();
+        Ok(Self {
+            bert: BertModel::load(weights, config, "bert", factory)?,
+            classifier: Linear::load(
+                weights,
+                "classifier",
+                None,
+                LinearKind::Classifier,
+                config.hidden_size,
+                num_labels,
+                factory,
+            )?,
+            num_labels,
+        })
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.num_labels
+    }
+
+    /// Logits, one row per sequence of the batch, `num_labels` columns.
+    pub fn forward(&self, batch: &PackedBatch) -> Result<Matrix, InputError> {
+        let pooled = self.bert.forward(batch)?;
+        Ok(self.classifier.forward(&pooled))
+    }
+
+    /// Floating-point operations of the matrix products for sequences of these lengths
+    /// (2 per multiply-accumulate; element-wise work is not counted).
+    pub fn flops(&self, lengths: &[usize]) -> u64 {
+        let sequences = lengths.len();
+        let encoder: u64 = self
+            .bert
+            .encoder
+            .layers
+            .iter()
+            .map(|l| l.macs(lengths))
+            .sum();
+        let heads = self.bert.pooler.dense.macs(sequences) + self.classifier.macs(sequences);
+        2 * (encoder + heads)
+    }
+}
