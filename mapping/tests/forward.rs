@@ -474,3 +474,36 @@ fn calibration_takes_the_maximum_over_all_tokens() {
         .zip(&parts[0])
         .any(|(late, early)| late > early));
 }
+
+/// One-shot events of a 300×200 matrix on 64×64 arrays, 5 tokens, offset encoding:
+/// S = 1 slice, 1 column per output + 1 reference column per array → 63 outputs per
+/// array, J = ⌈300/63⌉ = 5, R = ⌈200/64⌉ = 4, C = 1 cycle (8-bit DAC), physical columns
+/// per row tile Σ_j cols_j = 300 + 5 references = 305.
+///   ADC (8-bit) = S&H = T·R·305, DAC drives = T·K·J, cell reads = T·K·305,
+///   shift-adds = 0 (one cycle) + T·N·R·(2S−1), adder tree = T·N·(R−1).
+#[test]
+fn one_shot_event_counts_match_the_closed_form() {
+    let (n_out, k, tokens) = (300usize, 200usize, 5usize);
+    let cfg = MappingConfig {
+        fidelity: Fidelity::OneShot,
+        encoding: Encoding::Offset,
+        array_rows: 64,
+        array_cols: 64,
+        dac: DacConfig {
+            dac_bits: 8,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let w = random(n_out * k, 17);
+    let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let (_, ev) = m.forward(&random(tokens * k, 18), tokens, 0).unwrap();
+    let (t, j, r, cols, n, kk) = (5u64, 5u64, 4u64, 305u64, n_out as u64, k as u64);
+    assert_eq!(ev.adc_conversions.get(&8), Some(&(t * r * cols)));
+    assert_eq!(ev.sample_holds, t * r * cols);
+    assert_eq!(ev.dac_drives, t * kk * j);
+    assert_eq!(ev.cell_reads, t * kk * cols);
+    assert_eq!(ev.shift_adds, t * n * r);
+    assert_eq!(ev.adder_tree_ops, t * n * (r - 1));
+    assert_eq!(m.report().input_cycles, 1);
+}
