@@ -58,8 +58,9 @@ fn ideal_cfg(
     }
 }
 
-/// Ideal hardware (ideal device and ADC, 1- and 3-bit DACs when bit-sliced) on values the quantizers represent exactly
-/// (integers whose per-row maximum is the largest code, so every scale is 1) reproduces
+/// Ideal hardware (ideal device and ADC; 1-bit, 3-bit and one-shot DACs when bit-sliced)
+/// on values the quantizers represent exactly (integers whose per-row maximum is the
+/// largest code, so every scale is 1) reproduces
 /// x·Wᵀ to float rounding: |y − ref| ≤ 1e-5·Σ|x||w| + 1e-3, at both fidelity levels, both
 /// encodings and array sizes that do and do not divide the 45×70 matrix. Seeds 1, 2.
 #[test]
@@ -79,7 +80,7 @@ fn ideal_hardware_reproduces_the_digital_product() {
     for fidelity in [Fidelity::BitSliced, Fidelity::OneShot] {
         for encoding in [Encoding::Differential, Encoding::Offset] {
             let dac_choices: &[u8] = match fidelity {
-                Fidelity::BitSliced => &[1, 3],
+                Fidelity::BitSliced => &[1, 3, 8],
                 Fidelity::OneShot => &[8],
             };
             for (&dac_bits, (rows, cols)) in dac_choices.iter().flat_map(|d| {
