@@ -4,12 +4,14 @@
 //! through 1-bit DACs, 8-bit weights on 2-bit cells, differential, 128×128 arrays, 8-bit
 //! ADC. The exact emulation needs one partial product per (input cycle, weight slice,
 //! column group ±), so its floor is cycles × slices × 2 times one float32
-//! 128×768×3072 GEMM, timed here with the same GEMM kernel (matrixmultiply) on the same
+//! tokens×768×3072 GEMM, timed here with the same GEMM kernel (matrixmultiply) on the same
 //! threads. With 1-bit DACs the tiles do not multiply at all: they add table entries of
 //! 4-row conductance sums (crossbar::tile), which is why the forward can beat that floor.
 //! The output checksum is printed so runs with RAYON_NUM_THREADS=1 and =2 can be compared.
 //!
-//!     cargo run --release -p mapping --example bench_forward [-- REPEATS]
+//!     cargo run --release -p mapping --example bench_forward [-- REPEATS [tokens]]
+//!
+//! tokens defaults to 128 (the workload); a BERT sentence is nearer 25.
 
 use crossbar::DeviceConfig;
 use mapping::{MappedMatrix, MappingConfig};
@@ -18,7 +20,6 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::time::Instant;
 
-const TOKENS: usize = 128;
 const IN: usize = 768;
 const OUT: usize = 3072;
 
@@ -69,7 +70,7 @@ fn float_gemm(x: &[f32], w: &[f32], m: usize, k: usize, n: usize, y: &mut [f32])
 
 /// The same matrix at aihwkit's one-shot level (8-bit DAC, 8-bit weights on one device
 /// pair, 8-bit ADC): its floor is 2 GEMMs (the ± columns).
-fn one_shot(w: &[f32], x: &[f32], gemm_s: f64, repeats: usize) {
+fn one_shot(w: &[f32], x: &[f32], tokens: usize, gemm_s: f64, repeats: usize) {
     let cfg = MappingConfig {
         fidelity: mapping::Fidelity::OneShot,
         dac: crossbar::DacConfig {
@@ -79,12 +80,12 @@ fn one_shot(w: &[f32], x: &[f32], gemm_s: f64, repeats: usize) {
         ..Default::default()
     };
     let m = MappedMatrix::program(w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
-    let _ = m.forward(x, TOKENS, 0).unwrap();
+    let _ = m.forward(x, tokens, 0).unwrap();
     let forward_s = median(
         (0..repeats * 4)
             .map(|i| {
                 let t = Instant::now();
-                let _ = m.forward(x, TOKENS, i as u64).unwrap();
+                let _ = m.forward(x, tokens, i as u64).unwrap();
                 t.elapsed().as_secs_f64()
             })
             .collect(),
@@ -102,35 +103,38 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let repeats: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5);
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
+    let (repeats, tokens) = (arg(1, 5), arg(2, 128));
     let w = random(OUT * IN, 1);
-    let x = random(TOKENS * IN, 2);
+    let x = random(tokens * IN, 2);
     let cfg = MappingConfig::default(); // the ISAAC-like workload above
     let t0 = Instant::now();
     let m = MappedMatrix::program(&w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
     let program_s = t0.elapsed().as_secs_f64();
     let report = m.report();
 
-    let mut y_ref = vec![0.0f32; TOKENS * OUT];
-    float_gemm(&x, &w, TOKENS, IN, OUT, &mut y_ref); // warm-up
+    let mut y_ref = vec![0.0f32; tokens * OUT];
+    float_gemm(&x, &w, tokens, IN, OUT, &mut y_ref); // warm-up
     let gemm_s = median(
         (0..repeats.max(5) * 4)
             .map(|_| {
                 let t = Instant::now();
-                float_gemm(&x, &w, TOKENS, IN, OUT, &mut y_ref);
+                float_gemm(&x, &w, tokens, IN, OUT, &mut y_ref);
                 t.elapsed().as_secs_f64()
             })
             .collect(),
     );
-    let (y, _) = m.forward(&x, TOKENS, 0).unwrap(); // warm-up
+    let (y, _) = m.forward(&x, tokens, 0).unwrap(); // warm-up
     let forward_s = median(
         (0..repeats)
             .map(|i| {
                 let t = Instant::now();
-                let _ = m.forward(&x, TOKENS, i as u64).unwrap();
+                let _ = m.forward(&x, tokens, i as u64).unwrap();
                 t.elapsed().as_secs_f64()
             })
             .collect(),
@@ -155,7 +159,7 @@ fn main() {
         report.arrays, report.row_tiles, report.col_tiles
     );
     println!("program time                 {program_s:.3} s");
-    println!("float32 GEMM 128×768×3072    {:.2} ms", gemm_s * 1e3);
+    println!("float32 GEMM {tokens}×768×3072    {:.2} ms", gemm_s * 1e3);
     println!(
         "partial products per GEMM    {partial_products} (cycles {} × slices {} × 2)",
         report.input_cycles, report.weight_slices
@@ -170,7 +174,7 @@ fn main() {
     );
     println!("relative L2 error vs float   {rel_err:.4} (full-scale 8-bit ADC range)");
     // Equal across RAYON_NUM_THREADS settings: the forward pass is thread-count independent.
-    one_shot(&w, &x, gemm_s, repeats);
+    one_shot(&w, &x, tokens, gemm_s, repeats);
     let checksum = y.iter().fold(0u64, |h, v| {
         (h ^ v.to_bits() as u64).wrapping_mul(0x100_0000_01B3)
     });

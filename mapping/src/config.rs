@@ -74,20 +74,23 @@ pub enum InputScale {
     Calibrated,
 }
 
-/// A mapping of one matrix onto crossbar arrays. Defaults follow ISAAC (ISCA 2016): 8-bit
-/// inputs through 1-bit DACs, 8-bit weights on 2-bit cells, 128×128 arrays, 8-bit ADCs.
+/// A mapping of one matrix onto crossbar arrays. Defaults are the `isaac-32nm` point of
+/// DESIGN.md: ISAAC's (ISCA 2016) 1-bit DACs, 2-bit cells, 128×128 arrays and 8-bit ADCs,
+/// with 8-bit inputs and weights (ISAAC itself uses 16-bit fixed point).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MappingConfig {
     /// Emulation level. Default `bit_sliced`.
     pub fidelity: Fidelity,
-    /// Signed weight precision in bits, 2–24 (integers in ±(2^(b−1) − 1)). Default 8.
+    /// Signed weight precision in bits, 2–24 (integers in ±(2^(b−1) − 1)). Default 8
+    /// (8-bit quantized BERT, as in the isaac-32nm preset).
     pub weight_bits: u8,
     /// Weight scale granularity. Default `per_column`.
     pub weight_scale: WeightScale,
     /// Signed encoding. Default `differential`.
     pub encoding: Encoding,
-    /// Signed input precision in bits, 2–24. Default 8 (ISAAC).
+    /// Signed input precision in bits, 2–24. Default 8 (the isaac-32nm preset; ISAAC
+    /// streams 16-bit inputs).
     pub input_bits: u8,
     /// Input scale source. Default `dynamic`.
     pub input_scale: InputScale,

@@ -58,8 +58,9 @@ fn ideal_cfg(
     }
 }
 
-/// Ideal hardware (ideal device and ADC, 1- and 3-bit DACs when bit-sliced) on values the quantizers represent exactly
-/// (integers whose per-row maximum is the largest code, so every scale is 1) reproduces
+/// Ideal hardware (ideal device and ADC; 1-bit, 3-bit and one-shot DACs when bit-sliced)
+/// on values the quantizers represent exactly (integers whose per-row maximum is the
+/// largest code, so every scale is 1) reproduces
 /// x·Wᵀ to float rounding: |y − ref| ≤ 1e-5·Σ|x||w| + 1e-3, at both fidelity levels, both
 /// encodings and array sizes that do and do not divide the 45×70 matrix. Seeds 1, 2.
 #[test]
@@ -79,7 +80,7 @@ fn ideal_hardware_reproduces_the_digital_product() {
     for fidelity in [Fidelity::BitSliced, Fidelity::OneShot] {
         for encoding in [Encoding::Differential, Encoding::Offset] {
             let dac_choices: &[u8] = match fidelity {
-                Fidelity::BitSliced => &[1, 3],
+                Fidelity::BitSliced => &[1, 3, 8],
                 Fidelity::OneShot => &[8],
             };
             for (&dac_bits, (rows, cols)) in dac_choices.iter().flat_map(|d| {
@@ -473,4 +474,37 @@ fn calibration_takes_the_maximum_over_all_tokens() {
         .iter()
         .zip(&parts[0])
         .any(|(late, early)| late > early));
+}
+
+/// One-shot events of a 300×200 matrix on 64×64 arrays, 5 tokens, offset encoding:
+/// S = 1 slice, 1 column per output + 1 reference column per array → 63 outputs per
+/// array, J = ⌈300/63⌉ = 5, R = ⌈200/64⌉ = 4, C = 1 cycle (8-bit DAC), physical columns
+/// per row tile Σ_j cols_j = 300 + 5 references = 305.
+///   ADC (8-bit) = S&H = T·R·305, DAC drives = T·K·J, cell reads = T·K·305,
+///   shift-adds = 0 (one cycle) + T·N·R·(2S−1), adder tree = T·N·(R−1).
+#[test]
+fn one_shot_event_counts_match_the_closed_form() {
+    let (n_out, k, tokens) = (300usize, 200usize, 5usize);
+    let cfg = MappingConfig {
+        fidelity: Fidelity::OneShot,
+        encoding: Encoding::Offset,
+        array_rows: 64,
+        array_cols: 64,
+        dac: DacConfig {
+            dac_bits: 8,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let w = random(n_out * k, 17);
+    let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let (_, ev) = m.forward(&random(tokens * k, 18), tokens, 0).unwrap();
+    let (t, j, r, cols, n, kk) = (5u64, 5u64, 4u64, 305u64, n_out as u64, k as u64);
+    assert_eq!(ev.adc_conversions.get(&8), Some(&(t * r * cols)));
+    assert_eq!(ev.sample_holds, t * r * cols);
+    assert_eq!(ev.dac_drives, t * kk * j);
+    assert_eq!(ev.cell_reads, t * kk * cols);
+    assert_eq!(ev.shift_adds, t * n * r);
+    assert_eq!(ev.adder_tree_ops, t * n * (r - 1));
+    assert_eq!(m.report().input_cycles, 1);
 }
