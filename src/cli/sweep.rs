@@ -23,6 +23,15 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+    run_with(args, evaluator)
+}
+
+/// Runs a sweep with the evaluator that `make_evaluator` builds for the validated plan
+/// (the spec is fully checked first, so a bad spec fails before any model is loaded).
+pub fn run_with(
+    args: SweepArgs,
+    make_evaluator: impl FnOnce(&SweepPlan) -> anyhow::Result<Box<dyn Evaluator>>,
+) -> anyhow::Result<()> {
     let plan = load_plan(&args.spec)?;
     let out = match (&args.out, &plan.spec.output) {
         (Some(out), _) => out.clone(),
@@ -32,7 +41,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             args.spec.display()
         ),
     };
-    let evaluator = evaluator(&plan)?;
+    let evaluator = make_evaluator(&plan)?;
     let options = SweepOptions {
         out,
         resume: args.resume,

@@ -3,11 +3,13 @@
 //! Two kinds of figure, chosen by the x column:
 //!
 //! * **x is an energy column** (`energy_…`): one marker per hardware point (seeds averaged),
-//!   with vertical 95 % confidence bars on y, and the Pareto front (minimum energy, maximum
-//!   y, over all points) drawn as a black line: the accuracy–energy trade-off figure.
+//!   with vertical 95 % confidence bars on y, and the Pareto front of each series (minimum
+//!   energy, maximum y) drawn as a black line: the accuracy–energy trade-off figure.
 //! * **x is anything else** (typically a swept key such as `adc.bits`): for each x value,
 //!   the mean of y over every row with that x (all seeds, and all other points of the
-//!   series), a line through the means and a shaded 95 % Student-t confidence band.
+//!   series), a line through the means and a shaded 95 % Student-t confidence band. When a
+//!   cell pools rows that differ in other key columns (another task, another swept key),
+//!   the command says so on stderr, since the band then mixes those differences in.
 //!
 //! `--group COLUMN` draws one series per value of that column. The format follows the file
 //! extension: `.png` (bitmap, text rasterised with the DejaVu Sans font bundled in
@@ -15,6 +17,7 @@
 use super::results::ResultsTable;
 use super::summarize::{column_values, pareto_front, Stats};
 use anyhow::{anyhow, bail, Context};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -145,6 +148,7 @@ fn per_x_series(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<V
             None => cell.push((x, vec![i])),
         }
     }
+    note_pooled_columns(table, request, &cells)?;
     let mut series = BTreeMap::new();
     for (name, cell) in cells {
         let points = cell
@@ -154,6 +158,36 @@ fn per_x_series(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<V
         series.insert(name, points);
     }
     Ok(sorted(series))
+}
+
+/// Tells the user which key columns vary inside one (series, x) cell of a parameter figure.
+fn note_pooled_columns(
+    table: &ResultsTable,
+    request: &PlotRequest,
+    cells: &BTreeMap<String, Vec<(f64, Vec<usize>)>>,
+) -> anyhow::Result<()> {
+    let point_len = table.point_key_len()?;
+    let pooled: Vec<&str> = (0..point_len)
+        .filter(|&c| {
+            let name = table.header[c].as_str();
+            name != request.x && Some(name) != request.group.as_deref()
+        })
+        .filter(|&c| {
+            cells.values().flatten().any(|(_, rows)| {
+                rows.iter()
+                    .any(|&r| table.rows[r].fields[c] != table.rows[rows[0]].fields[c])
+            })
+        })
+        .map(|c| table.header[c].as_str())
+        .collect();
+    if !pooled.is_empty() {
+        eprintln!(
+            "plot: each point pools rows that differ in {}; use --group (or filter the CSV) \
+             to separate them",
+            pooled.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn sorted(series: BTreeMap<String, Vec<(f64, Stats)>>) -> Vec<Series> {
@@ -267,29 +301,26 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The Pareto front over every point of every series, as a black line.
+/// The Pareto front of each series, as black lines (one legend entry).
 fn draw_front<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     series: &[Series],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let points: Vec<(f64, f64)> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|(x, y)| (*x, y.mean)))
-        .collect();
-    let mut front: Vec<(f64, f64)> = points
-        .iter()
-        .zip(pareto_front(&points))
-        .filter(|(_, on)| *on)
-        .map(|(p, _)| *p)
-        .collect();
-    front.sort_by(|a, b| a.0.total_cmp(&b.0));
-    chart
-        .draw_series(LineSeries::new(front, BLACK.stroke_width(2)))?
-        .label("Pareto front")
-        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.stroke_width(2)));
+    for (i, s) in series.iter().enumerate() {
+        let points: Vec<(f64, f64)> = s.points.iter().map(|(x, y)| (*x, y.mean)).collect();
+        let mut front: Vec<(f64, f64)> = points
+            .iter()
+            .zip(pareto_front(&points))
+            .filter(|(_, on)| *on)
+            .map(|(p, _)| *p)
+            .collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let line = chart.draw_series(LineSeries::new(front, BLACK.stroke_width(2)))?;
+        if i == 0 {
+            line.label("Pareto front").legend(|(x, y)| {
+                PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.stroke_width(2))
+            });
+        }
+    }
     Ok(())
 }
