@@ -211,13 +211,15 @@ fn sigkill_then_resume_gives_every_row_exactly_once() {
     let plan = setup(dir.path());
     let out = dir.path().join("results.csv");
 
-    // Two real kills at different points, each followed by a resumed child.
-    let mut child = spawn_child(dir.path());
-    kill_after(&mut child, &out, 6);
-    let after_first = data_lines(&out);
-    let mut child = spawn_child(dir.path());
-    kill_after(&mut child, &out, after_first + 10);
-    assert!(data_lines(&out) < ROWS, "the kills must land mid-run");
+    // Three real kills in a row, each after a different number of new rows; every child
+    // after the first resumes the file the previous one was killed over.
+    let mut written = 0;
+    for new_rows in [6, 7, 9] {
+        let mut child = spawn_child(dir.path());
+        kill_after(&mut child, &out, written + new_rows);
+        written = data_lines(&out);
+    }
+    assert!(written < ROWS, "the kills must land mid-run");
 
     // Finish in-process (a kill may also have torn the last line: resume repairs it).
     let outcome = run_sweep(
@@ -228,7 +230,7 @@ fn sigkill_then_resume_gives_every_row_exactly_once() {
     .unwrap();
     assert_eq!(outcome.planned, ROWS);
     assert_eq!(outcome.skipped + outcome.ran, ROWS);
-    assert!(outcome.skipped >= after_first + 10);
+    assert!(outcome.skipped >= 6 + 7 + 9);
 
     // Exactly one header and every key exactly once, with the same rows as a clean run.
     let text = std::fs::read_to_string(&out).unwrap();
