@@ -217,8 +217,10 @@ fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     }
     let pad = if hi > lo {
         0.05 * (hi - lo)
+    } else if lo != 0.0 {
+        0.1 * lo.abs()
     } else {
-        0.1 * lo.abs().max(1e-12)
+        1.0
     };
     (lo - pad)..(hi + pad)
 }
