@@ -523,6 +523,7 @@ fn plots_are_valid_png_and_svg_with_text() {
         ("energy.svg", "energy_pj_per_inference", "value", "task"),
         ("bits.png", "adc.bits", "delta", "device.sigma"),
         ("bits.svg", "adc.bits", "delta", "device.sigma"),
+        ("tasks.svg", "task", "value", "adc.bits"),
     ];
     for (name, x, y, group) in figures {
         let status = Command::new(env!("CARGO_BIN_EXE_crossbert"))
@@ -540,6 +541,10 @@ fn plots_are_valid_png_and_svg_with_text() {
             let text = String::from_utf8(bytes).unwrap();
             assert!(text.starts_with("<svg"), "{name}");
             assert!(text.contains(&format!("{y} vs {x}")), "{name}: no caption");
+            if x == "task" {
+                // A text column: one labelled position per value.
+                assert!(text.contains("\nsst2\n") && text.contains("\nrte\n"), "{name}");
+            }
         }
     }
     if let Ok(keep) = std::env::var("CROSSBERT_KEEP_FIGURES") {
