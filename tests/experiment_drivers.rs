@@ -505,6 +505,21 @@ fn summarize_gives_hand_computed_statistics_and_front() {
         .map(|r| r.fields[summary.column("pareto").unwrap()].as_str())
         .collect();
     assert_eq!(pareto, ["true", "true", "false"]);
+
+    // A repeated row (a concatenation instead of a merge) is refused, naming both lines.
+    let repeated = format!("{KNOWN}{}\n", KNOWN.lines().nth(2).unwrap());
+    std::fs::write(dir.path().join("repeated.csv"), repeated).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
+        .args(["summarize", "repeated.csv"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("lines 3 and 9 have the same key"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -543,7 +558,10 @@ fn plots_are_valid_png_and_svg_with_text() {
             assert!(text.contains(&format!("{y} vs {x}")), "{name}: no caption");
             if x == "task" {
                 // A text column: one labelled position per value.
-                assert!(text.contains("\nsst2\n") && text.contains("\nrte\n"), "{name}");
+                assert!(
+                    text.contains("\nsst2\n") && text.contains("\nrte\n"),
+                    "{name}"
+                );
             }
         }
     }

@@ -62,6 +62,7 @@ struct Series {
 /// Draws the figure described by `request` from `table`.
 pub fn plot(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<()> {
     register_font()?;
+    table.check_unique_keys()?;
     let (series, layout) = if request.x.starts_with("energy_") {
         (per_point_series(table, request)?, Layout::Energy)
     } else {
