@@ -436,6 +436,26 @@ fn cli_rejects_invalid_specs_before_any_work() {
         assert!(stderr.contains(key), "expected {key} in: {stderr}");
         assert!(!dir.path().join("bad.csv").exists());
     }
+    // --dry-run checks the spec and counts rows without running or writing anything.
+    let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
+        .args([
+            "sweep",
+            "spec.toml",
+            "--out",
+            "ok.csv",
+            "--dry-run",
+            "--shard",
+            "1/4",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("device.sigma = [0, 0.05, 0.1]"), "{stdout}");
+    assert!(stdout.contains("= 54 rows; shard 1/4: 14 rows"), "{stdout}");
+    assert!(!dir.path().join("ok.csv").exists());
+
     // A valid spec gets as far as choosing the evaluator; this build has none yet, and
     // says so without creating the results file.
     let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
