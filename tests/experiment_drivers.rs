@@ -316,6 +316,38 @@ fn torn_line_repair_is_reported_on_stderr() {
     assert_eq!(table.rows.len(), ROWS);
 }
 
+/// An evaluator whose model cannot be loaded.
+struct MissingModel;
+
+impl Evaluator for MissingModel {
+    fn energy_components(&self) -> Vec<String> {
+        vec!["adc".into()]
+    }
+
+    fn digital_baseline(&self, model: &str, _task: &TaskData) -> anyhow::Result<Baseline> {
+        anyhow::bail!("{model}: no config.json")
+    }
+
+    fn evaluate(&self, _job: &Job<'_>) -> anyhow::Result<Evaluation> {
+        unreachable!("the baseline fails first")
+    }
+}
+
+#[test]
+fn a_failing_baseline_stops_before_the_results_file_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = setup(dir.path());
+    let out = dir.path().join("results.csv");
+    let err = run_sweep(&plan, &MissingModel, &options(&out, false, Shard::ALL, 1)).unwrap_err();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("digital baseline of tiny-bert on sst2"),
+        "{message}"
+    );
+    assert!(message.contains("no config.json"), "{message}");
+    assert!(!out.exists());
+}
+
 #[test]
 fn resume_refuses_a_file_with_another_header() {
     let dir = tempfile::tempdir().unwrap();
