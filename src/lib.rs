@@ -23,6 +23,7 @@ pub mod cli;
 pub mod energy;
 pub mod experiment;
 pub mod glue;
+pub mod hardware;
 pub mod model;
 pub mod periphery;
 pub mod tokenize;

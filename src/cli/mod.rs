@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod eval;
+pub mod hardware;
 pub mod merge;
 pub mod plot;
 pub mod summarize;
@@ -21,6 +22,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// List the shipped hardware presets.
+    Presets(hardware::PresetsArgs),
+    /// Print the fully resolved hardware configuration of a file (--show) or preset.
+    Hardware(hardware::HardwareArgs),
     /// Evaluate a Hugging Face checkpoint on a GLUE task's split.
     Eval(eval::EvalArgs),
     /// Measure the digital engine's speed and memory on a GLUE split.
@@ -37,6 +42,8 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Presets(args) => hardware::run_presets(args),
+        Command::Hardware(args) => hardware::run_hardware(args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Sweep(args) => sweep::run(args),
