@@ -157,6 +157,8 @@ impl<'a> StridedRef<'a> {
 /// stride `c_row_stride`. The single place where crossbert calls the GEMM kernel (the
 /// `gemm` crate: it measured 10–20 % faster than `matrixmultiply` and nalgebra on BERT's
 /// shapes on this project's machines).
+// The argument list mirrors BLAS `sgemm`: sizes, two views, beta, and the output.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm_strided(
     m: usize,
     k: usize,
