@@ -95,19 +95,10 @@ pub fn load_plan(spec_path: &Path) -> anyhow::Result<SweepPlan> {
     SweepPlan::new(spec, base).with_context(|| format!("invalid spec {}", spec_path.display()))
 }
 
-/// The base hardware table named by a spec's `base`: a hardware TOML file (a path ending
-/// in `.toml`); named presets plug in here once the hardware configuration exists.
+/// The base hardware table named by a spec's `base`: a preset name or a hardware TOML file
+/// (resolved over its own preset), before the grid's overrides.
 pub fn base_hardware(base: &str) -> anyhow::Result<toml::Table> {
-    if !base.ends_with(".toml") {
-        anyhow::bail!(
-            "expected a hardware .toml file, found {base:?}: named hardware presets are not \
-             available in this build yet"
-        );
-    }
-    let text = std::fs::read_to_string(base)
-        .with_context(|| format!("cannot read hardware file {base}"))?;
-    text.parse::<toml::Table>()
-        .with_context(|| format!("hardware file {base} is not valid TOML"))
+    Ok(crate::hardware::HardwareConfig::base_table(base)?)
 }
 
 /// The evaluator that runs BERT on the emulated hardware.

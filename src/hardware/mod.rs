@@ -182,18 +182,15 @@ impl HardwareConfig {
         Ok(config)
     }
 
-    /// The resolved table of a preset name or a hardware file path (a sweep's base).
+    /// The fully resolved table of a preset name or a hardware file path, every field
+    /// present with its value (a sweep's base: each grid key must name one of its fields).
     pub fn base_table(preset_or_path: &str) -> Result<toml::Table, HardwareError> {
-        if preset_or_path.ends_with(".toml") {
-            let text =
-                std::fs::read_to_string(preset_or_path).map_err(|source| HardwareError::Io {
-                    origin: preset_or_path.to_string(),
-                    source,
-                })?;
-            resolve_table(parse(&text, preset_or_path)?, preset_or_path, 0)
+        let config = if preset_or_path.ends_with(".toml") {
+            Self::from_file(Path::new(preset_or_path))?
         } else {
-            preset_table(preset_or_path, "the base", 0)
-        }
+            Self::preset(preset_or_path)?
+        };
+        Ok(toml::Table::try_from(&config).expect("a resolved hardware config always serializes"))
     }
 
     /// Every section valid and consistent; errors name the dotted key.

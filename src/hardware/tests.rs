@@ -145,3 +145,13 @@ fn matrix_ids_are_distinct() {
     ids.dedup();
     assert_eq!(ids.len(), n);
 }
+
+#[test]
+fn base_table_has_every_field_and_reads_back() {
+    let table = HardwareConfig::base_table("isaac-32nm").unwrap();
+    let adc = &table["mapping"]["adc"];
+    assert_eq!(adc["adc_bits"].as_integer(), Some(8));
+    assert_eq!(table["device"]["read_time_s"].as_float(), Some(1.0));
+    let hw = HardwareConfig::from_table(table, "base").unwrap();
+    assert_eq!(hw, HardwareConfig::preset("isaac-32nm").unwrap());
+}
