@@ -3,11 +3,13 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod eval;
+pub mod finetune;
 pub mod hardware;
 pub mod merge;
 pub mod plot;
 pub mod summarize;
 pub mod sweep;
+pub mod synth;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +40,10 @@ pub enum Command {
     Summarize(summarize::SummarizeArgs),
     /// Draw a figure (PNG or SVG) from a results CSV.
     Plot(plot::PlotArgs),
+    /// Write a BERT checkpoint with random weights (any size) in the Hugging Face layout.
+    SynthCheckpoint(synth::SynthArgs),
+    /// Train a linear task head on a frozen encoder's pooled features; write a checkpoint.
+    FinetuneHead(finetune::FinetuneArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -50,5 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => merge::run(args),
         Command::Summarize(args) => summarize::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::SynthCheckpoint(args) => synth::run(args),
+        Command::FinetuneHead(args) => finetune::run(args),
     }
 }
