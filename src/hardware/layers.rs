@@ -5,31 +5,20 @@
 //! `ffn_out` (output.dense) — and `pooler` / `classifier` for the head. A pattern is a name
 //! with `*` for any layer or any kind (`*.value`, `3.*`), or `all`.
 
+pub use crate::model::LinearKind;
 use crossbar::DeviceConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The role of a weight matrix in BERT.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum LinearKind {
-    Query,
-    Key,
-    Value,
-    AttentionOutput,
-    FfnIn,
-    FfnOut,
-    Pooler,
-    Classifier,
-}
-
+/// How hardware descriptions and results name each kind of linear.
 impl LinearKind {
     pub const ALL: [LinearKind; 8] = [
         LinearKind::Query,
         LinearKind::Key,
         LinearKind::Value,
         LinearKind::AttentionOutput,
-        LinearKind::FfnIn,
-        LinearKind::FfnOut,
+        LinearKind::Intermediate,
+        LinearKind::Output,
         LinearKind::Pooler,
         LinearKind::Classifier,
     ];
@@ -40,8 +29,8 @@ impl LinearKind {
             LinearKind::Key => "key",
             LinearKind::Value => "value",
             LinearKind::AttentionOutput => "attention_output",
-            LinearKind::FfnIn => "ffn_in",
-            LinearKind::FfnOut => "ffn_out",
+            LinearKind::Intermediate => "ffn_in",
+            LinearKind::Output => "ffn_out",
             LinearKind::Pooler => "pooler",
             LinearKind::Classifier => "classifier",
         }

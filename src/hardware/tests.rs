@@ -97,8 +97,8 @@ fn layer_overrides_merge_over_the_device_and_select_their_layers() {
         device = { stuck_at = { rate_g_max = 0.01 } }
     "#;
     let hw = HardwareConfig::from_toml_str(text, "t").unwrap();
-    let hit = LinearName::encoder(3, LinearKind::FfnOut);
-    let miss = LinearName::encoder(2, LinearKind::FfnOut);
+    let hit = LinearName::encoder(3, LinearKind::Output);
+    let miss = LinearName::encoder(2, LinearKind::Output);
     assert_eq!(hw.device_for(&hit).stuck_at.rate_g_max, 0.01);
     // the override keeps the rest of [device]
     assert_eq!(hw.device_for(&hit).programming, hw.device.programming);
