@@ -42,7 +42,9 @@ pub mod sample_hold;
 pub mod tile;
 
 pub use cell::CellConfig;
-pub use device::{program_array, DeviceConfig, FaultMap, ProgrammedArray, StuckAt};
+pub use device::{
+    program_array, program_conductances, DeviceConfig, FaultMap, ProgrammedArray, StuckAt,
+};
 pub use error::ConfigError;
 pub use rng::{Purpose, StreamKey};
 

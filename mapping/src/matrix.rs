@@ -17,7 +17,7 @@ use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
 use crate::remap::{self, apply_faults, FaultMap};
 use crate::tiling::{Layout, Placement};
 use crossbar::{
-    program_array, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive, EventCounts,
+    program_conductances, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive, EventCounts,
     Purpose, StreamKey, Tile,
 };
 use rayon::prelude::*;
@@ -140,13 +140,10 @@ impl MappedMatrix {
             cfg.weight_bits,
             cfg.weight_scale,
         );
-        let cell = CellConfig {
-            bits_per_cell: layout.slicing.bits,
-            ..cfg.cell.clone()
-        };
         let chip = Chip {
             layout: &layout,
-            cell: &cell,
+            cell: &cfg.cell,
+            step_us: (cfg.cell.g_max_us - cfg.cell.g_min_us) / layout.slicing.max_level() as f32,
             device,
             seed,
             matrix_id,
@@ -173,7 +170,7 @@ impl MappedMatrix {
         };
         Ok(MappedMatrix {
             cfg: cfg.clone(),
-            step_us: (cell.g_max_us - cell.g_min_us) / (cell.levels() - 1) as f32,
+            step_us: chip.step_us,
             layout,
             matrix_id,
             weight_scales: q.scales,
@@ -517,8 +514,11 @@ fn check_fault_map(
 /// What programming one array needs to know besides its weights.
 struct Chip<'a> {
     layout: &'a Layout,
-    /// The cell as programmed (bits per slice, conductance range).
+    /// The cell's conductance range (its `bits_per_cell` is that of bit-sliced mappings;
+    /// the levels programmed are the layout's slice levels).
     cell: &'a CellConfig,
+    /// Conductance between adjacent slice levels, µS: (G_max − G_min) / (2^c − 1).
+    step_us: f32,
     device: &'a DeviceConfig,
     seed: u64,
     matrix_id: u32,
@@ -537,7 +537,7 @@ impl Chip<'_> {
         let logical = layout.logical_levels(codes, r, j);
         let key = StreamKey::new(self.seed, self.matrix_id, a as u32, Purpose::Programming);
         // The device's own stuck cells do not depend on the levels, so they are known
-        // before placement (program_array forces them itself).
+        // before placement (program_conductances forces them itself).
         let sampled = crossbar::device::sample_fault_map(
             &self.device.stuck_at,
             layout.array_rows,
@@ -554,17 +554,23 @@ impl Chip<'_> {
                 rows,
                 cols,
                 significance: &significance,
-                max_level: (self.cell.levels() - 1) as u8,
+                max_level: layout.slicing.max_level(),
             };
             remap::plan(&content, faults, layout.array_rows, layout.array_cols)
         } else {
             Placement::identity(rows, cols)
         };
         let physical = placement.scatter(&logical, layout.array_rows, layout.array_cols);
-        let mut g_us = program_array(
+        // Level ℓ targets G_min + ℓ·step: for bit-sliced cells exactly the cell's level
+        // conductance, at one-shot a point of a continuous scale of up to 2^24 levels.
+        let targets: Vec<f32> = physical
+            .iter()
+            .map(|&level| self.cell.g_min_us + level as f32 * self.step_us)
+            .collect();
+        let mut g_us = program_conductances(
             self.device,
             self.cell,
-            &physical,
+            &targets,
             layout.array_rows,
             layout.array_cols,
             key,
