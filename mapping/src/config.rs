@@ -212,14 +212,12 @@ impl MappingConfig {
             ));
         }
         let one_shot_dac = self.dac.dac_bits >= self.input_bits;
-        if self.fidelity == Fidelity::OneShot {
-            if !one_shot_dac {
-                return Err(ConfigError::new(
-                    k("dac.dac_bits"),
-                    format!("≥ input_bits ({}) for one_shot fidelity", self.input_bits),
-                    self.dac.dac_bits,
-                ));
-            }
+        if self.fidelity == Fidelity::OneShot && !one_shot_dac {
+            return Err(ConfigError::new(
+                k("dac.dac_bits"),
+                format!("≥ input_bits ({}) for one_shot fidelity", self.input_bits),
+                self.dac.dac_bits,
+            ));
         }
         self.adc.validate_for_drive(&k("adc"), one_shot_dac)
     }
