@@ -591,13 +591,22 @@ impl Chip<'_> {
             self.ir_drop,
         );
         let g = placement.gather(&g_us, layout.array_cols);
-        Tile::new(
+        let tile = Tile::new(
             g,
             rows,
             cols,
             |g| self.device.read_noise_sigma_us(g),
             self.cell.g_max_us,
             key.with_purpose(Purpose::ReadNoise),
-        )
+        );
+        // Bit-sliced cells that landed exactly on their levels (ideal devices) are kept as
+        // bit planes: 1/16 of the memory at 2 bits per cell, and popcount MVMs.
+        match self.layout.slicing.bits {
+            bits @ 1..=4 => tile.compact_levels(&CellConfig {
+                bits_per_cell: bits,
+                ..self.cell.clone()
+            }),
+            _ => tile,
+        }
     }
 }

@@ -1,0 +1,180 @@
+//! Tiles whose cells sit exactly on their levels, stored as bit planes and read by popcount.
+//!
+//! With ideal devices (and with stuck cells, which sit exactly at G_max or G_min) every
+//! conductance is a level of its cell: G_ij = G_min + ℓ_ij·step, step = (G_max − G_min) /
+//! (2^c − 1). A 1-bit DAC cycle drives a subset b of the rows at one voltage V, so a column
+//! current is an integer count in disguise:
+//!
+//! I_j = Σ_{i∈b} V·G_ij = V·(G_min·|b| + step·Σ_p 2^p·popcount(b ∧ P_jp)),
+//!
+//! where P_jp is the set of rows whose level in column j has bit p set. With rows packed 64
+//! to a machine word, one AND and one POPCNT read 64 cells. The counts are exact integers,
+//! so the current differs from Σ V·G only by the rounding of the final float expression,
+//! and it is the same on every CPU and SIMD width (integer sums have no order).
+//!
+//! Storage is c bits per cell instead of a 32-bit conductance (2 bits for ISAAC's 2-bit
+//! cells), and the conductances can always be recovered exactly ([`LevelPlanes::conductances_us`]).
+
+use crate::cell::CellConfig;
+
+/// Bits per packed word of rows.
+const WORD: usize = 64;
+
+/// The levels of a rows × cols tile, one bit plane per level bit.
+#[derive(Clone, Debug)]
+pub struct LevelPlanes {
+    rows: usize,
+    cols: usize,
+    /// Level bits per cell (planes).
+    bits: usize,
+    /// Words of packed rows, ⌈rows / 64⌉.
+    words: usize,
+    /// Conductance of level 0, µS.
+    g_min_us: f32,
+    /// Conductance between adjacent levels, µS.
+    step_us: f32,
+    /// planes[(w·bits + p)·cols + j] has bit r set when bit p of the level of row 64w + r in
+    /// column j is 1. Columns are contiguous so the kernel's inner loop runs along them.
+    planes: Vec<u64>,
+    /// The cell the levels belong to (to rebuild conductances exactly as programmed).
+    cell: CellConfig,
+}
+
+impl LevelPlanes {
+    /// The bit planes of `g_us` (µS, rows × cols, row-major) if every conductance is exactly
+    /// (bitwise) one of `cell`'s level conductances; `None` otherwise (varied devices, IR
+    /// drop), in which case the tile keeps its float conductances.
+    pub fn detect(g_us: &[f32], rows: usize, cols: usize, cell: &CellConfig) -> Option<Self> {
+        assert_eq!(g_us.len(), rows * cols, "conductances must be rows×cols");
+        let (bits, top) = (cell.bits_per_cell as usize, cell.max_level());
+        let step_us = (cell.g_max_us - cell.g_min_us) / top as f32;
+        let words = rows.div_ceil(WORD);
+        let mut planes = vec![0u64; words * bits * cols];
+        for (i, row) in g_us.chunks_exact(cols).enumerate() {
+            let (w, r) = (i / WORD, i % WORD);
+            for (j, &g) in row.iter().enumerate() {
+                let level = ((g - cell.g_min_us) / step_us).round();
+                if !(0.0..=top as f32).contains(&level) || cell.conductance_us(level as u8) != g {
+                    return None;
+                }
+                let level = level as u8 as usize;
+                for p in (0..bits).filter(|p| level >> p & 1 == 1) {
+                    planes[(w * bits + p) * cols + j] |= 1 << r;
+                }
+            }
+        }
+        Some(LevelPlanes {
+            rows,
+            cols,
+            bits,
+            words,
+            g_min_us: cell.g_min_us,
+            step_us,
+            planes,
+            cell: cell.clone(),
+        })
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Words of packed rows per driven vector, ⌈rows / 64⌉.
+    pub fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Bytes of state stored.
+    pub fn stored_bytes(&self) -> usize {
+        8 * self.planes.len()
+    }
+
+    /// The conductances (µS, rows × cols, row-major), exactly as they were detected.
+    pub fn conductances_us(&self) -> Vec<f32> {
+        let mut g = Vec::with_capacity(self.rows * self.cols);
+        for i in 0..self.rows {
+            let (w, r) = (i / WORD, i % WORD);
+            g.extend((0..self.cols).map(|j| {
+                let level = (0..self.bits)
+                    .map(|p| (self.planes[(w * self.bits + p) * self.cols + j] >> r & 1) << p)
+                    .sum::<u64>();
+                self.cell.conductance_us(level as u8)
+            }));
+        }
+        g
+    }
+
+    /// Column currents (µA) into `out` (cols) of one input cycle that drives the rows set
+    /// in `driven` (⌈rows/64⌉ packed words) at `volts`; `counts` (cols) is scratch.
+    #[inline(always)]
+    pub fn currents(&self, driven: &[u64], volts: f32, counts: &mut [u32], out: &mut [f32]) {
+        let cols = self.cols;
+        counts.fill(0);
+        let mut rows_driven = 0;
+        for (w, &b) in driven.iter().enumerate() {
+            rows_driven += b.count_ones();
+            if b == 0 {
+                continue; // nothing driven in these 64 rows (common in high input bits)
+            }
+            for p in 0..self.bits {
+                let plane = &self.planes[(w * self.bits + p) * cols..][..cols];
+                for (c, &cells) in counts.iter_mut().zip(plane) {
+                    *c += (b & cells).count_ones() << p;
+                }
+            }
+        }
+        let offset = self.g_min_us * rows_driven as f32;
+        for (o, &c) in out.iter_mut().zip(counts.iter()) {
+            *o = volts * (offset + self.step_us * c as i32 as f32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell() -> CellConfig {
+        CellConfig::reram_cmo(2)
+    }
+
+    /// 70 rows (two words, the second partial) × 5 columns of mixed levels: conductances
+    /// come back bitwise, and every subset current equals Σ V·G in f64 within 1e-6 relative.
+    #[test]
+    fn planes_round_trip_and_count_currents() {
+        let (rows, cols) = (70, 5);
+        let c = cell();
+        let g: Vec<f32> = (0..rows * cols)
+            .map(|k| c.conductance_us((k * 7 % 4) as u8))
+            .collect();
+        let planes = LevelPlanes::detect(&g, rows, cols, &c).unwrap();
+        assert_eq!(planes.conductances_us(), g);
+        assert_eq!(planes.stored_bytes(), 2 * 2 * cols * 8);
+        for pattern in [0u64, 1, 0xdead_beef_1234_5678, u64::MAX] {
+            let driven = [pattern, pattern.rotate_left(7) & ((1 << 6) - 1)];
+            let mut out = vec![0.0; cols];
+            planes.currents(&driven, 0.5, &mut vec![0; cols], &mut out);
+            for j in 0..cols {
+                let want: f64 = (0..rows)
+                    .filter(|i| driven[i / 64] >> (i % 64) & 1 == 1)
+                    .map(|i| 0.5 * g[i * cols + j] as f64)
+                    .sum();
+                assert!(
+                    (out[j] as f64 - want).abs() <= 1e-6 * want.max(1.0),
+                    "{out:?}"
+                );
+            }
+        }
+    }
+
+    /// A conductance off its level by one ulp is not a level: the tile stays analog.
+    #[test]
+    fn off_level_conductances_are_not_detected() {
+        let c = cell();
+        let mut g = vec![c.conductance_us(1); 4];
+        assert!(LevelPlanes::detect(&g, 2, 2, &c).is_some());
+        g[3] = f32::from_bits(g[3].to_bits() + 1);
+        assert!(LevelPlanes::detect(&g, 2, 2, &c).is_none());
+        assert!(LevelPlanes::detect(&[c.g_max_us * 1.5], 1, 1, &c).is_none());
+    }
+}
