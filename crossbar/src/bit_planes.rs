@@ -20,6 +20,10 @@ use crate::cell::CellConfig;
 /// Bits per packed word of rows.
 const WORD: usize = 64;
 
+/// Columns per block: the kernel keeps one block's counts and outputs in registers (32
+/// lanes = two AVX-512 registers of f32, two independent addition chains).
+pub const LANES: usize = 32;
+
 /// The levels of a rows × cols tile, one bit plane per level bit.
 #[derive(Clone, Debug)]
 pub struct LevelPlanes {
@@ -33,8 +37,11 @@ pub struct LevelPlanes {
     g_min_us: f32,
     /// Conductance between adjacent levels, µS.
     step_us: f32,
-    /// planes[(w·bits + p)·cols + j] has bit r set when bit p of the level of row 64w + r in
-    /// column j is 1. Columns are contiguous so the kernel's inner loop runs along them.
+    /// Blocks of LANES columns, ⌈cols / LANES⌉ (the last one padded with empty columns).
+    blocks: usize,
+    /// planes[((k·words + w)·bits + p)·LANES + l] has bit r set when bit p of the level of
+    /// row 64w + r in column k·LANES + l is 1. A block's planes are contiguous, so the
+    /// kernel reads them as a few registers.
     planes: Vec<u64>,
     /// The cell the levels belong to (to rebuild conductances exactly as programmed).
     cell: CellConfig,
@@ -48,18 +55,20 @@ impl LevelPlanes {
         assert_eq!(g_us.len(), rows * cols, "conductances must be rows×cols");
         let (bits, top) = (cell.bits_per_cell as usize, cell.max_level());
         let step_us = (cell.g_max_us - cell.g_min_us) / top as f32;
-        let words = rows.div_ceil(WORD);
-        let mut planes = vec![0u64; words * bits * cols];
+        let (words, blocks) = (rows.div_ceil(WORD), cols.div_ceil(LANES));
+        let level_g: Vec<f32> = (0..=top).map(|l| cell.conductance_us(l)).collect();
+        let mut planes = vec![0u64; blocks * words * bits * LANES];
         for (i, row) in g_us.chunks_exact(cols).enumerate() {
             let (w, r) = (i / WORD, i % WORD);
             for (j, &g) in row.iter().enumerate() {
-                let level = ((g - cell.g_min_us) / step_us).round();
-                if !(0.0..=top as f32).contains(&level) || cell.conductance_us(level as u8) != g {
+                // The nearest level (any rounding will do: the exact comparison decides).
+                let level = ((g - cell.g_min_us) / step_us + 0.5) as usize;
+                if level_g.get(level) != Some(&g) {
                     return None;
                 }
-                let level = level as u8 as usize;
+                let (k, l) = (j / LANES, j % LANES);
                 for p in (0..bits).filter(|p| level >> p & 1 == 1) {
-                    planes[(w * bits + p) * cols + j] |= 1 << r;
+                    planes[((k * words + w) * bits + p) * LANES + l] |= 1 << r;
                 }
             }
         }
@@ -68,6 +77,7 @@ impl LevelPlanes {
             cols,
             bits,
             words,
+            blocks,
             g_min_us: cell.g_min_us,
             step_us,
             planes,
@@ -77,6 +87,11 @@ impl LevelPlanes {
 
     pub fn cols(&self) -> usize {
         self.cols
+    }
+
+    /// Blocks of LANES columns.
+    pub fn blocks(&self) -> usize {
+        self.blocks
     }
 
     /// Words of packed rows per driven vector, ⌈rows / 64⌉.
@@ -95,8 +110,12 @@ impl LevelPlanes {
         for i in 0..self.rows {
             let (w, r) = (i / WORD, i % WORD);
             g.extend((0..self.cols).map(|j| {
+                let (k, l) = (j / LANES, j % LANES);
                 let level = (0..self.bits)
-                    .map(|p| (self.planes[(w * self.bits + p) * self.cols + j] >> r & 1) << p)
+                    .map(|p| {
+                        let plane = self.planes[((k * self.words + w) * self.bits + p) * LANES + l];
+                        (plane >> r & 1) << p
+                    })
                     .sum::<u64>();
                 self.cell.conductance_us(level as u8)
             }));
@@ -104,28 +123,51 @@ impl LevelPlanes {
         g
     }
 
-    /// Column currents (µA) into `out` (cols) of one input cycle that drives the rows set
-    /// in `driven` (⌈rows/64⌉ packed words) at `volts`; `counts` (cols) is scratch.
+    /// G_min·(rows driven), µS: the level-0 part of every column's conductance sum in an
+    /// input cycle that drives the rows set in `driven`.
     #[inline(always)]
-    pub fn currents(&self, driven: &[u64], volts: f32, counts: &mut [u32], out: &mut [f32]) {
-        let cols = self.cols;
-        counts.fill(0);
-        let mut rows_driven = 0;
+    pub fn offset_us(&self, driven: &[u64]) -> f32 {
+        self.g_min_us * driven.iter().map(|b| b.count_ones()).sum::<u32>() as f32
+    }
+
+    /// Column currents (µA) of column block `k` in one input cycle that drives the rows set
+    /// in `driven` (⌈rows/64⌉ packed words) at `volts`, given `offset_us` =
+    /// `self.offset_us(driven)`; lanes past the last column carry the offset alone.
+    #[inline(always)]
+    pub fn block_currents(
+        &self,
+        k: usize,
+        driven: &[u64],
+        offset_us: f32,
+        volts: f32,
+    ) -> [f32; LANES] {
+        let block = &self.planes[k * self.words * self.bits * LANES..];
+        let mut counts = [0u32; LANES];
         for (w, &b) in driven.iter().enumerate() {
-            rows_driven += b.count_ones();
             if b == 0 {
                 continue; // nothing driven in these 64 rows (common in high input bits)
             }
             for p in 0..self.bits {
-                let plane = &self.planes[(w * self.bits + p) * cols..][..cols];
+                let plane = &block[(w * self.bits + p) * LANES..][..LANES];
                 for (c, &cells) in counts.iter_mut().zip(plane) {
                     *c += (b & cells).count_ones() << p;
                 }
             }
         }
-        let offset = self.g_min_us * rows_driven as f32;
-        for (o, &c) in out.iter_mut().zip(counts.iter()) {
-            *o = volts * (offset + self.step_us * c as i32 as f32);
+        let mut currents = [0.0f32; LANES];
+        for (i, &c) in currents.iter_mut().zip(&counts) {
+            *i = volts * (offset_us + self.step_us * c as i32 as f32);
+        }
+        currents
+    }
+
+    /// Column currents (µA) into `out` (cols) of one input cycle that drives the rows set
+    /// in `driven` at `volts`.
+    pub fn currents(&self, driven: &[u64], volts: f32, out: &mut [f32]) {
+        let offset = self.offset_us(driven);
+        for (k, o) in out.chunks_mut(LANES).enumerate() {
+            let width = o.len();
+            o.copy_from_slice(&self.block_currents(k, driven, offset, volts)[..width]);
         }
     }
 }
@@ -149,11 +191,11 @@ mod tests {
             .collect();
         let planes = LevelPlanes::detect(&g, rows, cols, &c).unwrap();
         assert_eq!(planes.conductances_us(), g);
-        assert_eq!(planes.stored_bytes(), 2 * 2 * cols * 8);
+        assert_eq!(planes.stored_bytes(), 2 * 2 * LANES * 8); // 1 block, 2 words, 2 planes
         for pattern in [0u64, 1, 0xdead_beef_1234_5678, u64::MAX] {
             let driven = [pattern, pattern.rotate_left(7) & ((1 << 6) - 1)];
             let mut out = vec![0.0; cols];
-            planes.currents(&driven, 0.5, &mut vec![0; cols], &mut out);
+            planes.currents(&driven, 0.5, &mut out);
             for j in 0..cols {
                 let want: f64 = (0..rows)
                     .filter(|i| driven[i / 64] >> (i % 64) & 1 == 1)

@@ -28,7 +28,7 @@
 //! tiles are spread over threads.
 
 use crate::adc::Adc;
-use crate::bit_planes::LevelPlanes;
+use crate::bit_planes::{LevelPlanes, LANES as PLANE_LANES};
 use crate::cell::CellConfig;
 use crate::dac::{BinaryDrive, Drive};
 use crate::events::EventCounts;
@@ -164,9 +164,9 @@ impl Tile {
     fn conductance_product(&self, drive: &Drive, out: &mut [f32]) {
         match (&self.conductances, &drive.binary) {
             (Conductances::Levels(planes), Some(b)) => {
-                let (words, mut counts) = (planes.words(), vec![0u32; self.cols]);
+                let words = planes.words();
                 for (m, o) in out.chunks_exact_mut(self.cols).enumerate() {
-                    planes.currents(&b.words[m * words..][..words], b.volts, &mut counts, o);
+                    planes.currents(&b.words[m * words..][..words], b.volts, o);
                 }
             }
             (Conductances::Levels(planes), None) => {
@@ -245,10 +245,11 @@ impl Tile {
     }
 }
 
-/// The noiseless MVM of a tile on exact levels under a 1-bit drive, fused: for every cycle
-/// (in order) and vector, the column currents by popcount, converted and added with the
-/// cycle's weight straight into `out`. The per-element sequence of operations is that of
-/// the unfused path, so both give the same bits.
+/// The noiseless MVM of a tile on exact levels under a 1-bit drive, fused: for every vector
+/// and block of columns, the cycles' currents by popcount, converted and added with the
+/// cycle's weight in registers, then stored once. Each output element sees the same
+/// sequence of operations as on the unfused path (0 + w_0·ADC(I_0) + w_1·ADC(I_1) + …), so
+/// both give the same bits.
 fn levels_mvm(
     planes: &LevelPlanes,
     drive: &BinaryDrive,
@@ -260,6 +261,7 @@ fn levels_mvm(
     {
         if std::is_x86_feature_detected!("avx512vpopcntdq")
             && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("popcnt")
         {
             // SAFETY: the CPU supports both features, checked just above.
             return unsafe { levels_mvm_avx512(planes, drive, cycle_weights, adc, out) };
@@ -273,7 +275,7 @@ fn levels_mvm(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
 unsafe fn levels_mvm_avx512(
     planes: &LevelPlanes,
     drive: &BinaryDrive,
@@ -304,17 +306,42 @@ fn levels_mvm_portable(
     adc: &Adc,
     out: &mut [f32],
 ) {
+    match *adc {
+        Adc::Ideal => fused_levels(planes, drive, cycle_weights, |i| i, out),
+        Adc::Quantizing { .. } => {
+            fused_levels(planes, drive, cycle_weights, |i| adc.convert(i), out)
+        }
+    }
+}
+
+/// The loop of `levels_mvm` for one converter (a closure, so each is compiled branch-free).
+#[inline(always)]
+fn fused_levels(
+    planes: &LevelPlanes,
+    drive: &BinaryDrive,
+    cycle_weights: &[f64],
+    convert: impl Fn(f32) -> f32,
+    out: &mut [f32],
+) {
     let (cols, words) = (planes.cols(), planes.words());
     let vectors = out.len() / cols;
-    let mut counts = vec![0u32; cols];
-    let mut currents = vec![0.0f32; cols];
-    out.fill(0.0);
-    for (c, &weight) in cycle_weights.iter().enumerate() {
-        for (t, out_t) in out.chunks_exact_mut(cols).enumerate() {
-            let m = c * vectors + t;
-            let driven = &drive.words[m * words..][..words];
-            planes.currents(driven, drive.volts, &mut counts, &mut currents);
-            convert_and_accumulate(adc, weight as f32, &currents, out_t);
+    let weights: Vec<f32> = cycle_weights.iter().map(|&w| w as f32).collect();
+    let mut offsets = vec![0.0f32; weights.len()];
+    for (t, out_t) in out.chunks_exact_mut(cols).enumerate() {
+        let driven = |c: usize| &drive.words[(c * vectors + t) * words..][..words];
+        for (c, offset) in offsets.iter_mut().enumerate() {
+            *offset = planes.offset_us(driven(c));
+        }
+        for (k, o) in out_t.chunks_mut(PLANE_LANES).enumerate() {
+            let mut acc = [0.0f32; PLANE_LANES];
+            for (c, &weight) in weights.iter().enumerate() {
+                let currents = planes.block_currents(k, driven(c), offsets[c], drive.volts);
+                for (a, &i) in acc.iter_mut().zip(&currents) {
+                    *a += weight * convert(i);
+                }
+            }
+            let width = o.len();
+            o.copy_from_slice(&acc[..width]);
         }
     }
 }
@@ -707,7 +734,7 @@ mod binary_tests {
             }
         }
         let compact = Tile::new(g.clone(), rows, cols, |_| 0.0, 88.2, key()).compact_levels(&cell);
-        assert_eq!(compact.stored_bytes(), 3 * 2 * cols * 8);
+        assert_eq!(compact.stored_bytes(), 3 * 2 * 64 * 8); // 3 words, 2 planes, 64 padded columns
         let varied: Vec<f32> = g.iter().map(|v| v * 1.001).collect();
         let analog = Tile::new(varied, rows, cols, |_| 0.0, 88.2, key()).compact_levels(&cell);
         assert!(!analog.is_on_levels());

@@ -97,6 +97,27 @@ fn one_shot(w: &[f32], x: &[f32], tokens: usize, gemm_s: f64, repeats: usize) {
     );
 }
 
+/// CPU seconds this process has used so far (all threads, user + system), from
+/// /proc/self/stat in clock ticks of 1/100 s (Linux's USER_HZ); 0 where unavailable. On a
+/// machine shared with other jobs the CPU time of a forward pass is steadier than its wall
+/// time.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -130,6 +151,7 @@ fn main() {
             .collect(),
     );
     let (y, _) = m.forward(&x, tokens, 0).unwrap(); // warm-up
+    let cpu_before = cpu_seconds();
     let forward_s = median(
         (0..repeats)
             .map(|i| {
@@ -139,6 +161,7 @@ fn main() {
             })
             .collect(),
     );
+    let forward_cpu_s = (cpu_seconds() - cpu_before) / repeats as f64;
     let partial_products = report.input_cycles * report.weight_slices * 2;
     let floor_s = partial_products as f64 * gemm_s;
     let rel_err = {
@@ -167,6 +190,10 @@ fn main() {
     println!("floor                        {:.1} ms", floor_s * 1e3);
     println!("bit-sliced forward (median)  {:.1} ms", forward_s * 1e3);
     println!("ratio forward / floor        {:.2}", forward_s / floor_s);
+    println!(
+        "bit-sliced forward CPU time  {:.1} ms per forward, all threads",
+        forward_cpu_s * 1e3
+    );
     println!(
         "mapped matrix stored state   {:.1} MiB ({} bytes)",
         report.stored_bytes as f64 / (1 << 20) as f64,
