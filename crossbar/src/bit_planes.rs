@@ -130,17 +130,10 @@ impl LevelPlanes {
         self.g_min_us * driven.iter().map(|b| b.count_ones()).sum::<u32>() as f32
     }
 
-    /// Column currents (µA) of column block `k` in one input cycle that drives the rows set
-    /// in `driven` (⌈rows/64⌉ packed words) at `volts`, given `offset_us` =
-    /// `self.offset_us(driven)`; lanes past the last column carry the offset alone.
+    /// Σ_p 2^p·popcount(driven ∧ P_jp) for the LANES columns j of block `k`: the level sum
+    /// Σ_{i driven} ℓ_ij of each column (lanes past the last column count 0).
     #[inline(always)]
-    pub fn block_currents(
-        &self,
-        k: usize,
-        driven: &[u64],
-        offset_us: f32,
-        volts: f32,
-    ) -> [f32; LANES] {
+    pub fn block_counts(&self, k: usize, driven: &[u64]) -> [u32; LANES] {
         let block = &self.planes[k * self.words * self.bits * LANES..];
         let mut counts = [0u32; LANES];
         for (w, &b) in driven.iter().enumerate() {
@@ -154,11 +147,12 @@ impl LevelPlanes {
                 }
             }
         }
-        let mut currents = [0.0f32; LANES];
-        for (i, &c) in currents.iter_mut().zip(&counts) {
-            *i = volts * (offset_us + self.step_us * c as i32 as f32);
-        }
-        currents
+        counts
+    }
+
+    /// Conductance between adjacent levels, µS.
+    pub fn step_us(&self) -> f32 {
+        self.step_us
     }
 
     /// Column currents (µA) into `out` (cols) of one input cycle that drives the rows set
@@ -166,8 +160,10 @@ impl LevelPlanes {
     pub fn currents(&self, driven: &[u64], volts: f32, out: &mut [f32]) {
         let offset = self.offset_us(driven);
         for (k, o) in out.chunks_mut(LANES).enumerate() {
-            let width = o.len();
-            o.copy_from_slice(&self.block_currents(k, driven, offset, volts)[..width]);
+            let counts = self.block_counts(k, driven);
+            for (i, &c) in o.iter_mut().zip(&counts) {
+                *i = volts * (offset + self.step_us * c as i32 as f32);
+            }
         }
     }
 }

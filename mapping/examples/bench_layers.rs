@@ -39,7 +39,12 @@ fn cpu_seconds() -> f64 {
         .map_or("", |(_, rest)| rest)
         .split_whitespace()
         .collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -87,9 +92,18 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(512);
-    println!("threads {}, {tokens} tokens per layer forward", rayon::current_num_threads());
+    println!(
+        "threads {}, {tokens} tokens per layer forward",
+        rayon::current_num_threads()
+    );
     for (name, h, layers, total_tokens, unit) in [
-        ("MiniLM-L6-H384, SST-2 dev", 384, 6, 23_500.0, "whole dev set"),
+        (
+            "MiniLM-L6-H384, SST-2 dev",
+            384,
+            6,
+            23_500.0,
+            "whole dev set",
+        ),
         ("BERT-base", 768, 12, 128.0, "one 128-token sequence"),
     ] {
         let (wall, cpu, stored) = time_layer(h, tokens);

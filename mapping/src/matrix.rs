@@ -80,7 +80,8 @@ pub struct MappingReport {
     pub adc_serial_conversions_per_token: u64,
     /// Events of one forward pass of one token.
     pub events_per_token: EventCounts,
-    /// Bytes of state the mapped matrix stores (conductances, noise variances, scales).
+    /// Bytes of state the mapped matrix stores (conductances or level bit planes, noise
+    /// variances, scales).
     pub stored_bytes: usize,
 }
 
