@@ -331,8 +331,19 @@ impl MappedMatrix {
         let width = l.outputs(j).len();
         let cols = l.active_cols(j);
         let adc_bits = self.cfg.adc.counted_bits();
-        let significance: Vec<f32> = (0..l.slicing.slices)
-            .map(|s| l.slicing.significance(s))
+        let slices = l.slicing.slices;
+        // (W⁺ column, subtracted column, significance) of every slice of every output,
+        // output-major: the digital reduction below only reads this list.
+        let terms: Vec<(usize, usize, f32)> = (0..width)
+            .flat_map(|o| {
+                (0..slices).map(move |s| {
+                    (
+                        l.plus_col(o, s),
+                        l.minus_col(j, o, s),
+                        l.slicing.significance(s),
+                    )
+                })
+            })
             .collect();
         let mut acc = vec![0.0f32; tokens * width];
         let mut tile_out = vec![0.0f32; tokens * cols];
@@ -350,10 +361,10 @@ impl MappedMatrix {
                 &mut scratch,
             );
             for (acc_t, out_t) in acc.chunks_mut(width).zip(tile_out.chunks(cols)) {
-                for (o, acc_to) in acc_t.iter_mut().enumerate() {
+                for (acc_to, output) in acc_t.iter_mut().zip(terms.chunks_exact(slices)) {
                     let mut sum = 0.0f32;
-                    for (s, &sig) in significance.iter().enumerate() {
-                        sum += sig * (out_t[l.plus_col(o, s)] - out_t[l.minus_col(j, o, s)]);
+                    for &(plus, minus, sig) in output {
+                        sum += sig * (out_t[plus] - out_t[minus]);
                     }
                     *acc_to += sum;
                 }
