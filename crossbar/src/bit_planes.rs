@@ -130,24 +130,45 @@ impl LevelPlanes {
         self.g_min_us * driven.iter().map(|b| b.count_ones()).sum::<u32>() as f32
     }
 
+    /// Level bits per cell (planes), 1–4.
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+
     /// Σ_p 2^p·popcount(driven ∧ P_jp) for the LANES columns j of block `k`: the level sum
-    /// Σ_{i driven} ℓ_ij of each column (lanes past the last column count 0).
+    /// Σ_{i driven} ℓ_ij of each column (lanes past the last column count 0). `BITS` must
+    /// equal [`LevelPlanes::bits`]; as a constant it lets the compiler unroll the planes and
+    /// keep the counts in registers.
     #[inline(always)]
-    pub fn block_counts(&self, k: usize, driven: &[u64]) -> [u32; LANES] {
-        let block = &self.planes[k * self.words * self.bits * LANES..];
+    pub fn block_counts<const BITS: usize>(&self, k: usize, driven: &[u64]) -> [u32; LANES] {
+        debug_assert_eq!(
+            BITS, self.bits,
+            "block_counts called with the wrong plane count"
+        );
+        let block = &self.planes[k * self.words * BITS * LANES..];
         let mut counts = [0u32; LANES];
         for (w, &b) in driven.iter().enumerate() {
             if b == 0 {
                 continue; // nothing driven in these 64 rows (common in high input bits)
             }
-            for p in 0..self.bits {
-                let plane = &block[(w * self.bits + p) * LANES..][..LANES];
+            for p in 0..BITS {
+                let plane = &block[(w * BITS + p) * LANES..][..LANES];
                 for (c, &cells) in counts.iter_mut().zip(plane) {
                     *c += (b & cells).count_ones() << p;
                 }
             }
         }
         counts
+    }
+
+    /// `block_counts` for this tile's plane count.
+    fn block_counts_any(&self, k: usize, driven: &[u64]) -> [u32; LANES] {
+        match self.bits {
+            1 => self.block_counts::<1>(k, driven),
+            2 => self.block_counts::<2>(k, driven),
+            3 => self.block_counts::<3>(k, driven),
+            _ => self.block_counts::<4>(k, driven),
+        }
     }
 
     /// Conductance between adjacent levels, µS.
@@ -160,7 +181,7 @@ impl LevelPlanes {
     pub fn currents(&self, driven: &[u64], volts: f32, out: &mut [f32]) {
         let offset = self.offset_us(driven);
         for (k, o) in out.chunks_mut(LANES).enumerate() {
-            let counts = self.block_counts(k, driven);
+            let counts = self.block_counts_any(k, driven);
             for (i, &c) in o.iter_mut().zip(&counts) {
                 *i = volts * (offset + self.step_us * c as i32 as f32);
             }

@@ -319,6 +319,23 @@ fn levels_mvm_portable(
     adc: &Adc,
     out: &mut [f32],
 ) {
+    match planes.bits() {
+        1 => levels_mvm_bits::<1>(planes, drive, cycle_weights, adc, out),
+        2 => levels_mvm_bits::<2>(planes, drive, cycle_weights, adc, out),
+        3 => levels_mvm_bits::<3>(planes, drive, cycle_weights, adc, out),
+        _ => levels_mvm_bits::<4>(planes, drive, cycle_weights, adc, out),
+    }
+}
+
+/// `levels_mvm` for cells of `BITS` level bits (a constant, so the popcount loop unrolls).
+#[inline(always)]
+fn levels_mvm_bits<const BITS: usize>(
+    planes: &LevelPlanes,
+    drive: &BinaryDrive,
+    cycle_weights: &[f64],
+    adc: &Adc,
+    out: &mut [f32],
+) {
     let (cols, words) = (planes.cols(), planes.words());
     let vectors = out.len() / cols;
     let v = drive.volts;
@@ -343,7 +360,7 @@ fn levels_mvm_portable(
             }
         }));
         match *adc {
-            Adc::Ideal => fused_levels(planes, &driven, &cycles, |x| x, 0.0, 1.0, out_t),
+            Adc::Ideal => fused_levels::<BITS>(planes, &driven, &cycles, |x| x, 0.0, 1.0, out_t),
             Adc::Quantizing {
                 lo, lsb, max_code, ..
             } => {
@@ -352,7 +369,7 @@ fn levels_mvm_portable(
                 // unchecked conversion vectorizes where `as` (saturating) does not.
                 let code = |x: f32| unsafe { x.max(0.5).min(top).to_int_unchecked::<i32>() } as f32;
                 let sum_w: f32 = cycles.iter().map(|c| c.weight).sum();
-                fused_levels(planes, &driven, &cycles, code, lo * sum_w, lsb, out_t)
+                fused_levels::<BITS>(planes, &driven, &cycles, code, lo * sum_w, lsb, out_t)
             }
         }
     }
@@ -361,7 +378,7 @@ fn levels_mvm_portable(
 /// One vector through every column block: out = base + scale·Σ_c w_c·convert(a_c + b_c·n_c)
 /// with the cycles' level counts n_c, accumulated in registers and stored once.
 #[inline(always)]
-fn fused_levels<'d>(
+fn fused_levels<'d, const BITS: usize>(
     planes: &LevelPlanes,
     driven: &impl Fn(usize) -> &'d [u64],
     cycles: &[CycleAffine],
@@ -373,7 +390,7 @@ fn fused_levels<'d>(
     for (k, o) in out.chunks_mut(PLANE_LANES).enumerate() {
         let mut acc = [0.0f32; PLANE_LANES];
         for (c, cycle) in cycles.iter().enumerate() {
-            let counts = planes.block_counts(k, driven(c));
+            let counts = planes.block_counts::<BITS>(k, driven(c));
             for (a, &n) in acc.iter_mut().zip(&counts) {
                 *a += cycle.weight * convert(cycle.a + cycle.b * n as i32 as f32);
             }
