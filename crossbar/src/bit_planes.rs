@@ -176,6 +176,26 @@ impl LevelPlanes {
         self.step_us
     }
 
+    /// Largest column current (µA) of one input cycle that drives the rows set in `driven`
+    /// at `volts`: the current of the largest level count, since currents grow with it
+    /// (the same value `currents` would give that column).
+    pub fn max_current_ua(&self, driven: &[u64], volts: f32) -> f32 {
+        let most = match self.bits {
+            1 => self.max_count::<1>(driven),
+            2 => self.max_count::<2>(driven),
+            3 => self.max_count::<3>(driven),
+            _ => self.max_count::<4>(driven),
+        };
+        volts * (self.offset_us(driven) + self.step_us * most as i32 as f32)
+    }
+
+    fn max_count<const BITS: usize>(&self, driven: &[u64]) -> u32 {
+        (0..self.blocks)
+            .flat_map(|k| self.block_counts::<BITS>(k, driven))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Column currents (µA) into `out` (cols) of one input cycle that drives the rows set
     /// in `driven` at `volts`.
     pub fn currents(&self, driven: &[u64], volts: f32, out: &mut [f32]) {

@@ -197,6 +197,14 @@ impl Tile {
     /// Largest current magnitude over all cycles, vectors and columns of `drive`, µA,
     /// without read noise (for calibrating the ADC range).
     pub fn max_abs_current_ua(&self, drive: &Drive) -> f32 {
+        if let (Conductances::Levels(planes), Some(b)) = (&self.conductances, &drive.binary) {
+            let words = planes.words();
+            return b
+                .words
+                .chunks_exact(words)
+                .map(|driven| planes.max_current_ua(driven, b.volts))
+                .fold(0.0f32, |m, i| m.max(i.abs()));
+        }
         let mut currents = Vec::new();
         self.currents(drive, false, 0, &mut currents);
         currents.iter().fold(0.0f32, |m, i| m.max(i.abs()))
@@ -796,6 +804,7 @@ mod binary_tests {
             Tile::new(g.clone(), rows, cols, |_| 0.0, cell.g_max_us, key()).compact_levels(&cell),
         );
         let range = analog.max_abs_current_ua(&drive);
+        assert!((levels.max_abs_current_ua(&drive) - range).abs() <= 1e-5 * range);
         let adc = crate::adc::AdcConfig::default().converter(range, false);
         let (mut a, mut l) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
         analog.mvm(&drive, &adc, 8, 0, &mut a, &mut Vec::new());
