@@ -5,8 +5,11 @@
 //! ADC. The exact emulation needs one partial product per (input cycle, weight slice,
 //! column group ±), so its floor is cycles × slices × 2 times one float32
 //! tokens×768×3072 GEMM, timed here with the same GEMM kernel (matrixmultiply) on the same
-//! threads. With 1-bit DACs the tiles do not multiply at all: they add table entries of
-//! 4-row conductance sums (crossbar::tile), which is why the forward can beat that floor.
+//! threads. With 1-bit DACs the tiles do not multiply at all: ideal devices leave every
+//! cell on its level, so the tiles are stored as bit planes and count driven levels by
+//! popcount (crossbar::bit_planes); varied devices add table entries of 4-row conductance
+//! sums (crossbar::tile). That is why the forward beats the floor. The CPU time per
+//! forward (all threads) is printed too: on a shared machine it is steadier than wall time.
 //! The output checksum is printed so runs with RAYON_NUM_THREADS=1 and =2 can be compared.
 //!
 //!     cargo run --release -p mapping --example bench_forward [-- REPEATS [tokens]]
