@@ -162,6 +162,14 @@ impl Dac {
             (1u32 << self.input_bits) - 1
         };
         let m = self.cycles.len() * vectors;
+        // The codes row by row (rows × vectors), so that every cycle writes the voltages of a
+        // row contiguously, in the order they are stored.
+        let mut by_row = vec![0i32; rows * vectors];
+        for (t, vector) in codes.chunks_exact(rows).enumerate() {
+            for (i, &code) in vector.iter().enumerate() {
+                by_row[i * vectors + t] = code;
+            }
+        }
         let mut volts = vec![0.0f32; rows * m];
         for (c, cycle) in self.cycles.iter().enumerate() {
             let chunk_mask = (1u32 << cycle.bits) - 1;
@@ -173,9 +181,10 @@ impl Dac {
                     ((pattern >> cycle.first_bit) & chunk_mask) as f32
                 }
             };
-            for (t, vector) in codes.chunks(rows).enumerate() {
-                for (i, &code) in vector.iter().enumerate() {
-                    volts[i * m + c * vectors + t] = level(code) * cycle.volts_per_unit;
+            for (i, row) in by_row.chunks_exact(vectors).enumerate() {
+                let out = &mut volts[i * m + c * vectors..][..vectors];
+                for (v, &code) in out.iter_mut().zip(row) {
+                    *v = level(code) * cycle.volts_per_unit;
                 }
             }
         }
