@@ -58,17 +58,18 @@ impl LevelPlanes {
         let (words, blocks) = (rows.div_ceil(WORD), cols.div_ceil(LANES));
         let level_g: Vec<f32> = (0..=top).map(|l| cell.conductance_us(l)).collect();
         let mut planes = vec![0u64; blocks * words * bits * LANES];
+        let inv_step = 1.0 / step_us;
         for (i, row) in g_us.chunks_exact(cols).enumerate() {
             let (w, r) = (i / WORD, i % WORD);
             for (j, &g) in row.iter().enumerate() {
                 // The nearest level (any rounding will do: the exact comparison decides).
-                let level = ((g - cell.g_min_us) / step_us + 0.5) as usize;
+                let level = ((g - cell.g_min_us) * inv_step + 0.5) as usize;
                 if level_g.get(level) != Some(&g) {
                     return None;
                 }
-                let (k, l) = (j / LANES, j % LANES);
-                for p in (0..bits).filter(|p| level >> p & 1 == 1) {
-                    planes[((k * words + w) * bits + p) * LANES + l] |= 1 << r;
+                let at = ((j / LANES * words + w) * bits) * LANES + j % LANES;
+                for p in 0..bits {
+                    planes[at + p * LANES] |= ((level as u64 >> p) & 1) << r;
                 }
             }
         }
