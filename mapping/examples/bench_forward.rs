@@ -12,7 +12,11 @@
 //! forward (all threads) is printed too: on a shared machine it is steadier than wall time.
 //! The output checksum is printed so runs with RAYON_NUM_THREADS=1 and =2 can be compared.
 //!
-//!     cargo run --release -p mapping --example bench_forward [-- REPEATS [tokens]]
+//!     cargo run --release -p mapping --example bench_forward [-- REPEATS [tokens [reram]]]
+//!
+//! With a third argument `reram` the bit-sliced matrix is programmed with the aihwkit
+//! ReRAM-CMO device read a day after programming (programming variation, relaxation and
+//! read noise): the cells are then off their levels and the tiles take the float path.
 //!
 //! tokens defaults to 128 (the workload); a BERT sentence is nearer 25.
 
@@ -134,11 +138,15 @@ fn main() {
             .unwrap_or(default)
     };
     let (repeats, tokens) = (arg(1, 5), arg(2, 128));
+    let device = match std::env::args().nth(3).as_deref() {
+        Some("reram") => DeviceConfig::reram_cmo(86_400.0),
+        _ => DeviceConfig::default(),
+    };
     let w = random(OUT * IN, 1);
     let x = random(tokens * IN, 2);
     let cfg = MappingConfig::default(); // the ISAAC-like workload above
     let t0 = Instant::now();
-    let m = MappedMatrix::program(&w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let m = MappedMatrix::program(&w, OUT, IN, &cfg, &device, 1, 0).unwrap();
     let program_s = t0.elapsed().as_secs_f64();
     let report = m.report();
 
