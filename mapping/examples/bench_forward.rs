@@ -5,11 +5,18 @@
 //! ADC. The exact emulation needs one partial product per (input cycle, weight slice,
 //! column group ±), so its floor is cycles × slices × 2 times one float32
 //! tokens×768×3072 GEMM, timed here with the same GEMM kernel (matrixmultiply) on the same
-//! threads. With 1-bit DACs the tiles do not multiply at all: they add table entries of
-//! 4-row conductance sums (crossbar::tile), which is why the forward can beat that floor.
+//! threads. With 1-bit DACs the tiles do not multiply at all: ideal devices leave every
+//! cell on its level, so the tiles are stored as bit planes and count driven levels by
+//! popcount (crossbar::bit_planes); varied devices add table entries of 4-row conductance
+//! sums (crossbar::tile). That is why the forward beats the floor. The CPU time per
+//! forward (all threads) is printed too: on a shared machine it is steadier than wall time.
 //! The output checksum is printed so runs with RAYON_NUM_THREADS=1 and =2 can be compared.
 //!
-//!     cargo run --release -p mapping --example bench_forward [-- REPEATS [tokens]]
+//!     cargo run --release -p mapping --example bench_forward [-- REPEATS [tokens [reram]]]
+//!
+//! With a third argument `reram` the bit-sliced matrix is programmed with the aihwkit
+//! ReRAM-CMO device read a day after programming (programming variation, relaxation and
+//! read noise): the cells are then off their levels and the tiles take the float path.
 //!
 //! tokens defaults to 128 (the workload); a BERT sentence is nearer 25.
 
@@ -97,6 +104,27 @@ fn one_shot(w: &[f32], x: &[f32], tokens: usize, gemm_s: f64, repeats: usize) {
     );
 }
 
+/// CPU seconds this process has used so far (all threads, user + system), from
+/// /proc/self/stat in clock ticks of 1/100 s (Linux's USER_HZ); 0 where unavailable. On a
+/// machine shared with other jobs the CPU time of a forward pass is steadier than its wall
+/// time.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -110,11 +138,15 @@ fn main() {
             .unwrap_or(default)
     };
     let (repeats, tokens) = (arg(1, 5), arg(2, 128));
+    let device = match std::env::args().nth(3).as_deref() {
+        Some("reram") => DeviceConfig::reram_cmo(86_400.0),
+        _ => DeviceConfig::default(),
+    };
     let w = random(OUT * IN, 1);
     let x = random(tokens * IN, 2);
     let cfg = MappingConfig::default(); // the ISAAC-like workload above
     let t0 = Instant::now();
-    let m = MappedMatrix::program(&w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let m = MappedMatrix::program(&w, OUT, IN, &cfg, &device, 1, 0).unwrap();
     let program_s = t0.elapsed().as_secs_f64();
     let report = m.report();
 
@@ -130,6 +162,7 @@ fn main() {
             .collect(),
     );
     let (y, _) = m.forward(&x, tokens, 0).unwrap(); // warm-up
+    let cpu_before = cpu_seconds();
     let forward_s = median(
         (0..repeats)
             .map(|i| {
@@ -139,6 +172,7 @@ fn main() {
             })
             .collect(),
     );
+    let forward_cpu_s = (cpu_seconds() - cpu_before) / repeats as f64;
     let partial_products = report.input_cycles * report.weight_slices * 2;
     let floor_s = partial_products as f64 * gemm_s;
     let rel_err = {
@@ -167,6 +201,10 @@ fn main() {
     println!("floor                        {:.1} ms", floor_s * 1e3);
     println!("bit-sliced forward (median)  {:.1} ms", forward_s * 1e3);
     println!("ratio forward / floor        {:.2}", forward_s / floor_s);
+    println!(
+        "bit-sliced forward CPU time  {:.1} ms per forward, all threads",
+        forward_cpu_s * 1e3
+    );
     println!(
         "mapped matrix stored state   {:.1} MiB ({} bytes)",
         report.stored_bytes as f64 / (1 << 20) as f64,

@@ -11,8 +11,9 @@ pub enum Fidelity {
     /// The full chain: weights sliced over `cell.bits_per_cell` cells, inputs streamed
     /// through the DAC cycles, an ADC conversion on every slice × cycle × tile column.
     BitSliced,
-    /// aihwkit's level: each weight's magnitude on one device (pair) programmed to one of
-    /// 2^(stored bits) levels (`cell.bits_per_cell` is ignored), inputs applied in one
+    /// aihwkit's level: each weight's magnitude on one device (pair) programmed to the
+    /// conductance G_min + (|w_q| / (2^(stored bits) − 1))·(G_max − G_min), an analog value
+    /// for weights of up to 24 bits (`cell.bits_per_cell` is ignored), inputs applied in one
     /// bipolar DAC shot (needs `dac.dac_bits` ≥ `input_bits`), one ADC conversion of each
     /// tile column's full analog sum.
     OneShot,
@@ -211,21 +212,12 @@ impl MappingConfig {
             ));
         }
         let one_shot_dac = self.dac.dac_bits >= self.input_bits;
-        if self.fidelity == Fidelity::OneShot {
-            if !one_shot_dac {
-                return Err(ConfigError::new(
-                    k("dac.dac_bits"),
-                    format!("≥ input_bits ({}) for one_shot fidelity", self.input_bits),
-                    self.dac.dac_bits,
-                ));
-            }
-            if self.stored_bits() > 8 {
-                return Err(ConfigError::new(
-                    k("weight_bits"),
-                    "at most 9 (differential) or 8 (offset) at one_shot: a device holds ≤ 256 levels",
-                    self.weight_bits,
-                ));
-            }
+        if self.fidelity == Fidelity::OneShot && !one_shot_dac {
+            return Err(ConfigError::new(
+                k("dac.dac_bits"),
+                format!("≥ input_bits ({}) for one_shot fidelity", self.input_bits),
+                self.dac.dac_bits,
+            ));
         }
         self.adc.validate_for_drive(&k("adc"), one_shot_dac)
     }
@@ -275,12 +267,18 @@ mod tests {
             err(|c| c.fidelity = Fidelity::OneShot),
             "hw.mapping.dac.dac_bits"
         );
+        // One-shot weights are analog conductances: 24 bits are fine, 25 are not.
+        let mut one_shot = MappingConfig {
+            fidelity: Fidelity::OneShot,
+            weight_bits: 24,
+            input_bits: 24,
+            ..Default::default()
+        };
+        one_shot.dac.dac_bits = 24;
+        one_shot.validate("m").unwrap();
+        one_shot.weight_bits = 25;
         assert_eq!(
-            err(|c| {
-                c.fidelity = Fidelity::OneShot;
-                c.dac.dac_bits = 8;
-                c.weight_bits = 12;
-            }),
+            one_shot.validate("hw.mapping").unwrap_err().key,
             "hw.mapping.weight_bits"
         );
     }

@@ -108,6 +108,47 @@ fn ideal_hardware_reproduces_the_digital_product() {
     }
 }
 
+/// Random real-valued (non-representable) W and x at 24-bit weights and inputs on ideal
+/// hardware (ideal device and ADC): one-shot with analog conductances (24-bit DAC), and
+/// bit-sliced on 4-bit cells through the same one-cycle 24-bit DAC. Both reproduce x·Wᵀ to
+/// float rounding: per output |y − ref| ≤ 1e-5·Σ_k |x_k|·|W_nk| (24-bit quantization
+/// contributes ~2^-23 of that, f32 accumulation the rest), over both encodings and array
+/// sizes that do and do not divide the 37×150 matrix. At 12 bits the same check must fail
+/// (quantization alone exceeds the tolerance). Seeds 21, 22.
+#[test]
+fn ideal_24_bit_hardware_reproduces_real_valued_products() {
+    let (n_out, k, tokens) = (37, 150, 5);
+    let w = random(n_out * k, 21);
+    let x = random(tokens * k, 22);
+    let (want, mag) = reference(&x, &w, tokens, n_out, k);
+    let worst_error = |fidelity, encoding, rows, cols, bits| {
+        let mut cfg = ideal_cfg(fidelity, encoding, rows, cols, bits);
+        cfg.dac.dac_bits = bits;
+        cfg.cell.bits_per_cell = 4;
+        let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        (0..y.len())
+            .map(|i| (y[i] as f64 - want[i]).abs() / mag[i])
+            .fold(0.0, f64::max)
+    };
+    for fidelity in [Fidelity::OneShot, Fidelity::BitSliced] {
+        for encoding in [Encoding::Differential, Encoding::Offset] {
+            for (rows, cols) in [(128, 128), (64, 100), (33, 70), (150, 40)] {
+                let worst = worst_error(fidelity, encoding, rows, cols, 24);
+                assert!(
+                    worst <= 1e-5,
+                    "{fidelity:?} {encoding:?} {rows}×{cols}: error {worst:e} of Σ|x||w|"
+                );
+            }
+            let coarse = worst_error(fidelity, encoding, 64, 100, 12);
+            assert!(
+                coarse > 1e-5,
+                "{fidelity:?} {encoding:?} at 12 bits: {coarse:e}"
+            );
+        }
+    }
+}
+
 /// Real-valued random W and x at 16-bit (bit-sliced) or 9-bit (one-shot) precision: the
 /// error stays within the quantization bound Σ_k (|x|·Δw/2 + |w|·Δx/2 + Δx·Δw/4) plus
 /// 1e-5·Σ|x||w| float slack, where Δw, Δx are the scales. Seeds 3, 4.
