@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 /// Base hardware of the tests: two swept settings and one fixed one.
 const HARDWARE: &str = "[adc]\nbits = 8\n[device]\nsigma = 0.0\nfidelity = \"bit-sliced\"\n";
 
+/// A real hardware description with the same two swept parameters.
+const REAL_HARDWARE: &str =
+    "[mapping]\nadc = { adc_bits = 8 }\n[device]\nprogramming = { model = \"relative\", sigma = 0.0 }\n";
+
 /// 2 tasks × 3 ADC resolutions × 3 variation levels × 3 seeds = 54 rows.
 fn spec_text(dir: &Path) -> String {
     format!(
@@ -434,29 +438,37 @@ fn shards_merged_equal_the_unsharded_run_and_baselines_are_cached() {
 
 #[test]
 fn cli_rejects_invalid_specs_before_any_work() {
+    // The CLI resolves the base through the real hardware description, so this test
+    // writes a real one and sweeps its real keys.
     let dir = tempfile::tempdir().unwrap();
-    setup(dir.path());
+    let real = |text: String| {
+        text.replace("\"adc.bits\"", "\"mapping.adc.adc_bits\"")
+            .replace("\"adc.bitz\"", "\"mapping.adc.bitz\"")
+            .replace("\"device.sigma\"", "\"device.programming.sigma\"")
+    };
+    std::fs::write(dir.path().join("hw.toml"), REAL_HARDWARE).unwrap();
+    std::fs::write(dir.path().join("spec.toml"), real(spec_text(dir.path()))).unwrap();
     let cases = [
         (
             "\"adc.bits\" = [4, 6, 8]",
             "\"adc.bitz\" = [4, 6, 8]",
-            "grid.adc.bitz",
+            "grid.mapping.adc.bitz",
         ),
         (
             "\"adc.bits\" = [4, 6, 8]",
             "\"adc.bits\" = [4, 6.5]",
-            "grid.adc.bits[1]",
+            "grid.mapping.adc.adc_bits[1]",
         ),
         (
             "\"adc.bits\" = [4, 6, 8]",
             "\"adc.bits\" = []",
-            "grid.adc.bits",
+            "grid.mapping.adc.adc_bits",
         ),
         ("\"rte\"]", "\"rte\", \"imdb\"]", "tasks[2]"),
         ("seeds = 3", "seeds = 3\nthreads = 2", "threads"),
     ];
     for (from, to, key) in cases {
-        let spec = spec_text(dir.path()).replace(from, to);
+        let spec = real(spec_text(dir.path()).replace(from, to));
         std::fs::write(dir.path().join("bad.toml"), spec).unwrap();
         let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
             .args(["sweep", "bad.toml", "--out", "bad.csv"])
@@ -484,7 +496,10 @@ fn cli_rejects_invalid_specs_before_any_work() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("device.sigma = [0, 0.05, 0.1]"), "{stdout}");
+    assert!(
+        stdout.contains("device.programming.sigma = [0, 0.05, 0.1]"),
+        "{stdout}"
+    );
     assert!(stdout.contains("= 54 rows; shard 1/4: 14 rows"), "{stdout}");
     assert!(!dir.path().join("ok.csv").exists());
 
