@@ -159,8 +159,8 @@ fn loss_and_gradient(probe: &Probe, x: &Matrix, y: &[usize], l2: f64) -> (f64, P
         let exp: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
         let total: f64 = exp.iter().sum();
         loss += total.ln() + max - z[label];
-        for c in 0..k {
-            let delta = exp[c] / total - if c == label { 1.0 } else { 0.0 };
+        for (c, e) in exp.iter().enumerate() {
+            let delta = e / total - if c == label { 1.0 } else { 0.0 };
             grad.bias[c] += delta / n;
             let g = &mut grad.weight[c * d..(c + 1) * d];
             g.iter_mut()

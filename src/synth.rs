@@ -129,12 +129,9 @@ pub struct TensorSpec {
 }
 
 impl TensorSpec {
-    pub fn len(&self) -> usize {
+    /// Number of values.
+    pub fn elements(&self) -> usize {
         self.shape.iter().product()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -197,14 +194,14 @@ fn layer_norm(out: &mut Vec<TensorSpec>, prefix: &str, width: usize) {
 }
 
 /// A tensor whose bytes are produced only when the writer asks for them.
-pub struct LazyTensor<F: Fn() -> Vec<f32>> {
+struct LazyTensor<F: Fn() -> Vec<f32>> {
     shape: Vec<usize>,
     dtype: StoredDtype,
     values: F,
 }
 
 impl<F: Fn() -> Vec<f32>> LazyTensor<F> {
-    pub fn new(shape: Vec<usize>, dtype: StoredDtype, values: F) -> Self {
+    fn new(shape: Vec<usize>, dtype: StoredDtype, values: F) -> Self {
         Self {
             shape,
             dtype,
@@ -265,12 +262,14 @@ fn partial_path(path: &Path) -> PathBuf {
 /// depend on the order tensors are written in.
 fn init_values(spec: &TensorSpec, seed: u64, tensor_number: u32) -> Vec<f32> {
     match spec.init {
-        Init::Zeros => vec![0.0; spec.len()],
-        Init::Ones => vec![1.0; spec.len()],
+        Init::Zeros => vec![0.0; spec.elements()],
+        Init::Ones => vec![1.0; spec.elements()],
         Init::Normal => {
             let mut rng = StreamKey::new(seed, tensor_number, 0, Purpose::SyntheticWeights).rng();
             let normal = Normal::new(0.0f32, INITIALIZER_RANGE).expect("positive std");
-            (0..spec.len()).map(|_| normal.sample(&mut rng)).collect()
+            (0..spec.elements())
+                .map(|_| normal.sample(&mut rng))
+                .collect()
         }
     }
 }
@@ -323,7 +322,7 @@ pub fn synthesize(
     std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
 
     let layout = tensor_layout(&parsed, parsed.num_labels());
-    let parameters = layout.iter().map(TensorSpec::len).sum();
+    let parameters = layout.iter().map(TensorSpec::elements).sum();
     let tensors: Vec<(String, LazyTensor<_>)> = layout
         .iter()
         .enumerate()
@@ -412,7 +411,10 @@ mod tests {
     fn layout_counts_match_published_bert_base_parameters() {
         let config =
             BertConfig::from_json(&ModelSize::Base.config_json().to_string(), "base").unwrap();
-        let n: usize = tensor_layout(&config, 2).iter().map(TensorSpec::len).sum();
+        let n: usize = tensor_layout(&config, 2)
+            .iter()
+            .map(TensorSpec::elements)
+            .sum();
         // Hugging Face's bert-base-uncased BertModel has 109,482,240 parameters; the
         // classifier adds 768·2 + 2.
         assert_eq!(n, 109_482_240 + 768 * 2 + 2);

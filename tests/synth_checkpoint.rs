@@ -49,7 +49,10 @@ fn tiny_synthetic_checkpoint_loads_and_runs() {
     let per_layer = 4 * (16 * 16 + 16) + (32 * 16 + 32) + (16 * 32 + 16) + 4 * 16;
     let expected = (120 + 64 + 2) * 16 + 2 * 16 + 2 * per_layer + (16 * 16 + 16) + (3 * 16 + 3);
     assert_eq!(summary.parameters, expected);
-    assert_eq!(summary.weight_bytes as usize > 4 * expected, true);
+    assert!(
+        summary.weight_bytes as usize > 4 * expected,
+        "f32 data plus header"
+    );
     let logits = forward_logits(dir.path());
     assert!(logits.iter().all(|v| v.is_finite()));
     // Hugging Face's init: LayerNorm γ = 1, β = 0, biases 0; weights spread 0.02.

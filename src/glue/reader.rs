@@ -157,6 +157,12 @@ pub fn parse_tsv(
         line,
         message,
     };
+    if body.trim().is_empty() {
+        return Err(row_error(
+            1,
+            "file is empty: expected tab-separated rows of examples".into(),
+        ));
+    }
     let mut examples = Vec::new();
     for (i, raw_line) in body.split('\n').enumerate() {
         let line = i + 1;
@@ -188,6 +194,12 @@ pub fn parse_tsv(
             text_b: layout.text_b.map(|c| fields[c].to_string()),
             gold,
         });
+    }
+    if examples.is_empty() {
+        return Err(row_error(
+            1,
+            "expected at least one example after the header, found none".into(),
+        ));
     }
     Ok(examples)
 }

@@ -107,6 +107,23 @@ impl SafetensorsFile {
             Err(SafeTensorError::MetadataIncompleteBuffer) => {
                 return Err(describe_size_mismatch(&mmap, &shown))
             }
+            Err(SafeTensorError::InvalidHeaderLength) => {
+                return Err(CheckpointError::Header {
+                    path: shown,
+                    message: format!(
+                        "expected a header of at most {} bytes (the file size minus 8), \
+                         found a header length field of {}",
+                        mmap.len().saturating_sub(8),
+                        u64::from_le_bytes(mmap[..8].try_into().expect("8 bytes"))
+                    ),
+                })
+            }
+            Err(SafeTensorError::TensorInvalidInfo) => {
+                return Err(CheckpointError::Header {
+                    path: shown,
+                    message: describe_bad_extent(&mmap),
+                })
+            }
             Err(e) => {
                 return Err(CheckpointError::Header {
                     path: shown,
@@ -159,6 +176,36 @@ fn describe_size_mismatch(buf: &[u8], path: &str) -> CheckpointError {
             message: format!("{found} data bytes, more than the header describes"),
         },
     }
+}
+
+/// The header gives some tensor a byte range that does not fit its shape and dtype: name
+/// the first such tensor with its expected and found sizes.
+fn describe_bad_extent(buf: &[u8]) -> String {
+    let header_len = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes")) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&buf[8..8 + header_len]).unwrap_or_default();
+    header.remove("__metadata__");
+    let generic = "a tensor's byte range does not match its shape and dtype".to_string();
+    let Ok(tensors) = serde_json::from_value::<BTreeMap<String, TensorInfo>>(header.into()) else {
+        return generic;
+    };
+    for (name, info) in tensors {
+        let elements = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        let bits = elements.and_then(|n| n.checked_mul(info.dtype.bitsize()));
+        let expected = bits.map(|b| b.div_ceil(8));
+        let (start, end) = info.data_offsets;
+        let found = end.wrapping_sub(start);
+        if expected != Some(found) {
+            return format!(
+                "tensor `{name}`: expected {} bytes for shape {:?} of {:?}, found data_offsets \
+                 [{start}, {end}]",
+                expected.map_or("an overflowing number of".into(), |b| b.to_string()),
+                info.shape,
+                info.dtype
+            );
+        }
+    }
+    generic
 }
 
 /// All tensors of one checkpoint directory, looked up by name.

