@@ -22,6 +22,7 @@
 //!
 //! The library never prints results to stdout; progress goes to stderr ([`progress`]).
 
+pub mod chip;
 pub mod evaluator;
 pub mod grid;
 pub mod hash;
