@@ -19,6 +19,7 @@
 //!   summaries and figures.
 //! - [`cli`]: the `crossbert` command.
 
+pub mod backend;
 pub mod cli;
 pub mod energy;
 pub mod experiment;

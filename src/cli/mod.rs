@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod eval;
+pub mod map;
 pub mod merge;
 pub mod plot;
 pub mod summarize;
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate a Hugging Face checkpoint on a GLUE task's split.
     Eval(eval::EvalArgs),
+    /// Show how a checkpoint's linear layers map onto a chip and what one inference spends.
+    Map(map::MapArgs),
     /// Measure the digital engine's speed and memory on a GLUE split.
     Bench(bench::BenchArgs),
     /// Run an experiment spec (a hardware sweep) into a results CSV.
@@ -38,6 +41,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Eval(args) => eval::run(args),
+        Command::Map(args) => map::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => merge::run(args),

@@ -1,0 +1,180 @@
+//! The analog backend against the digital engine and against closed-form counts.
+//!
+//! * `ideal` hardware reproduces the digital logits of every shared checkpoint at both
+//!   fidelity levels (first 16 dev rows of each task: bit-sliced ideal hardware runs 24
+//!   input cycles × 12 weight slices per array, too slow for the full split in CI);
+//! * the events one encoder linear produces equal the closed form written here from the
+//!   ISAAC geometry, and its ADC energy equals conversions × 1.67 pJ;
+//! * `--out` files of the binary are byte-identical for RAYON_NUM_THREADS=1 and 2.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use crossbert::backend::{AnalogHardware, AnalogModel};
+use crossbert::glue::evaluate::{predict_logits, tokenize_examples};
+use crossbert::glue::{self, LabelMap, Split, Task};
+use crossbert::model::{digital_linear, load_classifier, Matrix, PackedBatch};
+use crossbert::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
+use mapping::Fidelity;
+
+/// The task a shared checkpoint was fine-tuned on (from its reference metrics).
+fn task_of(dir: &Path) -> Task {
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference/metrics.json")).unwrap())
+            .unwrap();
+    Task::parse(m["task"].as_str().unwrap()).unwrap()
+}
+
+/// The first `n` examples of a split, tokenized.
+fn encoded(shared: &Path, dir: &Path, task: Task, split: Split, n: usize) -> Vec<Encoded> {
+    let (config, _) = load_classifier(dir, &digital_linear).unwrap();
+    let labels = LabelMap::for_checkpoint(task, &config).unwrap();
+    let mut examples = glue::read_split(&shared.join("glue"), task, split, &labels).unwrap();
+    examples.truncate(n);
+    let tokenizer = BertTokenizer::from_dir(dir, DEFAULT_MAX_LEN).unwrap();
+    tokenize_examples(&tokenizer, &examples).unwrap()
+}
+
+/// Largest |a − d| of a row relative to the row's largest |d|, over all rows.
+fn max_relative_error(analog: &Matrix, digital: &Matrix) -> f32 {
+    (0..digital.rows())
+        .map(|r| {
+            let scale = digital.row(r).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let err = analog
+                .row(r)
+                .iter()
+                .zip(digital.row(r))
+                .fold(0.0f32, |m, (a, d)| m.max((a - d).abs()));
+            err / scale
+        })
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn ideal_hardware_reproduces_digital_logits_at_both_fidelities() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    for dir in common::minilm_checkpoints(&shared) {
+        let task = task_of(&dir);
+        let dev = encoded(&shared, &dir, task, Split::Dev, 16);
+        let (_, digital) = load_classifier(&dir, &digital_linear).unwrap();
+        let expected = predict_logits(&digital, &dev, 8).unwrap();
+        for fidelity in [Fidelity::BitSliced, Fidelity::OneShot] {
+            let mut hw = AnalogHardware::preset("ideal").unwrap();
+            hw.mapping.fidelity = fidelity;
+            if fidelity == Fidelity::OneShot {
+                hw.mapping.dac.dac_bits = hw.mapping.input_bits;
+            }
+            let chip = AnalogModel::load(&dir, &hw, 7).unwrap();
+            let got = predict_logits(&chip.model, &dev, 8).unwrap();
+            chip.check().unwrap();
+            let err = max_relative_error(&got, &expected);
+            println!(
+                "{} {fidelity:?}: max relative logit error {err:e}",
+                dir.display()
+            );
+            assert!(
+                err <= 1e-4,
+                "{} {fidelity:?}: logits differ by {err:e} relative (bound 1e-4)",
+                dir.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn one_layer_events_and_adc_energy_match_the_closed_form() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let dir = shared.join("models/minilm-sst2");
+    let mut hw = AnalogHardware::preset("isaac-32nm").unwrap();
+    hw.analog = vec!["0.query".into()];
+    let chip = AnalogModel::load(&dir, &hw, 1).unwrap();
+    let train = encoded(&shared, &dir, Task::Sst2, Split::Train, 8);
+    chip.calibrate(&train).unwrap();
+    let dev = encoded(&shared, &dir, Task::Sst2, Split::Dev, 5);
+    let mut batch = PackedBatch::default();
+    for e in &dev {
+        batch.push(&e.input_ids, &e.token_type_ids);
+    }
+    chip.model.forward(&batch).unwrap();
+    let measured = chip.take_measured();
+    assert_eq!(measured.len(), 1);
+    let (name, m) = &measured[0];
+    assert_eq!(name, "0.query");
+    let t = batch.num_tokens() as u64;
+    assert_eq!(m.tokens, t);
+
+    // ISAAC geometry for a 384 × 384 matrix: 8-bit weights, differential → 7 magnitude
+    // bits on 2-bit cells = 4 slices; 2 × 4 = 8 columns per output, 16 outputs per
+    // 128-column array → 24 column tiles; 384 / 128 = 3 row tiles; 72 arrays, all 128 × 128
+    // cells in use. 8-bit inputs on 1-bit DACs: 8 cycles.
+    let (h, cycles, slices, row_tiles, arrays, side) = (384u64, 8u64, 4u64, 3u64, 72u64, 128u64);
+    let e = &m.events;
+    assert_eq!(
+        e.adc_conversions.get(&8),
+        Some(&(t * cycles * arrays * side))
+    );
+    assert_eq!(e.dac_drives, t * cycles * arrays * side);
+    assert_eq!(e.cell_reads, t * cycles * arrays * side * side);
+    assert_eq!(e.sample_holds, t * cycles * arrays * side);
+    assert_eq!(
+        e.shift_adds,
+        t * (cycles - 1) * arrays * side + t * h * row_tiles * (2 * slices - 1)
+    );
+    assert_eq!(e.adder_tree_ops, t * h * (row_tiles - 1));
+    assert_eq!(e.buffer_bits, t * (h * 8 + h * 32));
+
+    // The cost roll-up prices the same counts: ADC energy = conversions × 1.67 pJ (ISAAC
+    // 8-bit ADC, DESIGN.md §4) for one "inference" of t tokens.
+    let cost = chip.cost(&[t as usize]).unwrap();
+    let adc = (t * cycles * arrays * side) as f64 * 1.67;
+    assert!(
+        (cost.energy_pj.adc_pj - adc).abs() <= 1e-9 * adc,
+        "{} vs {adc}",
+        cost.energy_pj.adc_pj
+    );
+    let sum: f64 = cost.energy_pj.components().iter().map(|(_, pj)| pj).sum();
+    assert_eq!(sum, cost.energy_pj.total_pj());
+    assert!(cost.latency_ns > 0.0 && cost.area_mm2.total_mm2() > 0.0);
+}
+
+#[test]
+fn out_files_identical_on_one_and_two_threads() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |threads: &str| {
+        let out = tmp.path().join(format!("logits-{threads}.tsv"));
+        let status = Command::new(env!("CARGO_BIN_EXE_crossbert"))
+            .env("RAYON_NUM_THREADS", threads)
+            .args([
+                "eval",
+                "--task",
+                "sst2",
+                "--preset",
+                "isaac-32nm",
+                "--seed",
+                "3",
+            ])
+            .args(["--limit", "48", "--batch-size", "8", "--json"])
+            .arg("--model")
+            .arg(shared.join("models/minilm-sst2"))
+            .arg("--data")
+            .arg(shared.join("glue"))
+            .arg("--out")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read(out).unwrap()
+    };
+    let one = run("1");
+    assert!(!one.is_empty());
+    assert!(one == run("2"), "--out differs between 1 and 2 threads");
+}
