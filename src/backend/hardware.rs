@@ -4,8 +4,9 @@
 //! This is the backend's view of the lead's `HardwareConfig` (src/hardware); until that
 //! lands it is built here from the parts' own defaults. Presets:
 //!
-//! * `ideal`: 24-bit weights and inputs, ideal ADC, ideal devices, bit-sliced; reproduces
-//!   the digital result to float rounding (the first test of the chain, DESIGN.md §2).
+//! * `ideal`: 24-bit weights and inputs (inputs in one 24-bit DAC shot, weights sliced over
+//!   4-bit cells), ideal ADC, ideal devices, bit-sliced; reproduces the digital result to
+//!   float rounding (the first test of the chain, DESIGN.md §2).
 //! * `isaac-32nm`: ISAAC (ISCA 2016): 8-bit inputs on 1-bit DACs, 8-bit weights on 2-bit
 //!   cells, 128×128 arrays, 8-bit ADC with a calibrated range, input scale calibrated.
 //! * `one-shot`: aihwkit's level: 8-bit inputs in one 8-bit DAC shot, 8-bit weights on one
@@ -70,8 +71,12 @@ impl AnalogHardware {
         let mut hw = base;
         match name {
             "ideal" => {
+                // Quantization far below f32 rounding; each input in one DAC shot and
+                // 4-bit cells keep the emulation short (6 slices, 1 cycle).
                 hw.mapping.weight_bits = 24;
                 hw.mapping.input_bits = 24;
+                hw.mapping.dac.dac_bits = 24;
+                hw.mapping.cell.bits_per_cell = 4;
                 hw.mapping.adc.ideal = true;
             }
             "isaac-32nm" => {
