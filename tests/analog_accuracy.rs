@@ -13,7 +13,7 @@ use crossbar::device::ProgrammingVariation;
 use crossbert::backend::{AnalogHardware, AnalogModel};
 use crossbert::glue::evaluate::tokenize_examples;
 use crossbert::glue::{self, LabelMap, Split, Task};
-use crossbert::model::{digital_linear, load_classifier};
+use crossbert::model::{digital_linear, load_classifier, BertForSequenceClassification};
 use crossbert::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
 
 /// Mean SST-2 dev accuracy over `seeds` chip instances of `hw`, and the digital accuracy.
@@ -28,7 +28,7 @@ fn accuracy(hw: &AnalogHardware, seeds: std::ops::Range<u64>) -> (f64, f64) {
     let mut train = glue::read_split(&data, Task::Sst2, Split::Train, &labels).unwrap();
     train.truncate(hw.calibration.examples);
     let calibration = tokenize_examples(&tokenizer, &train).unwrap();
-    let run = |model| {
+    let run = |model: &BertForSequenceClassification| {
         let r = glue::evaluate(
             model,
             config.problem_type(),
