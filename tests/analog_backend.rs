@@ -221,3 +221,61 @@ fn out_files_identical_on_one_and_two_threads() {
     assert!(!one.is_empty());
     assert!(one == run("2"), "--out differs between 1 and 2 threads");
 }
+
+/// The periphery is what runs: the default (float) periphery gives the digital engine's
+/// logits bit for bit, and each fixed-point choice (base-2 softmax, integer LayerNorm,
+/// I-BERT integer GELU) changes them. Fixed-point softmax + LayerNorm together stay within
+/// 0.05 of the row's largest logit on 8 SST-2 dev rows (measured about 6e-3; a loose sanity
+/// bound, each approximation's own bound is tested in tests/periphery.rs). The I-BERT GELU
+/// moves MiniLM's logits much more (measured 0.57 relative): printed, not bounded here.
+#[test]
+fn periphery_choices_reach_the_forward_pass() {
+    use crossbert::periphery::{
+        Base2Exp, FixedLayerNorm, Gelu, IntGelu, LayerNorm, PeripheryConfig, Softmax,
+    };
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let dir = shared.join("models/minilm-sst2");
+    let dev = encoded(&shared, &dir, Task::Sst2, Split::Dev, 8);
+    let (_, digital) = load_classifier(&dir, &digital_linear).unwrap();
+    let expected = predict_logits(&digital, &dev, 4).unwrap();
+    let error_with = |p: &PeripheryConfig| {
+        let (_, model) = load_classifier(&dir, &digital_linear).unwrap();
+        let got = predict_logits(&model.with_periphery(p), &dev, 4).unwrap();
+        max_relative_error(&got, &expected)
+    };
+    assert_eq!(error_with(&PeripheryConfig::default()), 0.0);
+    let softmax = Softmax::Base2Shift(Base2Exp::default());
+    let layernorm = LayerNorm::FixedPoint(FixedLayerNorm::default());
+    let singles = [
+        PeripheryConfig {
+            softmax: softmax.clone(),
+            ..Default::default()
+        },
+        PeripheryConfig {
+            layernorm: layernorm.clone(),
+            ..Default::default()
+        },
+        PeripheryConfig {
+            gelu: Gelu::IntPoly(IntGelu::default()),
+            ..Default::default()
+        },
+    ];
+    for p in &singles {
+        let err = error_with(p);
+        println!("{p:?}: max relative logit error {err:e}");
+        assert!(err > 0.0, "{p:?} left the logits unchanged");
+    }
+    let both = PeripheryConfig {
+        softmax,
+        layernorm,
+        ..Default::default()
+    };
+    let err = error_with(&both);
+    println!("fixed-point softmax and LayerNorm: max relative logit error {err:e}");
+    assert!(
+        err < 0.05,
+        "fixed-point softmax and LayerNorm moved logits by {err:e} relative"
+    );
+}
