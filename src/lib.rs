@@ -17,6 +17,8 @@
 //! - [`energy`]: technology tables and the energy / latency / area roll-up of event counts.
 //! - [`experiment`]: declarative sweeps into tidy, crash-safe result CSVs; shards, merge,
 //!   summaries and figures.
+//! - [`synth`]: random-weight checkpoints of any BERT size in the Hugging Face layout.
+//! - [`probe`]: a linear probe (task head) trained on a frozen encoder's pooled features.
 //! - [`cli`]: the `crossbert` command.
 
 pub mod backend;
@@ -24,6 +26,9 @@ pub mod cli;
 pub mod energy;
 pub mod experiment;
 pub mod glue;
+pub mod hardware;
 pub mod model;
 pub mod periphery;
+pub mod probe;
+pub mod synth;
 pub mod tokenize;

@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 /// Base hardware of the tests: two swept settings and one fixed one.
 const HARDWARE: &str = "[adc]\nbits = 8\n[device]\nsigma = 0.0\nfidelity = \"bit-sliced\"\n";
 
+/// A real hardware description with the same two swept parameters.
+const REAL_HARDWARE: &str =
+    "[mapping]\nadc = { adc_bits = 8 }\n[device]\nprogramming = { model = \"relative\", sigma = 0.0 }\n";
+
 /// 2 tasks × 3 ADC resolutions × 3 variation levels × 3 seeds = 54 rows.
 fn spec_text(dir: &Path) -> String {
     format!(
@@ -211,13 +215,15 @@ fn sigkill_then_resume_gives_every_row_exactly_once() {
     let plan = setup(dir.path());
     let out = dir.path().join("results.csv");
 
-    // Two real kills at different points, each followed by a resumed child.
-    let mut child = spawn_child(dir.path());
-    kill_after(&mut child, &out, 6);
-    let after_first = data_lines(&out);
-    let mut child = spawn_child(dir.path());
-    kill_after(&mut child, &out, after_first + 10);
-    assert!(data_lines(&out) < ROWS, "the kills must land mid-run");
+    // Three real kills in a row, each after a different number of new rows; every child
+    // after the first resumes the file the previous one was killed over.
+    let mut written = 0;
+    for new_rows in [6, 7, 9] {
+        let mut child = spawn_child(dir.path());
+        kill_after(&mut child, &out, written + new_rows);
+        written = data_lines(&out);
+    }
+    assert!(written < ROWS, "the kills must land mid-run");
 
     // Finish in-process (a kill may also have torn the last line: resume repairs it).
     let outcome = run_sweep(
@@ -228,7 +234,7 @@ fn sigkill_then_resume_gives_every_row_exactly_once() {
     .unwrap();
     assert_eq!(outcome.planned, ROWS);
     assert_eq!(outcome.skipped + outcome.ran, ROWS);
-    assert!(outcome.skipped >= after_first + 10);
+    assert!(outcome.skipped >= 6 + 7 + 9);
 
     // Exactly one header and every key exactly once, with the same rows as a clean run.
     let text = std::fs::read_to_string(&out).unwrap();
@@ -312,6 +318,38 @@ fn torn_line_repair_is_reported_on_stderr() {
     let table = ResultsTable::read(&out).unwrap();
     table.check_unique_keys().unwrap();
     assert_eq!(table.rows.len(), ROWS);
+}
+
+/// An evaluator whose model cannot be loaded.
+struct MissingModel;
+
+impl Evaluator for MissingModel {
+    fn energy_components(&self) -> Vec<String> {
+        vec!["adc".into()]
+    }
+
+    fn digital_baseline(&self, model: &str, _task: &TaskData) -> anyhow::Result<Baseline> {
+        anyhow::bail!("{model}: no config.json")
+    }
+
+    fn evaluate(&self, _job: &Job<'_>) -> anyhow::Result<Evaluation> {
+        unreachable!("the baseline fails first")
+    }
+}
+
+#[test]
+fn a_failing_baseline_stops_before_the_results_file_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = setup(dir.path());
+    let out = dir.path().join("results.csv");
+    let err = run_sweep(&plan, &MissingModel, &options(&out, false, Shard::ALL, 1)).unwrap_err();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("digital baseline of tiny-bert on sst2"),
+        "{message}"
+    );
+    assert!(message.contains("no config.json"), "{message}");
+    assert!(!out.exists());
 }
 
 #[test]
@@ -400,29 +438,37 @@ fn shards_merged_equal_the_unsharded_run_and_baselines_are_cached() {
 
 #[test]
 fn cli_rejects_invalid_specs_before_any_work() {
+    // The CLI resolves the base through the real hardware description, so this test
+    // writes a real one and sweeps its real keys.
     let dir = tempfile::tempdir().unwrap();
-    setup(dir.path());
+    let real = |text: String| {
+        text.replace("\"adc.bits\"", "\"mapping.adc.adc_bits\"")
+            .replace("\"adc.bitz\"", "\"mapping.adc.bitz\"")
+            .replace("\"device.sigma\"", "\"device.programming.sigma\"")
+    };
+    std::fs::write(dir.path().join("hw.toml"), REAL_HARDWARE).unwrap();
+    std::fs::write(dir.path().join("spec.toml"), real(spec_text(dir.path()))).unwrap();
     let cases = [
         (
             "\"adc.bits\" = [4, 6, 8]",
             "\"adc.bitz\" = [4, 6, 8]",
-            "grid.adc.bitz",
+            "grid.mapping.adc.bitz",
         ),
         (
             "\"adc.bits\" = [4, 6, 8]",
             "\"adc.bits\" = [4, 6.5]",
-            "grid.adc.bits[1]",
+            "grid.mapping.adc.adc_bits[1]",
         ),
         (
             "\"adc.bits\" = [4, 6, 8]",
             "\"adc.bits\" = []",
-            "grid.adc.bits",
+            "grid.mapping.adc.adc_bits",
         ),
         ("\"rte\"]", "\"rte\", \"imdb\"]", "tasks[2]"),
         ("seeds = 3", "seeds = 3\nthreads = 2", "threads"),
     ];
     for (from, to, key) in cases {
-        let spec = spec_text(dir.path()).replace(from, to);
+        let spec = real(spec_text(dir.path()).replace(from, to));
         std::fs::write(dir.path().join("bad.toml"), spec).unwrap();
         let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
             .args(["sweep", "bad.toml", "--out", "bad.csv"])
@@ -434,6 +480,29 @@ fn cli_rejects_invalid_specs_before_any_work() {
         assert!(stderr.contains(key), "expected {key} in: {stderr}");
         assert!(!dir.path().join("bad.csv").exists());
     }
+    // --dry-run checks the spec and counts rows without running or writing anything.
+    let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
+        .args([
+            "sweep",
+            "spec.toml",
+            "--out",
+            "ok.csv",
+            "--dry-run",
+            "--shard",
+            "1/4",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("device.programming.sigma = [0, 0.05, 0.1]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("= 54 rows; shard 1/4: 14 rows"), "{stdout}");
+    assert!(!dir.path().join("ok.csv").exists());
+
     // A valid spec gets as far as choosing the evaluator; this build has none yet, and
     // says so without creating the results file.
     let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
@@ -503,6 +572,21 @@ fn summarize_gives_hand_computed_statistics_and_front() {
         .map(|r| r.fields[summary.column("pareto").unwrap()].as_str())
         .collect();
     assert_eq!(pareto, ["true", "true", "false"]);
+
+    // A repeated row (a concatenation instead of a merge) is refused, naming both lines.
+    let repeated = format!("{KNOWN}{}\n", KNOWN.lines().nth(2).unwrap());
+    std::fs::write(dir.path().join("repeated.csv"), repeated).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
+        .args(["summarize", "repeated.csv"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("lines 3 and 9 have the same key"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -521,6 +605,7 @@ fn plots_are_valid_png_and_svg_with_text() {
         ("energy.svg", "energy_pj_per_inference", "value", "task"),
         ("bits.png", "adc.bits", "delta", "device.sigma"),
         ("bits.svg", "adc.bits", "delta", "device.sigma"),
+        ("tasks.svg", "task", "value", "adc.bits"),
     ];
     for (name, x, y, group) in figures {
         let status = Command::new(env!("CARGO_BIN_EXE_crossbert"))
@@ -538,6 +623,13 @@ fn plots_are_valid_png_and_svg_with_text() {
             let text = String::from_utf8(bytes).unwrap();
             assert!(text.starts_with("<svg"), "{name}");
             assert!(text.contains(&format!("{y} vs {x}")), "{name}: no caption");
+            if x == "task" {
+                // A text column: one labelled position per value.
+                assert!(
+                    text.contains("\nsst2\n") && text.contains("\nrte\n"),
+                    "{name}"
+                );
+            }
         }
     }
     if let Ok(keep) = std::env::var("CROSSBERT_KEEP_FIGURES") {
@@ -570,4 +662,27 @@ fn plots_are_valid_png_and_svg_with_text() {
         stderr.contains("no column \"adc.bitz\"") && stderr.contains("adc.bits"),
         "{stderr}"
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// A kill can stop the file at any byte (inside the header, inside a row, between
+    /// rows). Whatever the byte, a resumed run ends with exactly the rows, in the same
+    /// order, of an uninterrupted run. Cases: 24 cut points drawn by proptest.
+    #[test]
+    fn resume_after_a_cut_at_any_byte_restores_the_file(fraction in 0.0f64..1.0) {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = setup(dir.path());
+        let out = dir.path().join("results.csv");
+        let shard: Shard = "0/3".parse().unwrap();
+        run_sweep(&plan, &Synthetic::new(0), &options(&out, false, shard, 1)).unwrap();
+        let reference = comparable_rows(&out);
+        let bytes = std::fs::read(&out).unwrap();
+        let cut = (bytes.len() as f64 * fraction) as usize;
+        std::fs::write(&out, &bytes[..cut]).unwrap();
+
+        run_sweep(&plan, &Synthetic::new(0), &options(&out, true, shard, 1)).unwrap();
+        proptest::prop_assert_eq!(comparable_rows(&out), reference);
+    }
 }

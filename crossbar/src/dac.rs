@@ -162,6 +162,14 @@ impl Dac {
             (1u32 << self.input_bits) - 1
         };
         let m = self.cycles.len() * vectors;
+        // The codes row by row (rows × vectors), so that every cycle writes the voltages of a
+        // row contiguously, in the order they are stored.
+        let mut by_row = vec![0i32; rows * vectors];
+        for (t, vector) in codes.chunks_exact(rows).enumerate() {
+            for (i, &code) in vector.iter().enumerate() {
+                by_row[i * vectors + t] = code;
+            }
+        }
         let mut volts = vec![0.0f32; rows * m];
         for (c, cycle) in self.cycles.iter().enumerate() {
             let chunk_mask = (1u32 << cycle.bits) - 1;
@@ -173,9 +181,10 @@ impl Dac {
                     ((pattern >> cycle.first_bit) & chunk_mask) as f32
                 }
             };
-            for (t, vector) in codes.chunks(rows).enumerate() {
-                for (i, &code) in vector.iter().enumerate() {
-                    volts[i * m + c * vectors + t] = level(code) * cycle.volts_per_unit;
+            for (i, row) in by_row.chunks_exact(vectors).enumerate() {
+                let out = &mut volts[i * m + c * vectors..][..vectors];
+                for (v, &code) in out.iter_mut().zip(row) {
+                    *v = level(code) * cycle.volts_per_unit;
                 }
             }
         }
@@ -205,30 +214,39 @@ impl Dac {
     }
 }
 
-/// A drive whose row voltages are all 0 or `volts` (1-bit DACs), with each vector's rows
-/// packed four to a nibble: `nibbles[m·⌈rows/4⌉ + g]` has bit b set when row 4g + b of
-/// stacked vector m is driven. A tile can then sum conductance rows by table lookup
-/// instead of multiplying (see `tile`).
+/// A drive whose row voltages are all 0 or `volts` (1-bit DACs), with each vector's driven
+/// rows packed as bits, twice: four to a nibble (`nibbles[m·⌈rows/4⌉ + g]` has bit b set
+/// when row 4g + b of stacked vector m is driven) for the table kernel of float tiles, and
+/// 64 to a word (`words[m·⌈rows/64⌉ + w]`, bit r for row 64w + r) for the popcount kernel
+/// of tiles on exact levels. A tile can then sum conductance rows instead of multiplying
+/// (see `tile` and `bit_planes`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BinaryDrive {
     pub volts: f32,
     pub nibbles: Vec<u8>,
+    pub words: Vec<u64>,
 }
 
 impl BinaryDrive {
     /// Packs `volts` (rows × m, row-major) whose entries are 0 or `level`.
     fn pack(volts: &[f32], rows: usize, m: usize, level: f32) -> BinaryDrive {
         let groups = rows.div_ceil(4);
+        let words_per_vector = rows.div_ceil(64);
         let mut nibbles = vec![0u8; m * groups];
+        let mut words = vec![0u64; m * words_per_vector];
         for row in 0..rows {
             let (g, bit) = (row / 4, row % 4);
+            let (w, r) = (row / 64, row % 64);
             for (k, &v) in volts[row * m..(row + 1) * m].iter().enumerate() {
-                nibbles[k * groups + g] |= ((v != 0.0) as u8) << bit;
+                let on = v != 0.0;
+                nibbles[k * groups + g] |= (on as u8) << bit;
+                words[k * words_per_vector + w] |= (on as u64) << r;
             }
         }
         BinaryDrive {
             volts: level,
             nibbles,
+            words,
         }
     }
 }

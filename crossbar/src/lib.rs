@@ -27,10 +27,13 @@
 //! complement with a negatively weighted MSB cycle); [`tile`] sums the column currents
 //! I = Σ V·G (V in volts, G in µS, I in µA) with read noise; [`sample_hold`] holds each
 //! column current for [`adc`], which quantizes and clips it; the tile then shift-and-adds
-//! the cycles. Every MVM returns exact [`events`] counts (ADC conversions by resolution,
+//! the cycles. Tiles whose cells sit exactly on their levels (ideal devices) are stored as
+//! [`bit_planes`] and read by popcount, an exact integer shortcut of the same sum. Every
+//! MVM returns exact [`events`] counts (ADC conversions by resolution,
 //! DAC drives, cell reads, S&H samples, shift-and-adds).
 
 pub mod adc;
+pub mod bit_planes;
 pub mod cell;
 pub mod dac;
 pub mod device;
@@ -42,7 +45,9 @@ pub mod sample_hold;
 pub mod tile;
 
 pub use cell::CellConfig;
-pub use device::{program_array, DeviceConfig, FaultMap, ProgrammedArray, StuckAt};
+pub use device::{
+    program_array, program_conductances, DeviceConfig, FaultMap, ProgrammedArray, StuckAt,
+};
 pub use error::ConfigError;
 pub use rng::{Purpose, StreamKey};
 

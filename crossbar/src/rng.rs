@@ -25,6 +25,9 @@ pub enum Purpose {
     Write = 5,
     /// Choice of calibration examples.
     Calibration = 6,
+    /// Random weights of a synthetic checkpoint (`crossbert synth-checkpoint`); `matrix`
+    /// numbers the tensor.
+    SyntheticWeights = 7,
 }
 
 /// The identity of one random stream: (seed, matrix, tile, purpose, index).

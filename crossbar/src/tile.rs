@@ -17,24 +17,41 @@
 //! 4. shift-and-adds the cycles: out_tj = Σ_c weight_c·ADC(I_ctj), which in the ideal case
 //!    equals Σ_i code_ti·G_ij ("code × µS" units).
 //!
+//! A tile whose cells are all exactly on their levels ([`Tile::compact_levels`]) keeps
+//! them as [`LevelPlanes`] (c bits per cell instead of 32) and sums 1-bit drives by
+//! popcount; without read noise it then converts and shift-adds each cycle's currents as
+//! soon as they are computed (steps 1, 3 and 4 fused), so no cycles × vectors × cols
+//! buffer of currents is ever written.
+//!
 //! Read-noise draws come from the tile's stream `(seed, matrix, tile, ReadNoise)` at the
 //! index the caller gives per MVM batch, in a fixed order, so results do not depend on how
 //! tiles are spread over threads.
 
 use crate::adc::Adc;
-use crate::dac::Drive;
+use crate::bit_planes::{LevelPlanes, LANES as PLANE_LANES};
+use crate::cell::CellConfig;
+use crate::dac::{BinaryDrive, Drive};
 use crate::events::EventCounts;
 use crate::rng::StreamKey;
 use crate::sample_hold;
 use rand_distr::{Distribution, StandardNormal};
+
+/// The actual conductances of a tile.
+#[derive(Clone, Debug)]
+enum Conductances {
+    /// Any conductances, µS, row-major rows × cols.
+    Analog(Vec<f32>),
+    /// Every cell exactly on a level of its cell.
+    Levels(LevelPlanes),
+}
 
 /// One tile: `rows × cols` actual conductances and what the periphery needs to know.
 #[derive(Clone, Debug)]
 pub struct Tile {
     rows: usize,
     cols: usize,
-    /// Actual conductances, µS, row-major rows × cols.
-    g_us: Vec<f32>,
+    /// What the cells conduct.
+    conductances: Conductances,
     /// Per-read noise variance of each cell, µS²; `None` when read noise is off.
     noise_var: Option<Vec<f32>>,
     /// Nominal largest conductance of a cell, µS (for the full-scale ADC range).
@@ -65,7 +82,7 @@ impl Tile {
         Tile {
             rows,
             cols,
-            g_us,
+            conductances: Conductances::Analog(g_us),
             noise_var,
             g_max_us,
             noise_key,
@@ -80,14 +97,39 @@ impl Tile {
         self.cols
     }
 
+    /// The same tile stored as bit planes of `cell`'s levels if every conductance is
+    /// exactly one of them (ideal devices, stuck cells included); unchanged otherwise.
+    /// Results are the same up to float rounding; MVMs of 1-bit drives get faster and the
+    /// tile smaller (see [`crate::bit_planes`]).
+    pub fn compact_levels(mut self, cell: &CellConfig) -> Tile {
+        if let Conductances::Analog(g) = &self.conductances {
+            if let Some(planes) = LevelPlanes::detect(g, self.rows, self.cols, cell) {
+                self.conductances = Conductances::Levels(planes);
+            }
+        }
+        self
+    }
+
+    /// True when the conductances are stored as exact levels.
+    pub fn is_on_levels(&self) -> bool {
+        matches!(self.conductances, Conductances::Levels(_))
+    }
+
     /// Actual conductances, µS, row-major rows × cols.
-    pub fn conductances_us(&self) -> &[f32] {
-        &self.g_us
+    pub fn conductances_us(&self) -> Vec<f32> {
+        match &self.conductances {
+            Conductances::Analog(g) => g.clone(),
+            Conductances::Levels(planes) => planes.conductances_us(),
+        }
     }
 
     /// Bytes of state this tile stores.
     pub fn stored_bytes(&self) -> usize {
-        4 * (self.g_us.len() + self.noise_var.as_ref().map_or(0, Vec::len))
+        let conductances = match &self.conductances {
+            Conductances::Analog(g) => 4 * g.len(),
+            Conductances::Levels(planes) => planes.stored_bytes(),
+        };
+        conductances + 4 * self.noise_var.as_ref().map_or(0, Vec::len)
     }
 
     /// The full-scale column current, µA: every row at `max_volts` on cells at G_max.
@@ -106,7 +148,7 @@ impl Tile {
             currents.clear();
             currents.resize(m * self.cols, 0.0);
         }
-        self.product(drive, &self.g_us, false, currents);
+        self.conductance_product(drive, currents);
         if let (true, Some(var)) = (noisy, &self.noise_var) {
             let mut column_var = vec![0.0f32; m * self.cols];
             self.product(drive, var, true, &mut column_var);
@@ -115,6 +157,22 @@ impl Tile {
                 let z: f32 = StandardNormal.sample(&mut rng);
                 *i += v.sqrt() * z;
             }
+        }
+    }
+
+    /// out = Vᵀ·G: by popcount for 1-bit drives on exact levels, else through `product`.
+    fn conductance_product(&self, drive: &Drive, out: &mut [f32]) {
+        match (&self.conductances, &drive.binary) {
+            (Conductances::Levels(planes), Some(b)) => {
+                let words = planes.words();
+                for (m, o) in out.chunks_exact_mut(self.cols).enumerate() {
+                    planes.currents(&b.words[m * words..][..words], b.volts, o);
+                }
+            }
+            (Conductances::Levels(planes), None) => {
+                self.product(drive, &planes.conductances_us(), false, out)
+            }
+            (Conductances::Analog(g), _) => self.product(drive, g, false, out),
         }
     }
 
@@ -139,6 +197,14 @@ impl Tile {
     /// Largest current magnitude over all cycles, vectors and columns of `drive`, µA,
     /// without read noise (for calibrating the ADC range).
     pub fn max_abs_current_ua(&self, drive: &Drive) -> f32 {
+        if let (Conductances::Levels(planes), Some(b)) = (&self.conductances, &drive.binary) {
+            let words = planes.words();
+            return b
+                .words
+                .chunks_exact(words)
+                .map(|driven| planes.max_current_ua(driven, b.volts))
+                .fold(0.0f32, |m, i| m.max(i.abs()));
+        }
         let mut currents = Vec::new();
         self.currents(drive, false, 0, &mut currents);
         currents.iter().fold(0.0f32, |m, i| m.max(i.abs()))
@@ -157,6 +223,12 @@ impl Tile {
     ) -> EventCounts {
         let (vectors, cycles, cols) = (drive.vectors, drive.cycles(), self.cols);
         assert_eq!(out.len(), vectors * cols, "output must be vectors×cols");
+        if let (Conductances::Levels(planes), Some(b), None) =
+            (&self.conductances, &drive.binary, &self.noise_var)
+        {
+            levels_mvm(planes, b, &drive.cycle_weights, adc, out);
+            return self.events(vectors, cycles, adc_bits);
+        }
         self.currents(drive, true, mvm_index, scratch);
         out.fill(0.0);
         for (c, &weight) in drive.cycle_weights.iter().enumerate() {
@@ -181,8 +253,165 @@ impl Tile {
     }
 }
 
+/// The noiseless MVM of a tile on exact levels under a 1-bit drive, fused: for every vector
+/// and block of columns, the cycles' level counts by popcount, converted and added with
+/// the cycle's weight in registers, then stored once.
+///
+/// A cycle's current is affine in the column's level count n: I = V·(G_min·|b| + step·n).
+/// The converter's affine steps are folded into two constants per cycle, so a quantizing
+/// ADC becomes code = ⌊clamp(α_c + β_c·n, ½, max + ½)⌋ with α_c = (V·G_min·|b| − lo)/LSB + ½,
+/// β_c = V·step/LSB, the same codes as `Adc::convert` up to float rounding, and the output
+/// Σ_c w_c·(lo + code_c·LSB) = lo·Σ_c w_c + LSB·Σ_c w_c·code_c.
+fn levels_mvm(
+    planes: &LevelPlanes,
+    drive: &BinaryDrive,
+    cycle_weights: &[f64],
+    adc: &Adc,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512vpopcntdq")
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU supports these features, checked just above.
+            return unsafe { levels_mvm_avx512(planes, drive, cycle_weights, adc, out) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { levels_mvm_avx2(planes, drive, cycle_weights, adc, out) };
+        }
+    }
+    levels_mvm_portable(planes, drive, cycle_weights, adc, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+unsafe fn levels_mvm_avx512(
+    planes: &LevelPlanes,
+    drive: &BinaryDrive,
+    cycle_weights: &[f64],
+    adc: &Adc,
+    out: &mut [f32],
+) {
+    levels_mvm_portable(planes, drive, cycle_weights, adc, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn levels_mvm_avx2(
+    planes: &LevelPlanes,
+    drive: &BinaryDrive,
+    cycle_weights: &[f64],
+    adc: &Adc,
+    out: &mut [f32],
+) {
+    levels_mvm_portable(planes, drive, cycle_weights, adc, out)
+}
+
+/// Per cycle: the converted value of a column with level count n is `a + b·n` (ideal ADC)
+/// or the code ⌊clamp(a + b·n, ½, top)⌋ (quantizing ADC).
+#[derive(Clone, Copy)]
+struct CycleAffine {
+    weight: f32,
+    a: f32,
+    b: f32,
+}
+
+#[inline(always)]
+fn levels_mvm_portable(
+    planes: &LevelPlanes,
+    drive: &BinaryDrive,
+    cycle_weights: &[f64],
+    adc: &Adc,
+    out: &mut [f32],
+) {
+    match planes.bits() {
+        1 => levels_mvm_bits::<1>(planes, drive, cycle_weights, adc, out),
+        2 => levels_mvm_bits::<2>(planes, drive, cycle_weights, adc, out),
+        3 => levels_mvm_bits::<3>(planes, drive, cycle_weights, adc, out),
+        _ => levels_mvm_bits::<4>(planes, drive, cycle_weights, adc, out),
+    }
+}
+
+/// `levels_mvm` for cells of `BITS` level bits (a constant, so the popcount loop unrolls).
+#[inline(always)]
+fn levels_mvm_bits<const BITS: usize>(
+    planes: &LevelPlanes,
+    drive: &BinaryDrive,
+    cycle_weights: &[f64],
+    adc: &Adc,
+    out: &mut [f32],
+) {
+    let (cols, words) = (planes.cols(), planes.words());
+    let vectors = out.len() / cols;
+    let v = drive.volts;
+    let mut cycles: Vec<CycleAffine> = Vec::with_capacity(cycle_weights.len());
+    for (t, out_t) in out.chunks_exact_mut(cols).enumerate() {
+        let driven = |c: usize| &drive.words[(c * vectors + t) * words..][..words];
+        cycles.clear();
+        cycles.extend(cycle_weights.iter().enumerate().map(|(c, &w)| {
+            let current_0 = v * planes.offset_us(driven(c));
+            let current_step = v * planes.step_us();
+            match *adc {
+                Adc::Ideal => CycleAffine {
+                    weight: w as f32,
+                    a: current_0,
+                    b: current_step,
+                },
+                Adc::Quantizing { lo, inv_lsb, .. } => CycleAffine {
+                    weight: w as f32,
+                    a: (current_0 - lo) * inv_lsb + 0.5,
+                    b: current_step * inv_lsb,
+                },
+            }
+        }));
+        match *adc {
+            Adc::Ideal => fused_levels::<BITS>(planes, &driven, &cycles, |x| x, 0.0, 1.0, out_t),
+            Adc::Quantizing {
+                lo, lsb, max_code, ..
+            } => {
+                let top = max_code + 0.5;
+                // SAFETY: x is clamped to [0.5, 2^24 + 0.5], inside i32's range; the
+                // unchecked conversion vectorizes where `as` (saturating) does not.
+                let code = |x: f32| unsafe { x.max(0.5).min(top).to_int_unchecked::<i32>() } as f32;
+                let sum_w: f32 = cycles.iter().map(|c| c.weight).sum();
+                fused_levels::<BITS>(planes, &driven, &cycles, code, lo * sum_w, lsb, out_t)
+            }
+        }
+    }
+}
+
+/// One vector through every column block: out = base + scale·Σ_c w_c·convert(a_c + b_c·n_c)
+/// with the cycles' level counts n_c, accumulated in registers and stored once.
+#[inline(always)]
+fn fused_levels<'d, const BITS: usize>(
+    planes: &LevelPlanes,
+    driven: &impl Fn(usize) -> &'d [u64],
+    cycles: &[CycleAffine],
+    convert: impl Fn(f32) -> f32,
+    base: f32,
+    scale: f32,
+    out: &mut [f32],
+) {
+    for (k, o) in out.chunks_mut(PLANE_LANES).enumerate() {
+        let mut acc = [0.0f32; PLANE_LANES];
+        for (c, cycle) in cycles.iter().enumerate() {
+            let counts = planes.block_counts::<BITS>(k, driven(c));
+            for (a, &n) in acc.iter_mut().zip(&counts) {
+                *a += cycle.weight * convert(cycle.a + cycle.b * n as i32 as f32);
+            }
+        }
+        for (o, &a) in o.iter_mut().zip(&acc) {
+            *o = base + scale * a;
+        }
+    }
+}
+
 /// out += weight · ADC(currents), element-wise; split by converter so the inner loop has
 /// no branch and vectorizes.
+#[inline(always)]
 fn convert_and_accumulate(adc: &Adc, weight: f32, currents: &[f32], out: &mut [f32]) {
     match *adc {
         Adc::Ideal => {
@@ -479,6 +708,10 @@ mod binary_tests {
     use crate::dac::{Dac, DacConfig};
     use crate::rng::Purpose;
 
+    fn key() -> StreamKey {
+        StreamKey::new(1, 0, 0, Purpose::ReadNoise)
+    }
+
     /// The table path of 1-bit drives equals the matrix-product path to f32 rounding
     /// (relative 1e-5 of the largest current) on a 37×19 tile (rows not a multiple of 4),
     /// with and without the noise-variance product. Seeds: fixed integer patterns.
@@ -507,10 +740,11 @@ mod binary_tests {
         };
         let m = drive.cycles() * vectors;
         for squared in [false, true] {
+            let g = tile.conductances_us();
             let per_cell = if squared {
                 tile.noise_var.as_ref().unwrap()
             } else {
-                &tile.g_us
+                &g
             };
             let (mut fast, mut slow) = (vec![0.0; m * cols], vec![0.0; m * cols]);
             tile.product(&drive, per_cell, squared, &mut fast);
@@ -530,5 +764,72 @@ mod binary_tests {
             8,
         );
         assert!(two_bit.drive(&codes, vectors, rows).binary.is_none());
+    }
+
+    /// A 130×40 tile on exact 2-bit levels (three words of rows, the last partial) gives
+    /// the same MVM by popcount as the float table path: within 1e-5 of the largest output
+    /// with an ideal ADC, and with read noise (σ 2 % of G, same streams, seed 1) within
+    /// 1e-4; with a quantizing ADC see below. The compact tile stores 2 bits per cell.
+    #[test]
+    fn level_planes_match_the_float_path() {
+        let (rows, cols, vectors) = (130, 40, 6);
+        let cell = CellConfig::reram_cmo(2);
+        let g: Vec<f32> = (0..rows * cols)
+            .map(|k| cell.conductance_us((k * 5 % 7 % 4) as u8))
+            .collect();
+        let codes: Vec<i32> = (0..vectors * rows)
+            .map(|k| (k as i32 * 41) % 255 - 127)
+            .collect();
+        let drive = Dac::new(&DacConfig::default(), 8).drive(&codes, vectors, rows);
+        for sigma in [0.0, 0.02] {
+            let make = || Tile::new(g.clone(), rows, cols, |g| sigma * g, cell.g_max_us, key());
+            let (analog, levels) = (make(), make().compact_levels(&cell));
+            assert!(levels.is_on_levels() && !analog.is_on_levels());
+            assert_eq!(levels.conductances_us(), g);
+            let adc = Adc::Ideal;
+            let (mut a, mut l) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
+            analog.mvm(&drive, &adc, 0, 3, &mut a, &mut Vec::new());
+            levels.mvm(&drive, &adc, 0, 3, &mut l, &mut Vec::new());
+            let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let tol = if sigma == 0.0 { 1e-5 } else { 1e-4 };
+            for (x, y) in a.iter().zip(&l) {
+                assert!((x - y).abs() <= tol * max, "σ {sigma}: {x} vs {y}");
+            }
+        }
+        // An 8-bit ADC over the largest current: the fused path's folded affine conversion
+        // gives the float path's codes except at exact rounding ties, so every output is
+        // within one LSB·Σ_c|w_c| and nearly all (≥ 99 %) within 1e-4 of the largest.
+        let (analog, levels) = (
+            Tile::new(g.clone(), rows, cols, |_| 0.0, cell.g_max_us, key()),
+            Tile::new(g.clone(), rows, cols, |_| 0.0, cell.g_max_us, key()).compact_levels(&cell),
+        );
+        let range = analog.max_abs_current_ua(&drive);
+        assert!((levels.max_abs_current_ua(&drive) - range).abs() <= 1e-5 * range);
+        let adc = crate::adc::AdcConfig::default().converter(range, false);
+        let (mut a, mut l) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
+        analog.mvm(&drive, &adc, 8, 0, &mut a, &mut Vec::new());
+        levels.mvm(&drive, &adc, 8, 0, &mut l, &mut Vec::new());
+        let one_code: f64 =
+            drive.cycle_weights.iter().map(|w| w.abs()).sum::<f64>() * range as f64 / 255.0;
+        let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let close = a
+            .iter()
+            .zip(&l)
+            .filter(|(x, y)| (*x - *y).abs() <= 1e-4 * max)
+            .count();
+        assert!(a
+            .iter()
+            .zip(&l)
+            .all(|(x, y)| ((x - y).abs() as f64) <= 1.001 * one_code));
+        assert!(
+            close as f64 >= 0.99 * a.len() as f64,
+            "{close} of {}",
+            a.len()
+        );
+        let compact = Tile::new(g.clone(), rows, cols, |_| 0.0, 88.2, key()).compact_levels(&cell);
+        assert_eq!(compact.stored_bytes(), 3 * 2 * 64 * 8); // 3 words, 2 planes, 64 padded columns
+        let varied: Vec<f32> = g.iter().map(|v| v * 1.001).collect();
+        let analog = Tile::new(varied, rows, cols, |_| 0.0, 88.2, key()).compact_levels(&cell);
+        assert!(!analog.is_on_levels());
     }
 }

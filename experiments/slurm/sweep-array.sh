@@ -4,15 +4,17 @@
 #   experiments/slurm/sweep-array.sh SPEC.toml OUTDIR NTASKS
 #
 # run on a login node, submits two jobs:
-#   1. an array of NTASKS tasks; task k runs
+#   1. an array job `--array=0-(NTASKS-1)`; task k (k = SLURM_ARRAY_TASK_ID) runs
 #        crossbert sweep SPEC.toml --shard k/NTASKS --resume --out OUTDIR/shard-k-of-NTASKS.csv
-#      (k counts from 0 whatever the array's first index; see `crossbert::experiment::shard`);
+#      (see `crossbert::experiment::shard` for which rows shard k holds);
 #   2. a merge job that starts when every task has succeeded (afterok) and runs
 #        crossbert merge OUTDIR/shard-*-of-NTASKS.csv --spec SPEC.toml --out OUTDIR/results.csv
 #      which writes results.csv only if every row of the spec is there exactly once.
-# A failed, killed or timed-out task can be resubmitted alone with the same arguments and
-# `--array=k` (in SBATCH_EXTRA); `--resume` continues its file where it stopped. The merge
-# step alone: `sbatch experiments/slurm/sweep-array.sh --merge SPEC.toml OUTDIR NTASKS`.
+# NTASKS is passed to every task rather than read from SLURM_ARRAY_TASK_COUNT so that one
+# failed, killed or timed-out task k can be resubmitted alone; `--resume` continues its file:
+#   sbatch --array=k experiments/slurm/sweep-array.sh SPEC.toml OUTDIR NTASKS
+# The first merge job then never starts (its dependency failed): `scancel` it and run
+#   sbatch --dependency=afterok:<new job id> experiments/slurm/sweep-array.sh --merge SPEC.toml OUTDIR NTASKS
 #
 # Environment:
 #   CROSSBERT    the crossbert binary (default: `crossbert` on PATH)
@@ -46,7 +48,7 @@ submit)
     script=$(realpath "$0")
     # shellcheck disable=SC2086  # SBATCH_EXTRA is a list of options
     array_id=$(sbatch --parsable ${SBATCH_EXTRA:-} --array="0-$((ntasks - 1))" \
-        --output="$outdir/shard-%a.log" "$script" "$spec" "$outdir")
+        --output="$outdir/shard-%a.log" --open-mode=append "$script" "$spec" "$outdir" "$ntasks")
     array_id=${array_id%%;*}
     # shellcheck disable=SC2086
     merge_id=$(sbatch --parsable ${SBATCH_EXTRA:-} --dependency="afterok:$array_id" \
@@ -56,8 +58,12 @@ submit)
     echo "results: $outdir/results.csv once the merge job has finished (log: $outdir/merge.log)"
     ;;
 shard)
-    index=$((SLURM_ARRAY_TASK_ID - ${SLURM_ARRAY_TASK_MIN:-0}))
-    count=${SLURM_ARRAY_TASK_COUNT:?SLURM_ARRAY_TASK_COUNT is not set: submit with sbatch --array}
+    index=$SLURM_ARRAY_TASK_ID
+    count=${3:?$usage}
+    if ((index >= count)); then
+        echo "array task $index is outside 0..$((count - 1)) (NTASKS=$count)" >&2
+        exit 2
+    fi
     threads=${THREADS:-${SLURM_CPUS_PER_TASK:-1}}
     echo "shard $index/$count on $(hostname) with $threads threads"
     exec "$crossbert" sweep "$spec" --shard "$index/$count" --resume --threads "$threads" \

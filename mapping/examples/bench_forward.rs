@@ -4,12 +4,21 @@
 //! through 1-bit DACs, 8-bit weights on 2-bit cells, differential, 128×128 arrays, 8-bit
 //! ADC. The exact emulation needs one partial product per (input cycle, weight slice,
 //! column group ±), so its floor is cycles × slices × 2 times one float32
-//! 128×768×3072 GEMM, timed here with the same GEMM kernel (matrixmultiply) on the same
-//! threads. With 1-bit DACs the tiles do not multiply at all: they add table entries of
-//! 4-row conductance sums (crossbar::tile), which is why the forward can beat that floor.
+//! tokens×768×3072 GEMM, timed here with the same GEMM kernel (matrixmultiply) on the same
+//! threads. With 1-bit DACs the tiles do not multiply at all: ideal devices leave every
+//! cell on its level, so the tiles are stored as bit planes and count driven levels by
+//! popcount (crossbar::bit_planes); varied devices add table entries of 4-row conductance
+//! sums (crossbar::tile). That is why the forward beats the floor. The CPU time per
+//! forward (all threads) is printed too: on a shared machine it is steadier than wall time.
 //! The output checksum is printed so runs with RAYON_NUM_THREADS=1 and =2 can be compared.
 //!
-//!     cargo run --release -p mapping --example bench_forward [-- REPEATS]
+//!     cargo run --release -p mapping --example bench_forward [-- REPEATS [tokens [reram]]]
+//!
+//! With a third argument `reram` the bit-sliced matrix is programmed with the aihwkit
+//! ReRAM-CMO device read a day after programming (programming variation, relaxation and
+//! read noise): the cells are then off their levels and the tiles take the float path.
+//!
+//! tokens defaults to 128 (the workload); a BERT sentence is nearer 25.
 
 use crossbar::DeviceConfig;
 use mapping::{MappedMatrix, MappingConfig};
@@ -18,7 +27,6 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::time::Instant;
 
-const TOKENS: usize = 128;
 const IN: usize = 768;
 const OUT: usize = 3072;
 
@@ -69,7 +77,7 @@ fn float_gemm(x: &[f32], w: &[f32], m: usize, k: usize, n: usize, y: &mut [f32])
 
 /// The same matrix at aihwkit's one-shot level (8-bit DAC, 8-bit weights on one device
 /// pair, 8-bit ADC): its floor is 2 GEMMs (the ± columns).
-fn one_shot(w: &[f32], x: &[f32], gemm_s: f64, repeats: usize) {
+fn one_shot(w: &[f32], x: &[f32], tokens: usize, gemm_s: f64, repeats: usize) {
     let cfg = MappingConfig {
         fidelity: mapping::Fidelity::OneShot,
         dac: crossbar::DacConfig {
@@ -79,12 +87,12 @@ fn one_shot(w: &[f32], x: &[f32], gemm_s: f64, repeats: usize) {
         ..Default::default()
     };
     let m = MappedMatrix::program(w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
-    let _ = m.forward(x, TOKENS, 0).unwrap();
+    let _ = m.forward(x, tokens, 0).unwrap();
     let forward_s = median(
         (0..repeats * 4)
             .map(|i| {
                 let t = Instant::now();
-                let _ = m.forward(x, TOKENS, i as u64).unwrap();
+                let _ = m.forward(x, tokens, i as u64).unwrap();
                 t.elapsed().as_secs_f64()
             })
             .collect(),
@@ -96,45 +104,75 @@ fn one_shot(w: &[f32], x: &[f32], gemm_s: f64, repeats: usize) {
     );
 }
 
+/// CPU seconds this process has used so far (all threads, user + system), from
+/// /proc/self/stat in clock ticks of 1/100 s (Linux's USER_HZ); 0 where unavailable. On a
+/// machine shared with other jobs the CPU time of a forward pass is steadier than its wall
+/// time.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
 
 fn main() {
-    let repeats: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5);
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
+    let (repeats, tokens) = (arg(1, 5), arg(2, 128));
+    let device = match std::env::args().nth(3).as_deref() {
+        Some("reram") => DeviceConfig::reram_cmo(86_400.0),
+        _ => DeviceConfig::default(),
+    };
     let w = random(OUT * IN, 1);
-    let x = random(TOKENS * IN, 2);
+    let x = random(tokens * IN, 2);
     let cfg = MappingConfig::default(); // the ISAAC-like workload above
     let t0 = Instant::now();
-    let m = MappedMatrix::program(&w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let m = MappedMatrix::program(&w, OUT, IN, &cfg, &device, 1, 0).unwrap();
     let program_s = t0.elapsed().as_secs_f64();
     let report = m.report();
 
-    let mut y_ref = vec![0.0f32; TOKENS * OUT];
-    float_gemm(&x, &w, TOKENS, IN, OUT, &mut y_ref); // warm-up
+    let mut y_ref = vec![0.0f32; tokens * OUT];
+    float_gemm(&x, &w, tokens, IN, OUT, &mut y_ref); // warm-up
     let gemm_s = median(
         (0..repeats.max(5) * 4)
             .map(|_| {
                 let t = Instant::now();
-                float_gemm(&x, &w, TOKENS, IN, OUT, &mut y_ref);
+                float_gemm(&x, &w, tokens, IN, OUT, &mut y_ref);
                 t.elapsed().as_secs_f64()
             })
             .collect(),
     );
-    let (y, _) = m.forward(&x, TOKENS, 0).unwrap(); // warm-up
+    let (y, _) = m.forward(&x, tokens, 0).unwrap(); // warm-up
+    let cpu_before = cpu_seconds();
     let forward_s = median(
         (0..repeats)
             .map(|i| {
                 let t = Instant::now();
-                let _ = m.forward(&x, TOKENS, i as u64).unwrap();
+                let _ = m.forward(&x, tokens, i as u64).unwrap();
                 t.elapsed().as_secs_f64()
             })
             .collect(),
     );
+    let forward_cpu_s = (cpu_seconds() - cpu_before) / repeats as f64;
     let partial_products = report.input_cycles * report.weight_slices * 2;
     let floor_s = partial_products as f64 * gemm_s;
     let rel_err = {
@@ -155,7 +193,7 @@ fn main() {
         report.arrays, report.row_tiles, report.col_tiles
     );
     println!("program time                 {program_s:.3} s");
-    println!("float32 GEMM 128×768×3072    {:.2} ms", gemm_s * 1e3);
+    println!("float32 GEMM {tokens}×768×3072    {:.2} ms", gemm_s * 1e3);
     println!(
         "partial products per GEMM    {partial_products} (cycles {} × slices {} × 2)",
         report.input_cycles, report.weight_slices
@@ -164,13 +202,17 @@ fn main() {
     println!("bit-sliced forward (median)  {:.1} ms", forward_s * 1e3);
     println!("ratio forward / floor        {:.2}", forward_s / floor_s);
     println!(
+        "bit-sliced forward CPU time  {:.1} ms per forward, all threads",
+        forward_cpu_s * 1e3
+    );
+    println!(
         "mapped matrix stored state   {:.1} MiB ({} bytes)",
         report.stored_bytes as f64 / (1 << 20) as f64,
         report.stored_bytes
     );
     println!("relative L2 error vs float   {rel_err:.4} (full-scale 8-bit ADC range)");
     // Equal across RAYON_NUM_THREADS settings: the forward pass is thread-count independent.
-    one_shot(&w, &x, gemm_s, repeats);
+    one_shot(&w, &x, tokens, gemm_s, repeats);
     let checksum = y.iter().fold(0u64, |h, v| {
         (h ^ v.to_bits() as u64).wrapping_mul(0x100_0000_01B3)
     });

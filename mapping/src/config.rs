@@ -11,8 +11,9 @@ pub enum Fidelity {
     /// The full chain: weights sliced over `cell.bits_per_cell` cells, inputs streamed
     /// through the DAC cycles, an ADC conversion on every slice × cycle × tile column.
     BitSliced,
-    /// aihwkit's level: each weight's magnitude on one device (pair) programmed to one of
-    /// 2^(stored bits) levels (`cell.bits_per_cell` is ignored), inputs applied in one
+    /// aihwkit's level: each weight's magnitude on one device (pair) programmed to the
+    /// conductance G_min + (|w_q| / (2^(stored bits) − 1))·(G_max − G_min), an analog value
+    /// for weights of up to 24 bits (`cell.bits_per_cell` is ignored), inputs applied in one
     /// bipolar DAC shot (needs `dac.dac_bits` ≥ `input_bits`), one ADC conversion of each
     /// tile column's full analog sum.
     OneShot,
@@ -74,20 +75,23 @@ pub enum InputScale {
     Calibrated,
 }
 
-/// A mapping of one matrix onto crossbar arrays. Defaults follow ISAAC (ISCA 2016): 8-bit
-/// inputs through 1-bit DACs, 8-bit weights on 2-bit cells, 128×128 arrays, 8-bit ADCs.
+/// A mapping of one matrix onto crossbar arrays. Defaults are the `isaac-32nm` point of
+/// DESIGN.md: ISAAC's (ISCA 2016) 1-bit DACs, 2-bit cells, 128×128 arrays and 8-bit ADCs,
+/// with 8-bit inputs and weights (ISAAC itself uses 16-bit fixed point).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MappingConfig {
     /// Emulation level. Default `bit_sliced`.
     pub fidelity: Fidelity,
-    /// Signed weight precision in bits, 2–24 (integers in ±(2^(b−1) − 1)). Default 8.
+    /// Signed weight precision in bits, 2–24 (integers in ±(2^(b−1) − 1)). Default 8
+    /// (8-bit quantized BERT, as in the isaac-32nm preset).
     pub weight_bits: u8,
     /// Weight scale granularity. Default `per_column`.
     pub weight_scale: WeightScale,
     /// Signed encoding. Default `differential`.
     pub encoding: Encoding,
-    /// Signed input precision in bits, 2–24. Default 8 (ISAAC).
+    /// Signed input precision in bits, 2–24. Default 8 (the isaac-32nm preset; ISAAC
+    /// streams 16-bit inputs).
     pub input_bits: u8,
     /// Input scale source. Default `dynamic`.
     pub input_scale: InputScale,
@@ -208,21 +212,12 @@ impl MappingConfig {
             ));
         }
         let one_shot_dac = self.dac.dac_bits >= self.input_bits;
-        if self.fidelity == Fidelity::OneShot {
-            if !one_shot_dac {
-                return Err(ConfigError::new(
-                    k("dac.dac_bits"),
-                    format!("≥ input_bits ({}) for one_shot fidelity", self.input_bits),
-                    self.dac.dac_bits,
-                ));
-            }
-            if self.stored_bits() > 8 {
-                return Err(ConfigError::new(
-                    k("weight_bits"),
-                    "at most 9 (differential) or 8 (offset) at one_shot: a device holds ≤ 256 levels",
-                    self.weight_bits,
-                ));
-            }
+        if self.fidelity == Fidelity::OneShot && !one_shot_dac {
+            return Err(ConfigError::new(
+                k("dac.dac_bits"),
+                format!("≥ input_bits ({}) for one_shot fidelity", self.input_bits),
+                self.dac.dac_bits,
+            ));
         }
         self.adc.validate_for_drive(&k("adc"), one_shot_dac)
     }
@@ -272,12 +267,18 @@ mod tests {
             err(|c| c.fidelity = Fidelity::OneShot),
             "hw.mapping.dac.dac_bits"
         );
+        // One-shot weights are analog conductances: 24 bits are fine, 25 are not.
+        let mut one_shot = MappingConfig {
+            fidelity: Fidelity::OneShot,
+            weight_bits: 24,
+            input_bits: 24,
+            ..Default::default()
+        };
+        one_shot.dac.dac_bits = 24;
+        one_shot.validate("m").unwrap();
+        one_shot.weight_bits = 25;
         assert_eq!(
-            err(|c| {
-                c.fidelity = Fidelity::OneShot;
-                c.dac.dac_bits = 8;
-                c.weight_bits = 12;
-            }),
+            one_shot.validate("hw.mapping").unwrap_err().key,
             "hw.mapping.weight_bits"
         );
     }

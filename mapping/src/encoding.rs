@@ -29,9 +29,16 @@ impl Slicing {
         }
     }
 
-    /// Level of slice `s` of the unsigned value `v`.
-    pub fn slice_level(&self, v: u32, s: usize) -> u8 {
-        ((v >> (s as u32 * self.bits as u32)) & ((1u32 << self.bits) - 1)) as u8
+    /// Level of slice `s` of the unsigned value `v`: 0..2^c − 1 (up to 2^24 − 1 for the
+    /// single slice of a one-shot mapping, whose "level" is a point on a continuous
+    /// conductance scale).
+    pub fn slice_level(&self, v: u32, s: usize) -> u32 {
+        (v >> (s as u32 * self.bits as u32)) & self.max_level()
+    }
+
+    /// Highest level of a slice, 2^c − 1: the level programmed to G_max.
+    pub fn max_level(&self) -> u32 {
+        (1u32 << self.bits) - 1
     }
 
     /// Significance 2^(s·c) of slice `s`.

@@ -24,7 +24,15 @@
 //!
 //! Two fidelity levels ([`Fidelity`]): `bit_sliced` (the full chain, an ADC conversion per
 //! slice × cycle × array column) and `one_shot` (aihwkit's level: one device pair per
-//! weight, inputs in one bipolar DAC shot, one conversion per array column).
+//! weight programmed to an analog conductance, so weights of up to 24 bits, inputs in one
+//! bipolar DAC shot, one conversion per array column).
+//!
+//! Memory and speed: bit-sliced arrays whose cells land exactly on their levels (ideal
+//! devices, stuck cells included) are stored as bit planes (`crossbar::bit_planes`):
+//! c bits per cell, about 2 bytes per weight at the isaac-32nm point (8-bit weights on four
+//! 2-bit cell pairs) instead of 32, and 1-bit DAC cycles are summed by popcount with the ADC
+//! and shift-and-add fused in. Arrays with device variation or IR drop keep one f32
+//! conductance per cell (4 bytes, plus 4 for the read-noise variance when read noise is on).
 
 pub mod config;
 pub mod encoding;

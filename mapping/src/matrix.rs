@@ -17,7 +17,7 @@ use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
 use crate::remap::{self, apply_faults, FaultMap};
 use crate::tiling::{Layout, Placement};
 use crossbar::{
-    program_array, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive, EventCounts,
+    program_conductances, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive, EventCounts,
     Purpose, StreamKey, Tile,
 };
 use rayon::prelude::*;
@@ -80,7 +80,8 @@ pub struct MappingReport {
     pub adc_serial_conversions_per_token: u64,
     /// Events of one forward pass of one token.
     pub events_per_token: EventCounts,
-    /// Bytes of state the mapped matrix stores (conductances, noise variances, scales).
+    /// Bytes of state the mapped matrix stores (conductances or level bit planes, noise
+    /// variances, scales).
     pub stored_bytes: usize,
 }
 
@@ -140,13 +141,10 @@ impl MappedMatrix {
             cfg.weight_bits,
             cfg.weight_scale,
         );
-        let cell = CellConfig {
-            bits_per_cell: layout.slicing.bits,
-            ..cfg.cell.clone()
-        };
         let chip = Chip {
             layout: &layout,
-            cell: &cell,
+            cell: &cfg.cell,
+            step_us: (cfg.cell.g_max_us - cfg.cell.g_min_us) / layout.slicing.max_level() as f32,
             device,
             seed,
             matrix_id,
@@ -173,7 +171,7 @@ impl MappedMatrix {
         };
         Ok(MappedMatrix {
             cfg: cfg.clone(),
-            step_us: (cell.g_max_us - cell.g_min_us) / (cell.levels() - 1) as f32,
+            step_us: chip.step_us,
             layout,
             matrix_id,
             weight_scales: q.scales,
@@ -333,8 +331,19 @@ impl MappedMatrix {
         let width = l.outputs(j).len();
         let cols = l.active_cols(j);
         let adc_bits = self.cfg.adc.counted_bits();
-        let significance: Vec<f32> = (0..l.slicing.slices)
-            .map(|s| l.slicing.significance(s))
+        let slices = l.slicing.slices;
+        // (W⁺ column, subtracted column, significance) of every slice of every output,
+        // output-major: the digital reduction below only reads this list.
+        let terms: Vec<(usize, usize, f32)> = (0..width)
+            .flat_map(|o| {
+                (0..slices).map(move |s| {
+                    (
+                        l.plus_col(o, s),
+                        l.minus_col(j, o, s),
+                        l.slicing.significance(s),
+                    )
+                })
+            })
             .collect();
         let mut acc = vec![0.0f32; tokens * width];
         let mut tile_out = vec![0.0f32; tokens * cols];
@@ -352,10 +361,10 @@ impl MappedMatrix {
                 &mut scratch,
             );
             for (acc_t, out_t) in acc.chunks_mut(width).zip(tile_out.chunks(cols)) {
-                for (o, acc_to) in acc_t.iter_mut().enumerate() {
+                for (acc_to, output) in acc_t.iter_mut().zip(terms.chunks_exact(slices)) {
                     let mut sum = 0.0f32;
-                    for (s, &sig) in significance.iter().enumerate() {
-                        sum += sig * (out_t[l.plus_col(o, s)] - out_t[l.minus_col(j, o, s)]);
+                    for &(plus, minus, sig) in output {
+                        sum += sig * (out_t[plus] - out_t[minus]);
                     }
                     *acc_to += sum;
                 }
@@ -517,8 +526,11 @@ fn check_fault_map(
 /// What programming one array needs to know besides its weights.
 struct Chip<'a> {
     layout: &'a Layout,
-    /// The cell as programmed (bits per slice, conductance range).
+    /// The cell's conductance range (its `bits_per_cell` is that of bit-sliced mappings;
+    /// the levels programmed are the layout's slice levels).
     cell: &'a CellConfig,
+    /// Conductance between adjacent slice levels, µS: (G_max − G_min) / (2^c − 1).
+    step_us: f32,
     device: &'a DeviceConfig,
     seed: u64,
     matrix_id: u32,
@@ -537,7 +549,7 @@ impl Chip<'_> {
         let logical = layout.logical_levels(codes, r, j);
         let key = StreamKey::new(self.seed, self.matrix_id, a as u32, Purpose::Programming);
         // The device's own stuck cells do not depend on the levels, so they are known
-        // before placement (program_array forces them itself).
+        // before placement (program_conductances forces them itself).
         let sampled = crossbar::device::sample_fault_map(
             &self.device.stuck_at,
             layout.array_rows,
@@ -554,17 +566,23 @@ impl Chip<'_> {
                 rows,
                 cols,
                 significance: &significance,
-                max_level: (self.cell.levels() - 1) as u8,
+                max_level: layout.slicing.max_level(),
             };
             remap::plan(&content, faults, layout.array_rows, layout.array_cols)
         } else {
             Placement::identity(rows, cols)
         };
         let physical = placement.scatter(&logical, layout.array_rows, layout.array_cols);
-        let mut g_us = program_array(
+        // Level ℓ targets G_min + ℓ·step: for bit-sliced cells exactly the cell's level
+        // conductance, at one-shot a point of a continuous scale of up to 2^24 levels.
+        let targets: Vec<f32> = physical
+            .iter()
+            .map(|&level| self.cell.g_min_us + level as f32 * self.step_us)
+            .collect();
+        let mut g_us = program_conductances(
             self.device,
             self.cell,
-            &physical,
+            &targets,
             layout.array_rows,
             layout.array_cols,
             key,
@@ -585,13 +603,22 @@ impl Chip<'_> {
             self.ir_drop,
         );
         let g = placement.gather(&g_us, layout.array_cols);
-        Tile::new(
+        let tile = Tile::new(
             g,
             rows,
             cols,
             |g| self.device.read_noise_sigma_us(g),
             self.cell.g_max_us,
             key.with_purpose(Purpose::ReadNoise),
-        )
+        );
+        // Bit-sliced cells that landed exactly on their levels (ideal devices) are kept as
+        // bit planes: 1/16 of the memory at 2 bits per cell, and popcount MVMs.
+        match self.layout.slicing.bits {
+            bits @ 1..=4 => tile.compact_levels(&CellConfig {
+                bits_per_cell: bits,
+                ..self.cell.clone()
+            }),
+            _ => tile,
+        }
     }
 }

@@ -38,13 +38,13 @@ pub fn apply_faults(
 /// What the planner needs to know about one array's logical content.
 pub struct Content<'a> {
     /// Target levels, logical rows × logical columns.
-    pub levels: &'a [u8],
+    pub levels: &'a [u32],
     pub rows: usize,
     pub cols: usize,
     /// Shift-and-add significance of each logical column.
     pub significance: &'a [f32],
     /// Highest cell level (2^bits − 1).
-    pub max_level: u8,
+    pub max_level: u32,
 }
 
 /// A placement of `content` on an `array_rows × array_cols` array that avoids `faults`.
@@ -148,7 +148,7 @@ mod tests {
     /// off: both a spare row and a spare column exist, and the planner uses one of them.
     #[test]
     fn a_damaging_fault_is_avoided() {
-        let levels = [0u8, 3, 0, 1]; // 2×2 logical, 2-bit cells
+        let levels = [0u32, 3, 0, 1]; // 2×2 logical, 2-bit cells
         let content = Content {
             levels: &levels,
             rows: 2,

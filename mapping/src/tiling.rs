@@ -116,11 +116,11 @@ impl Layout {
 
     /// Target cell levels of array (r, j), logical rows × logical columns, from the
     /// integer weights (out × in, row-major).
-    pub fn logical_levels(&self, codes: &[i32], r: usize, j: usize) -> Vec<u8> {
+    pub fn logical_levels(&self, codes: &[i32], r: usize, j: usize) -> Vec<u32> {
         let (inputs, outputs) = (self.inputs(r), self.outputs(j));
         let cols = self.active_cols(j);
         let sl = &self.slicing;
-        let mut levels = vec![0u8; inputs.len() * cols];
+        let mut levels = vec![0u32; inputs.len() * cols];
         for (i, k) in inputs.clone().enumerate() {
             let row = &mut levels[i * cols..(i + 1) * cols];
             for (o, n) in outputs.clone().enumerate() {
@@ -161,9 +161,14 @@ impl Placement {
     }
 
     /// Scatters logical levels onto a full physical array (unused cells at level 0).
-    pub fn scatter(&self, logical: &[u8], array_rows: usize, array_cols: usize) -> Vec<u8> {
+    pub fn scatter<T: Copy + Default>(
+        &self,
+        logical: &[T],
+        array_rows: usize,
+        array_cols: usize,
+    ) -> Vec<T> {
         let cols = self.cols.len();
-        let mut physical = vec![0u8; array_rows * array_cols];
+        let mut physical = vec![T::default(); array_rows * array_cols];
         for (i, &pr) in self.rows.iter().enumerate() {
             for (j, &pc) in self.cols.iter().enumerate() {
                 physical[pr * array_cols + pc] = logical[i * cols + j];

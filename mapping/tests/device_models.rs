@@ -102,3 +102,43 @@ fn ir_drop_lowers_every_output_of_positive_data() {
     let (clean, dropped) = (run(IrDropConfig::default()), run(IrDropConfig::mnsim()));
     assert!(clean.iter().zip(&dropped).all(|(c, d)| d < c));
 }
+
+/// Storage follows the devices: at the isaac-32nm point (8-bit weights on four 2-bit cell
+/// pairs, 128×128) ideal devices leave every cell on its level, so every array is kept as
+/// bit planes, 2 bits per cell (16 per weight: 2 B); stuck cells sit exactly at G_max /
+/// G_min, so faults alone keep the planes too; 5 % programming variation leaves the cells
+/// off their levels, so the arrays keep one f32 per cell (8 cells: 32 B per weight). Seed 31.
+#[test]
+fn ideal_arrays_are_stored_as_level_bit_planes() {
+    let (n_out, k) = (256, 384);
+    let w = random(n_out * k, 31);
+    let cfg = MappingConfig::default();
+    let bytes_per_weight = |device: &DeviceConfig| {
+        let m = MappedMatrix::program(&w, n_out, k, &cfg, device, 1, 0).unwrap();
+        let on_levels = m.tiles().iter().filter(|t| t.is_on_levels()).count();
+        (
+            on_levels,
+            m.tiles().len(),
+            m.stored_bytes() as f64 / (n_out * k) as f64,
+        )
+    };
+    let (on, all, ideal) = bytes_per_weight(&DeviceConfig::default());
+    assert_eq!(on, all);
+    assert!((2.0..2.1).contains(&ideal), "{ideal} B/weight");
+    let faulty = DeviceConfig {
+        stuck_at: StuckAtFaults {
+            rate_g_max: 0.01,
+            rate_g_min: 0.01,
+            layout: FaultLayout::Independent,
+        },
+        ..DeviceConfig::default()
+    };
+    assert_eq!(bytes_per_weight(&faulty).0, all);
+    let varied = DeviceConfig {
+        programming: crossbar::device::ProgrammingVariation::Relative { sigma: 0.05 },
+        ..DeviceConfig::default()
+    };
+    let (on, _, analog) = bytes_per_weight(&varied);
+    assert_eq!(on, 0);
+    assert!((32.0..32.1).contains(&analog), "{analog} B/weight");
+}

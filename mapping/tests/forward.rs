@@ -58,8 +58,9 @@ fn ideal_cfg(
     }
 }
 
-/// Ideal hardware (ideal device and ADC, 1- and 3-bit DACs when bit-sliced) on values the quantizers represent exactly
-/// (integers whose per-row maximum is the largest code, so every scale is 1) reproduces
+/// Ideal hardware (ideal device and ADC; 1-bit, 3-bit and one-shot DACs when bit-sliced)
+/// on values the quantizers represent exactly (integers whose per-row maximum is the
+/// largest code, so every scale is 1) reproduces
 /// x·Wᵀ to float rounding: |y − ref| ≤ 1e-5·Σ|x||w| + 1e-3, at both fidelity levels, both
 /// encodings and array sizes that do and do not divide the 45×70 matrix. Seeds 1, 2.
 #[test]
@@ -79,7 +80,7 @@ fn ideal_hardware_reproduces_the_digital_product() {
     for fidelity in [Fidelity::BitSliced, Fidelity::OneShot] {
         for encoding in [Encoding::Differential, Encoding::Offset] {
             let dac_choices: &[u8] = match fidelity {
-                Fidelity::BitSliced => &[1, 3],
+                Fidelity::BitSliced => &[1, 3, 8],
                 Fidelity::OneShot => &[8],
             };
             for (&dac_bits, (rows, cols)) in dac_choices.iter().flat_map(|d| {
@@ -103,6 +104,47 @@ fn ideal_hardware_reproduces_the_digital_product() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Random real-valued (non-representable) W and x at 24-bit weights and inputs on ideal
+/// hardware (ideal device and ADC): one-shot with analog conductances (24-bit DAC), and
+/// bit-sliced on 4-bit cells through the same one-cycle 24-bit DAC. Both reproduce x·Wᵀ to
+/// float rounding: per output |y − ref| ≤ 1e-5·Σ_k |x_k|·|W_nk| (24-bit quantization
+/// contributes ~2^-23 of that, f32 accumulation the rest), over both encodings and array
+/// sizes that do and do not divide the 37×150 matrix. At 12 bits the same check must fail
+/// (quantization alone exceeds the tolerance). Seeds 21, 22.
+#[test]
+fn ideal_24_bit_hardware_reproduces_real_valued_products() {
+    let (n_out, k, tokens) = (37, 150, 5);
+    let w = random(n_out * k, 21);
+    let x = random(tokens * k, 22);
+    let (want, mag) = reference(&x, &w, tokens, n_out, k);
+    let worst_error = |fidelity, encoding, rows, cols, bits| {
+        let mut cfg = ideal_cfg(fidelity, encoding, rows, cols, bits);
+        cfg.dac.dac_bits = bits;
+        cfg.cell.bits_per_cell = 4;
+        let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        (0..y.len())
+            .map(|i| (y[i] as f64 - want[i]).abs() / mag[i])
+            .fold(0.0, f64::max)
+    };
+    for fidelity in [Fidelity::OneShot, Fidelity::BitSliced] {
+        for encoding in [Encoding::Differential, Encoding::Offset] {
+            for (rows, cols) in [(128, 128), (64, 100), (33, 70), (150, 40)] {
+                let worst = worst_error(fidelity, encoding, rows, cols, 24);
+                assert!(
+                    worst <= 1e-5,
+                    "{fidelity:?} {encoding:?} {rows}×{cols}: error {worst:e} of Σ|x||w|"
+                );
+            }
+            let coarse = worst_error(fidelity, encoding, 64, 100, 12);
+            assert!(
+                coarse > 1e-5,
+                "{fidelity:?} {encoding:?} at 12 bits: {coarse:e}"
+            );
         }
     }
 }
@@ -473,4 +515,37 @@ fn calibration_takes_the_maximum_over_all_tokens() {
         .iter()
         .zip(&parts[0])
         .any(|(late, early)| late > early));
+}
+
+/// One-shot events of a 300×200 matrix on 64×64 arrays, 5 tokens, offset encoding:
+/// S = 1 slice, 1 column per output + 1 reference column per array → 63 outputs per
+/// array, J = ⌈300/63⌉ = 5, R = ⌈200/64⌉ = 4, C = 1 cycle (8-bit DAC), physical columns
+/// per row tile Σ_j cols_j = 300 + 5 references = 305.
+///   ADC (8-bit) = S&H = T·R·305, DAC drives = T·K·J, cell reads = T·K·305,
+///   shift-adds = 0 (one cycle) + T·N·R·(2S−1), adder tree = T·N·(R−1).
+#[test]
+fn one_shot_event_counts_match_the_closed_form() {
+    let (n_out, k, tokens) = (300usize, 200usize, 5usize);
+    let cfg = MappingConfig {
+        fidelity: Fidelity::OneShot,
+        encoding: Encoding::Offset,
+        array_rows: 64,
+        array_cols: 64,
+        dac: DacConfig {
+            dac_bits: 8,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let w = random(n_out * k, 17);
+    let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
+    let (_, ev) = m.forward(&random(tokens * k, 18), tokens, 0).unwrap();
+    let (t, j, r, cols, n, kk) = (5u64, 5u64, 4u64, 305u64, n_out as u64, k as u64);
+    assert_eq!(ev.adc_conversions.get(&8), Some(&(t * r * cols)));
+    assert_eq!(ev.sample_holds, t * r * cols);
+    assert_eq!(ev.dac_drives, t * kk * j);
+    assert_eq!(ev.cell_reads, t * kk * cols);
+    assert_eq!(ev.shift_adds, t * n * r);
+    assert_eq!(ev.adder_tree_ops, t * n * (r - 1));
+    assert_eq!(m.report().input_cycles, 1);
 }

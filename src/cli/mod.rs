@@ -3,11 +3,14 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod eval;
+pub mod finetune;
+pub mod hardware;
 pub mod map;
 pub mod merge;
 pub mod plot;
 pub mod summarize;
 pub mod sweep;
+pub mod synth;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,6 +25,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// List the shipped hardware presets.
+    Presets(hardware::PresetsArgs),
+    /// Print the fully resolved hardware configuration of a file (--show) or preset.
+    Hardware(hardware::HardwareArgs),
     /// Evaluate a Hugging Face checkpoint on a GLUE task's split.
     Eval(eval::EvalArgs),
     /// Show how a checkpoint's linear layers map onto a chip and what one inference spends.
@@ -36,10 +43,16 @@ pub enum Command {
     Summarize(summarize::SummarizeArgs),
     /// Draw a figure (PNG or SVG) from a results CSV.
     Plot(plot::PlotArgs),
+    /// Write a BERT checkpoint with random weights (any size) in the Hugging Face layout.
+    SynthCheckpoint(synth::SynthArgs),
+    /// Train a linear task head on a frozen encoder's pooled features; write a checkpoint.
+    FinetuneHead(finetune::FinetuneArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Presets(args) => hardware::run_presets(args),
+        Command::Hardware(args) => hardware::run_hardware(args),
         Command::Eval(args) => eval::run(args),
         Command::Map(args) => map::run(args),
         Command::Bench(args) => bench::run(args),
@@ -47,5 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => merge::run(args),
         Command::Summarize(args) => summarize::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::SynthCheckpoint(args) => synth::run(args),
+        Command::FinetuneHead(args) => finetune::run(args),
     }
 }

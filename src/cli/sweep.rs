@@ -1,4 +1,5 @@
 //! `crossbert sweep SPEC.toml`: run (or resume, or one shard of) an experiment spec.
+use crate::experiment::grid::cell_text;
 use crate::experiment::{run_sweep, Evaluator, Shard, SweepOptions, SweepPlan, SweepSpec};
 use anyhow::Context;
 use clap::Args;
@@ -20,10 +21,27 @@ pub struct SweepArgs {
     /// Rows evaluated in parallel.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Check the spec and print the grid and the number of rows; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+    run_with(args, evaluator)
+}
+
+/// Runs a sweep with the evaluator that `make_evaluator` builds for the validated plan
+/// (the spec is fully checked first, so a bad spec fails before any model is loaded).
+pub fn run_with(
+    args: SweepArgs,
+    make_evaluator: impl FnOnce(&SweepPlan) -> anyhow::Result<Box<dyn Evaluator>>,
+) -> anyhow::Result<()> {
     let plan = load_plan(&args.spec)?;
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    if args.dry_run {
+        print_plan(&plan, shard);
+        return Ok(());
+    }
     let out = match (&args.out, &plan.spec.output) {
         (Some(out), _) => out.clone(),
         (None, Some(output)) => PathBuf::from(output),
@@ -32,11 +50,11 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             args.spec.display()
         ),
     };
-    let evaluator = evaluator(&plan)?;
+    let evaluator = make_evaluator(&plan)?;
     let options = SweepOptions {
         out,
         resume: args.resume,
-        shard: args.shard.unwrap_or(Shard::ALL),
+        shard,
         threads: args.threads,
     };
     let outcome = run_sweep(&plan, evaluator.as_ref(), &options)?;
@@ -51,6 +69,24 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints the grid and the row counts of a validated plan to stdout.
+fn print_plan(plan: &SweepPlan, shard: Shard) {
+    for axis in &plan.axes {
+        let values: Vec<String> = axis.values.iter().map(cell_text).collect();
+        println!("{} = [{}]", axis.key, values.join(", "));
+    }
+    let work = plan.work();
+    println!(
+        "{} models x {} tasks x {} points x {} seeds = {} rows; shard {shard}: {} rows",
+        plan.spec.models.len(),
+        plan.tasks.len(),
+        plan.points.len(),
+        plan.seeds.len(),
+        work.len(),
+        work.iter().filter(|w| shard.contains(w.position)).count()
+    );
+}
+
 /// Reads a spec and validates it against its resolved base hardware.
 pub fn load_plan(spec_path: &Path) -> anyhow::Result<SweepPlan> {
     let spec = SweepSpec::from_path(spec_path)?;
@@ -59,19 +95,10 @@ pub fn load_plan(spec_path: &Path) -> anyhow::Result<SweepPlan> {
     SweepPlan::new(spec, base).with_context(|| format!("invalid spec {}", spec_path.display()))
 }
 
-/// The base hardware table named by a spec's `base`: a hardware TOML file (a path ending
-/// in `.toml`); named presets plug in here once the hardware configuration exists.
+/// The base hardware table named by a spec's `base`: a preset name or a hardware TOML file
+/// (resolved over its own preset), before the grid's overrides.
 pub fn base_hardware(base: &str) -> anyhow::Result<toml::Table> {
-    if !base.ends_with(".toml") {
-        anyhow::bail!(
-            "expected a hardware .toml file, found {base:?}: named hardware presets are not \
-             available in this build yet"
-        );
-    }
-    let text = std::fs::read_to_string(base)
-        .with_context(|| format!("cannot read hardware file {base}"))?;
-    text.parse::<toml::Table>()
-        .with_context(|| format!("hardware file {base} is not valid TOML"))
+    Ok(crate::hardware::HardwareConfig::base_table(base)?)
 }
 
 /// The evaluator that runs BERT on the emulated hardware.

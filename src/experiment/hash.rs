@@ -4,10 +4,15 @@
 //! 0x100000001b3), printed as 16 hex digits, of this text:
 //!
 //! ```text
-//! <the resolved hardware table serialized by the `toml` crate: keys sorted, one table per section>
+//! <the resolved hardware table, serialized by the `toml` crate (keys sorted)>
 //! [job]
+//! limit = <limit, absent when the whole split runs>
 //! model = "<model path as written in the spec>"
-//! task = "<task>"  split = ... limit = ... scope = ... scope_keys = [...] seed = <seed>
+//! scope = "<scope target>"
+//! scope_keys = [<scoped grid keys, empty when the target is `all`>]
+//! seed = <seed>
+//! split = "<split>"
+//! task = "<task>"
 //! ```
 //!
 //! FNV-1a is used because it is fully specified by those two constants, so the hash can be

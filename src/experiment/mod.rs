@@ -17,7 +17,7 @@
 //!    (model, task) by the [`runner`] and cached.
 //! 5. [`results`]: the tidy CSV (one row per item), appended, flushed and fsync'd row by
 //!    row, so that a killed run resumes with nothing lost and nothing duplicated.
-//! 6. [`merge`] joins shard files; [`summarize`] groups seeds per point (mean, std, 95 %
+//! 6. [`merge`] joins shard files; [`summarize`](mod@summarize) groups seeds per point (mean, std, 95 %
 //!    Student-t interval) and marks the accuracy–energy Pareto front; [`plot`] draws it.
 //!
 //! The library never prints results to stdout; progress goes to stderr ([`progress`]).

@@ -212,6 +212,20 @@ mod tests {
     }
 
     #[test]
+    fn scoped_items_carry_the_scope_keys() {
+        let plan = SweepPlan::new(SweepSpec::from_toml(SPEC).unwrap(), base()).unwrap();
+        let work = plan.work();
+        // Targets vary fastest after the grid: point 0 is `all`, point 1 is `*.value`.
+        let all = work.iter().find(|w| w.point == 0).unwrap();
+        let values = work.iter().find(|w| w.point == 1).unwrap();
+        assert_eq!(plan.scope(all), Scope::everywhere());
+        let scope = plan.scope(values);
+        assert_eq!(scope.target.to_string(), "*.value");
+        assert_eq!(scope.keys, ["adc.bits"]);
+        assert_eq!(plan.key(values)[5], "*.value");
+    }
+
+    #[test]
     fn scope_keys_must_be_swept() {
         let spec =
             SweepSpec::from_toml(&SPEC.replace("keys = [\"adc.bits\"]", "keys = [\"x\"]")).unwrap();

@@ -3,11 +3,16 @@
 //! Two kinds of figure, chosen by the x column:
 //!
 //! * **x is an energy column** (`energy_…`): one marker per hardware point (seeds averaged),
-//!   with vertical 95 % confidence bars on y, and the Pareto front (minimum energy, maximum
-//!   y, over all points) drawn as a black line: the accuracy–energy trade-off figure.
+//!   with vertical 95 % confidence bars on y, and the Pareto front of each series (minimum
+//!   energy, maximum y) drawn as a black line: the accuracy–energy trade-off figure.
 //! * **x is anything else** (typically a swept key such as `adc.bits`): for each x value,
 //!   the mean of y over every row with that x (all seeds, and all other points of the
-//!   series), a line through the means and a shaded 95 % Student-t confidence band.
+//!   series), a line through the means and a shaded 95 % Student-t confidence band. When a
+//!   cell pools rows that differ in other key columns (another task, another swept key),
+//!   the command says so on stderr, since the band then mixes those differences in.
+//!
+//! * **x is a text column** (e.g. `scope` in a per-layer fault campaign, or `task`): one
+//!   position per value, in order of first appearance, with markers and 95 % bars.
 //!
 //! `--group COLUMN` draws one series per value of that column. The format follows the file
 //! extension: `.png` (bitmap, text rasterised with the DejaVu Sans font bundled in
@@ -15,6 +20,7 @@
 use super::results::ResultsTable;
 use super::summarize::{column_values, pareto_front, Stats};
 use anyhow::{anyhow, bail, Context};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -36,6 +42,16 @@ const SIZE: (u32, u32) = (900, 600);
 /// DejaVu Sans (Bitstream Vera licence, see `data/fonts/LICENSE-DejaVu.txt`).
 static FONT: &[u8] = include_bytes!("../../data/fonts/DejaVuSans.ttf");
 
+/// How the x axis is drawn.
+enum Layout {
+    /// x is an energy column: markers, bars and the Pareto front.
+    Energy,
+    /// x is numeric: lines and confidence bands.
+    Numeric,
+    /// x is text: these values at positions 0, 1, …; markers and bars.
+    Categories(Vec<String>),
+}
+
 /// One line or marker set of the figure.
 struct Series {
     name: String,
@@ -46,9 +62,9 @@ struct Series {
 /// Draws the figure described by `request` from `table`.
 pub fn plot(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<()> {
     register_font()?;
-    let energy_x = request.x.starts_with("energy_");
-    let series = if energy_x {
-        per_point_series(table, request)?
+    table.check_unique_keys()?;
+    let (series, layout) = if request.x.starts_with("energy_") {
+        (per_point_series(table, request)?, Layout::Energy)
     } else {
         per_x_series(table, request)?
     };
@@ -69,13 +85,13 @@ pub fn plot(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<()> {
             BitMapBackend::new(&request.out, SIZE).into_drawing_area(),
             &series,
             request,
-            energy_x,
+            &layout,
         ),
         Some("svg") => draw(
             SVGBackend::new(&request.out, SIZE).into_drawing_area(),
             &series,
             request,
-            energy_x,
+            &layout,
         ),
         _ => bail!(
             "--out {}: expected a .png or .svg file name",
@@ -133,10 +149,13 @@ fn per_point_series(table: &ResultsTable, request: &PlotRequest) -> anyhow::Resu
 }
 
 /// Parameter figure: y pooled over every row with the same series and x value.
-fn per_x_series(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<Vec<Series>> {
+fn per_x_series(
+    table: &ResultsTable,
+    request: &PlotRequest,
+) -> anyhow::Result<(Vec<Series>, Layout)> {
     let (xc, yc) = (table.column(&request.x)?, table.column(&request.y)?);
     let names = series_names(table, request)?;
-    let xs = column_values(table, &(0..table.rows.len()).collect::<Vec<_>>(), xc)?;
+    let (xs, layout) = x_positions(table, xc);
     let mut cells: BTreeMap<String, Vec<(f64, Vec<usize>)>> = BTreeMap::new();
     for (i, &x) in xs.iter().enumerate() {
         let cell = cells.entry(names[i].clone()).or_default();
@@ -145,6 +164,7 @@ fn per_x_series(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<V
             None => cell.push((x, vec![i])),
         }
     }
+    note_pooled_columns(table, request, &cells)?;
     let mut series = BTreeMap::new();
     for (name, cell) in cells {
         let points = cell
@@ -153,7 +173,80 @@ fn per_x_series(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<V
             .collect::<anyhow::Result<Vec<_>>>()?;
         series.insert(name, points);
     }
-    Ok(sorted(series))
+    let mut series = sorted(series);
+    if let Layout::Categories(_) = layout {
+        spread_series(&mut series);
+    }
+    Ok((series, layout))
+}
+
+/// x of every row: its number, or for a text column the position of its value.
+fn x_positions(table: &ResultsTable, c: usize) -> (Vec<f64>, Layout) {
+    let numbers: Option<Vec<f64>> = table
+        .rows
+        .iter()
+        .map(|r| r.fields[c].parse().ok())
+        .collect();
+    if let Some(numbers) = numbers {
+        return (numbers, Layout::Numeric);
+    }
+    let mut categories: Vec<String> = Vec::new();
+    let positions = table
+        .rows
+        .iter()
+        .map(|r| {
+            let value = &r.fields[c];
+            match categories.iter().position(|v| v == value) {
+                Some(p) => p as f64,
+                None => {
+                    categories.push(value.clone());
+                    (categories.len() - 1) as f64
+                }
+            }
+        })
+        .collect();
+    (positions, Layout::Categories(categories))
+}
+
+/// Shifts series sideways around each category position so their bars do not overlap.
+fn spread_series(series: &mut [Series]) {
+    let count = series.len() as f64;
+    for (i, s) in series.iter_mut().enumerate() {
+        let shift = 0.1 * (i as f64 - (count - 1.0) / 2.0);
+        for point in &mut s.points {
+            point.0 += shift;
+        }
+    }
+}
+
+/// Tells the user which key columns vary inside one (series, x) cell of a parameter figure.
+fn note_pooled_columns(
+    table: &ResultsTable,
+    request: &PlotRequest,
+    cells: &BTreeMap<String, Vec<(f64, Vec<usize>)>>,
+) -> anyhow::Result<()> {
+    let point_len = table.point_key_len()?;
+    let pooled: Vec<&str> = (0..point_len)
+        .filter(|&c| {
+            let name = table.header[c].as_str();
+            name != request.x && Some(name) != request.group.as_deref()
+        })
+        .filter(|&c| {
+            cells.values().flatten().any(|(_, rows)| {
+                rows.iter()
+                    .any(|&r| table.rows[r].fields[c] != table.rows[rows[0]].fields[c])
+            })
+        })
+        .map(|c| table.header[c].as_str())
+        .collect();
+    if !pooled.is_empty() {
+        eprintln!(
+            "plot: each point pools rows that differ in {}; use --group (or filter the CSV) \
+             to separate them",
+            pooled.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn sorted(series: BTreeMap<String, Vec<(f64, Stats)>>) -> Vec<Series> {
@@ -183,8 +276,10 @@ fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     }
     let pad = if hi > lo {
         0.05 * (hi - lo)
+    } else if lo != 0.0 {
+        0.1 * lo.abs()
     } else {
-        0.1 * lo.abs().max(1e-12)
+        1.0
     };
     (lo - pad)..(hi + pad)
 }
@@ -193,12 +288,15 @@ fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     series: &[Series],
     request: &PlotRequest,
-    energy_x: bool,
+    layout: &Layout,
 ) -> anyhow::Result<()> {
     let fail = |e: &dyn std::fmt::Debug| anyhow!("drawing {}: {e:?}", request.out.display());
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let all = || series.iter().flat_map(|s| s.points.iter());
-    let x_range = padded_range(all().map(|p| p.0));
+    let x_range = match layout {
+        Layout::Categories(values) => -0.5..values.len() as f64 - 0.5,
+        _ => padded_range(all().map(|p| p.0)),
+    };
     let y_range = padded_range(all().flat_map(|p| [band(&p.1).0, band(&p.1).1]));
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -210,17 +308,27 @@ fn draw<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(x_range, y_range)
         .map_err(|e| fail(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc(request.x.as_str())
+    let category_label = |x: &f64| match layout {
+        Layout::Categories(values) if (x - x.round()).abs() < 1e-6 && *x >= 0.0 => {
+            values.get(x.round() as usize).cloned().unwrap_or_default()
+        }
+        Layout::Categories(_) => String::new(),
+        _ => format!("{x}"),
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(request.x.as_str())
         .y_desc(request.y.as_str())
-        .label_style(("sans-serif", 15))
-        .draw()
-        .map_err(|e| fail(&e))?;
+        .label_style(("sans-serif", 15));
+    if let Layout::Categories(values) = layout {
+        mesh.x_labels(values.len() + 1)
+            .x_label_formatter(&category_label)
+            .disable_x_mesh();
+    }
+    mesh.draw().map_err(|e| fail(&e))?;
 
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        if energy_x {
+        if !matches!(layout, Layout::Numeric) {
             chart
                 .draw_series(s.points.iter().map(|(x, y)| {
                     let (lo, hi) = band(y);
@@ -253,7 +361,7 @@ fn draw<DB: DrawingBackend>(
             .label(s.name.as_str())
             .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
     }
-    if energy_x {
+    if let Layout::Energy = layout {
         draw_front(&mut chart, series).map_err(|e| fail(&e))?;
     }
     chart
@@ -267,29 +375,26 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The Pareto front over every point of every series, as a black line.
+/// The Pareto front of each series, as black lines (one legend entry).
 fn draw_front<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     series: &[Series],
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let points: Vec<(f64, f64)> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|(x, y)| (*x, y.mean)))
-        .collect();
-    let mut front: Vec<(f64, f64)> = points
-        .iter()
-        .zip(pareto_front(&points))
-        .filter(|(_, on)| *on)
-        .map(|(p, _)| *p)
-        .collect();
-    front.sort_by(|a, b| a.0.total_cmp(&b.0));
-    chart
-        .draw_series(LineSeries::new(front, BLACK.stroke_width(2)))?
-        .label("Pareto front")
-        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.stroke_width(2)));
+    for (i, s) in series.iter().enumerate() {
+        let points: Vec<(f64, f64)> = s.points.iter().map(|(x, y)| (*x, y.mean)).collect();
+        let mut front: Vec<(f64, f64)> = points
+            .iter()
+            .zip(pareto_front(&points))
+            .filter(|(_, on)| *on)
+            .map(|(p, _)| *p)
+            .collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let line = chart.draw_series(LineSeries::new(front, BLACK.stroke_width(2)))?;
+        if i == 0 {
+            line.label("Pareto front").legend(|(x, y)| {
+                PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.stroke_width(2))
+            });
+        }
+    }
     Ok(())
 }

@@ -20,7 +20,7 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64);
             let style = ProgressStyle::with_template(
-                "{elapsed_precise} [{wide_bar}] {pos}/{len} rows, {per_sec}, ETA {eta} {msg}",
+                "{elapsed_precise} [{bar:30}] {pos}/{len} rows, {per_sec}, ETA {eta} {wide_msg}",
             )
             .expect("valid progress template");
             bar.set_style(style);

@@ -1,8 +1,9 @@
 //! Runs a sweep plan through an evaluator into a results file.
 //!
-//! Order of work: open (or resume) the results file, which fixes the header and the
-//! finished keys; compute the digital baselines of every (model, task) still needed, once
-//! each; then evaluate the remaining items of this shard on a pool of `threads` workers,
+//! Order of work: when resuming, read the finished keys (repairing a torn last line);
+//! compute the digital baselines of every (model, task) still needed, once each, so that a
+//! wrong model or data path fails before a new results file exists; create the file if
+//! new; then evaluate the remaining items of this shard on a pool of `threads` workers,
 //! appending each row as it finishes. An evaluation error stops the run after the rows in
 //! flight; every row already written stays valid and `--resume` continues from there.
 use super::evaluator::{Baseline, Evaluation, Evaluator, Job};
@@ -58,13 +59,27 @@ pub fn run_sweep(
         .filter(|item| options.shard.contains(item.position))
         .collect();
 
-    let (writer, finished) = if options.resume && options.out.exists() {
-        ResultsWriter::resume(&options.out, &header)?
+    let resuming = options.resume && options.out.exists();
+    if !options.resume && options.out.exists() {
+        bail!(
+            "{} already exists: pass --resume to continue it, or choose another --out",
+            options.out.display()
+        );
+    }
+    let (resumed, finished) = if resuming {
+        let (writer, rows) = ResultsWriter::resume(&options.out, &header)?;
+        (Some(writer), rows)
     } else {
-        (ResultsWriter::create(&options.out, &header)?, Vec::new())
+        (None, Vec::new())
     };
     let remaining = unfinished(plan, &work, &finished, options)?;
+    // Baselines load every model and dataset: a wrong path fails here, before a new
+    // results file exists.
     let baselines = baselines(plan, evaluator, &remaining)?;
+    let writer = match resumed {
+        Some(writer) => writer,
+        None => ResultsWriter::create(&options.out, &header)?,
+    };
 
     let state = Mutex::new((writer, Progress::new(work.len(), finished.len())));
     let run_one = |item: &WorkItem| -> anyhow::Result<()> {

@@ -109,7 +109,7 @@ impl ScopeTarget {
             ScopeTarget::Encoder {
                 layer: l,
                 sublayer: s,
-            } => l.map_or(true, |l| l == layer) && s.map_or(true, |s| s == sublayer),
+            } => (l.is_none() || l == Some(layer)) && (s.is_none() || s == Some(sublayer)),
             ScopeTarget::Pooler | ScopeTarget::Classifier => false,
         }
     }

@@ -80,7 +80,10 @@ pub struct ScopeSpec {
 
 /// `seeds = 5` (seeds 0..5) or `seeds = [1, 7, 42]`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a seed count (e.g. 5) or a list of non-negative integer seeds (e.g. [1, 7, 42])"
+)]
 pub enum Seeds {
     Count(u64),
     List(Vec<u64>),
@@ -239,6 +242,17 @@ mod tests {
         );
         let scoped = format!("{MINIMAL}\n[scope]\nkeys = []\ntargets = [\"3.mlp\"]");
         assert_eq!(config_error(&scoped).key, "scope.targets[0]");
+    }
+
+    #[test]
+    fn malformed_seeds_say_what_is_expected() {
+        let err =
+            SweepSpec::from_toml(&MINIMAL.replace("seeds = 2", "seeds = \"three\"")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("a seed count") && text.contains("line"),
+            "{text}"
+        );
     }
 
     #[test]

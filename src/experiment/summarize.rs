@@ -74,6 +74,8 @@ const NOT_MEASURED: [&str; 5] = ["metric", "seconds", "version", "config_hash", 
 
 /// The summary table (header, rows) of a results table, groups in first-appearance order.
 pub fn summarize(table: &ResultsTable) -> anyhow::Result<(Vec<String>, Vec<Vec<String>>)> {
+    // A repeated row would count one chip instance twice.
+    table.check_unique_keys()?;
     let point_len = table.point_key_len()?;
     let metric = table.key_len()?;
     let mean_only: Vec<usize> = (metric + 1..table.header.len())

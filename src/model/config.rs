@@ -218,7 +218,10 @@ impl BertConfig {
                 return Err(invalid(key, "a positive size", "0".into()));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        // `%` rather than `is_multiple_of`, which is newer than the crate's rust-version.
+        #[allow(clippy::manual_is_multiple_of)]
+        let uneven = self.hidden_size % self.num_attention_heads != 0;
+        if uneven {
             return Err(invalid(
                 "num_attention_heads",
                 &format!("a divisor of hidden_size {}", self.hidden_size),

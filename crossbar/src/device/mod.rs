@@ -11,7 +11,7 @@
 //!    ([`DeviceConfig::sample_read`]).
 //!
 //! [`program_array`] applies 1–3 in that order to an array of levels: target G(ℓ) from the
-//! [`CellConfig`], then programming variation, then drift to `read_time_s`, then stuck cells
+//! [`CellConfig`] (or any target conductance, [`program_conductances`]), then programming variation, then drift to `read_time_s`, then stuck cells
 //! overwrite their conductance with exactly G_max or G_min (a stuck cell neither programs
 //! nor drifts). Finally every conductance is clamped at 0 µS: the additive models
 //! (relative, absolute, state-dependent σ, ReRAM relaxation) have Gaussian tails below
@@ -53,6 +53,9 @@
 //!   conductances (µS, row-major rows×cols) of an array whose cells were programmed to
 //!   `levels`, after programming variation, stuck-at faults and drift to `cfg`'s read time,
 //!   all sampled once per chip instance from `key` (purposes derived inside);
+//! * `program_conductances(cfg, cell, targets_us, rows, cols, key) -> ProgrammedArray`: the
+//!   same for continuous target conductances (µS) instead of levels, with the same streams
+//!   (`program_array` is this applied to the targets G(ℓ));
 //! * `DeviceConfig::read_noise_sigma_us(g_us)`: σ in µS of the per-read Gaussian
 //!   fluctuation of a device at conductance `g_us` (0 when read noise is off).
 
@@ -70,6 +73,7 @@ use crate::cell::CellConfig;
 use crate::error::ConfigError;
 use crate::rng::{Purpose, StreamKey};
 use drift::DriftAt;
+use programming::LevelDraw;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
@@ -180,7 +184,8 @@ pub struct ProgrammedArray {
 
 /// Programs a rows×cols array to `levels` (row-major) and returns the conductances read at
 /// `cfg.read_time_s`; see the module docs for the order of effects and the clamp at 0 µS.
-/// The same `key` (seed, matrix, tile) always gives the same array.
+/// The same `key` (seed, matrix, tile) always gives the same array. Equivalent to
+/// [`program_conductances`] with the targets G(ℓ) of the cell's levels.
 ///
 /// # Panics
 /// If `levels.len() != rows·cols` or a level exceeds the cell's highest level: both are
@@ -199,7 +204,62 @@ pub fn program_array(
         levels.iter().all(|&l| l <= top),
         "a level exceeds the cell's highest level {top}"
     );
-    let mut g_us = programmed_conductances(&cfg.programming, cell, levels, key);
+    // Every level has one target G, so its σ(G) is evaluated once per level, not per cell.
+    let per_level: Vec<_> = (0..=top)
+        .map(|l| cfg.programming.level_draw(cell.conductance_us(l)))
+        .collect();
+    let programmed = with_programming_variation(
+        &cfg.programming,
+        levels.len(),
+        |i| per_level[levels[i] as usize],
+        key,
+    );
+    after_programming(cfg, cell, programmed, rows, cols, key)
+}
+
+/// Programs a rows×cols array to arbitrary target conductances `targets_us` (µS,
+/// row-major) and returns the conductances read at `cfg.read_time_s`. This is the analog
+/// view of a device (aihwkit's): a weight is a conductance anywhere in [G_min, G_max], not
+/// one of 2^c levels, so one-shot mappings can hold weights of up to 24 bits. The effects,
+/// their order and their random streams are those of [`program_array`] (one normal per cell
+/// per effect, row-major), and state-dependent σ(G) is evaluated at each cell's own target.
+/// `cell` gives only the G_min / G_max stuck cells take.
+///
+/// # Panics
+/// If `targets_us.len() != rows·cols` or a target is negative or not finite (a bug in the
+/// calling mapper).
+pub fn program_conductances(
+    cfg: &DeviceConfig,
+    cell: &CellConfig,
+    targets_us: &[f32],
+    rows: usize,
+    cols: usize,
+    key: StreamKey,
+) -> ProgrammedArray {
+    assert_eq!(targets_us.len(), rows * cols, "targets must be rows×cols");
+    assert!(
+        targets_us.iter().all(|g| g.is_finite() && *g >= 0.0),
+        "target conductances must be finite and >= 0 µS"
+    );
+    let programmed = with_programming_variation(
+        &cfg.programming,
+        targets_us.len(),
+        |i| cfg.programming.level_draw(targets_us[i]),
+        key,
+    );
+    after_programming(cfg, cell, programmed, rows, cols, key)
+}
+
+/// Drift to the read time, stuck cells forced, the clamp at 0 µS: the effects that follow
+/// programming variation, applied to the programmed conductances `g_us`.
+fn after_programming(
+    cfg: &DeviceConfig,
+    cell: &CellConfig,
+    mut g_us: Vec<f32>,
+    rows: usize,
+    cols: usize,
+    key: StreamKey,
+) -> ProgrammedArray {
     apply_drift(cfg.drift.at(cfg.read_time_s), &mut g_us, key);
     let faults = sample_fault_map(&cfg.stuck_at, rows, cols, key);
     for stuck in &faults.cells {
@@ -214,26 +274,20 @@ pub fn program_array(
     ProgrammedArray { g_us, faults }
 }
 
-/// Target conductance of every cell plus its programming variation (one normal per cell).
-fn programmed_conductances(
+/// The programmed conductance of each of `cells` cells, whose target and σ are given by
+/// `draw_of(cell)`: one standard normal per cell from the programming stream, in order.
+fn with_programming_variation(
     model: &ProgrammingVariation,
-    cell: &CellConfig,
-    levels: &[u8],
+    cells: usize,
+    draw_of: impl Fn(usize) -> LevelDraw,
     key: StreamKey,
 ) -> Vec<f32> {
-    let per_level: Vec<_> = (0..=cell.max_level())
-        .map(|l| model.level_draw(cell.conductance_us(l)))
-        .collect();
     if model.is_none() {
-        return levels
-            .iter()
-            .map(|&l| per_level[l as usize].apply(0.0))
-            .collect();
+        return (0..cells).map(|i| draw_of(i).apply(0.0)).collect();
     }
     let mut rng = key.with_purpose(Purpose::Programming).rng();
-    levels
-        .iter()
-        .map(|&l| per_level[l as usize].apply(rng.sample(StandardNormal)))
+    (0..cells)
+        .map(|i| draw_of(i).apply(rng.sample(StandardNormal)))
         .collect()
 }
 

@@ -20,8 +20,9 @@
 //!   fitted over 50–225 µS (outside that range the line is extrapolated; σ hits 0 at 525 µS).
 //!
 //! Additive models can produce a negative conductance; `program_array` clamps the final
-//! conductance at 0 µS (see the crate docs). Because every level has a single target G,
-//! σ(G) is evaluated once per level, not once per cell.
+//! conductance at 0 µS (see the crate docs). σ(G) is a function of the target conductance,
+//! so it applies unchanged to continuous targets (`program_conductances`); for levels it is
+//! evaluated once per level, not once per cell.
 
 use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};

@@ -163,6 +163,48 @@ fn state_dependent_models_match_their_sigma_at_every_level() {
     assert!((ProgrammingVariation::ReramCmo2Pct.sigma_us(88.2) - 1.00703).abs() < 1e-4);
 }
 
+/// Continuous targets (not on any 2-bit level): every state-dependent model draws σ(G) at
+/// the cell's own target. Targets 20.0, 37.3 and 61.9 µS on the CMO range; N cells each,
+/// seeds 40 + k; tolerances as in the module docs.
+#[test]
+fn state_dependent_models_follow_sigma_at_continuous_targets() {
+    let cell = CellConfig::reram_cmo(2);
+    let table = ProgrammingVariation::Table {
+        g_us: vec![9.0, 50.0, 88.2],
+        sigma_us: vec![0.5, 1.5, 1.0],
+    };
+    for model in [ProgrammingVariation::ReramCmo2Pct, table] {
+        let cfg = with_programming(model.clone());
+        for (k, target) in [20.0f32, 37.3, 61.9].into_iter().enumerate() {
+            let g = program_conductances(&cfg, &cell, &vec![target; N], 1, N, key(40 + k as u64));
+            let sigma = model.sigma_us(target) as f64;
+            assert_moments(
+                &format!("{model:?} at {target} µS"),
+                &g.g_us,
+                target as f64,
+                sigma,
+            );
+        }
+    }
+}
+
+/// `program_array` is `program_conductances` on the levels' targets: the same streams give
+/// bitwise the same array under every effect at once (seed 45).
+#[test]
+fn levels_and_their_conductances_program_identically() {
+    let cell = CellConfig::reram_cmo(2);
+    let mut cfg = DeviceConfig::reram_cmo(86_400.0);
+    cfg.stuck_at = fault_cfg(0.01, 0.02, FaultLayout::Independent).stuck_at;
+    let (rows, cols) = (40, 30);
+    let levels: Vec<u8> = (0..rows * cols).map(|i| (i * 7 % 4) as u8).collect();
+    let targets: Vec<f32> = levels.iter().map(|&l| cell.conductance_us(l)).collect();
+    let by_level = program_array(&cfg, &cell, &levels, rows, cols, key(45));
+    let by_target = program_conductances(&cfg, &cell, &targets, rows, cols, key(45));
+    assert_eq!(by_level.g_us, by_target.g_us);
+    assert_eq!(by_level.faults, by_target.faults);
+    assert!(!by_level.faults.cells.is_empty());
+}
+
 #[test]
 fn negative_tails_are_clamped_at_zero() {
     // G = 1 µS (level 0 of MNSIM), σ = 1 µS absolute: P(G < 0) = Φ(−1) = 0.158655.

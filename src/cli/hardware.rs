@@ -1,0 +1,36 @@
+//! `crossbert presets` and `crossbert hardware --show`: the shipped hardware presets, and
+//! the fully resolved configuration of a hardware file or preset.
+use crate::hardware::{HardwareConfig, PRESETS};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct PresetsArgs {}
+
+pub fn run_presets(_args: PresetsArgs) -> anyhow::Result<()> {
+    for (name, summary, _) in PRESETS {
+        println!("{name:<12} {summary}");
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("source").required(true))]
+pub struct HardwareArgs {
+    /// Print the fully resolved configuration of this hardware TOML file.
+    #[arg(long, group = "source", value_name = "FILE")]
+    pub show: Option<PathBuf>,
+    /// Print the fully resolved configuration of this preset.
+    #[arg(long, group = "source", value_name = "NAME")]
+    pub preset: Option<String>,
+}
+
+pub fn run_hardware(args: HardwareArgs) -> anyhow::Result<()> {
+    let hw = match (&args.show, &args.preset) {
+        (Some(path), _) => HardwareConfig::from_file(path)?,
+        (None, Some(name)) => HardwareConfig::preset(name)?,
+        (None, None) => unreachable!("clap requires --show or --preset"),
+    };
+    print!("{}", hw.to_toml());
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Which linear layers run on crossbars, and per-layer device overrides.
+//!
+//! A linear is named `<layer>.<kind>` for the six weight matrices of encoder layer `<layer>`
+//! (0-based) — `query`, `key`, `value`, `attention_output`, `ffn_in` (intermediate.dense),
+//! `ffn_out` (output.dense) — and `pooler` / `classifier` for the head. A pattern is a name
+//! with `*` for any layer or any kind (`*.value`, `3.*`), or `all`.
+
+pub use crate::model::LinearKind;
+use crossbar::DeviceConfig;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How hardware descriptions and results name each kind of linear.
+impl LinearKind {
+    pub const ALL: [LinearKind; 8] = [
+        LinearKind::Query,
+        LinearKind::Key,
+        LinearKind::Value,
+        LinearKind::AttentionOutput,
+        LinearKind::Intermediate,
+        LinearKind::Output,
+        LinearKind::Pooler,
+        LinearKind::Classifier,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LinearKind::Query => "query",
+            LinearKind::Key => "key",
+            LinearKind::Value => "value",
+            LinearKind::AttentionOutput => "attention_output",
+            LinearKind::Intermediate => "ffn_in",
+            LinearKind::Output => "ffn_out",
+            LinearKind::Pooler => "pooler",
+            LinearKind::Classifier => "classifier",
+        }
+    }
+
+    /// Parses a kind; `attn_out` is accepted for `attention_output`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "attn_out" {
+            return Some(LinearKind::AttentionOutput);
+        }
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether this kind belongs to an encoder layer (has a layer index).
+    pub fn in_encoder(self) -> bool {
+        !matches!(self, LinearKind::Pooler | LinearKind::Classifier)
+    }
+}
+
+/// One linear of the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinearName {
+    /// Encoder layer index; `None` for the pooler and the classifier.
+    pub layer: Option<usize>,
+    pub kind: LinearKind,
+}
+
+impl LinearName {
+    pub fn encoder(layer: usize, kind: LinearKind) -> Self {
+        Self {
+            layer: Some(layer),
+            kind,
+        }
+    }
+
+    pub fn head(kind: LinearKind) -> Self {
+        Self { layer: None, kind }
+    }
+
+    /// A stable number per linear for the random streams: layer·8 + kind (head matrices
+    /// after every possible encoder layer).
+    pub fn matrix_id(&self) -> u32 {
+        let kind = LinearKind::ALL
+            .iter()
+            .position(|k| *k == self.kind)
+            .unwrap() as u32;
+        match self.layer {
+            Some(l) => l as u32 * 8 + kind,
+            None => u32::MAX - 8 + kind,
+        }
+    }
+}
+
+impl fmt::Display for LinearName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.layer {
+            Some(l) => write!(f, "{l}.{}", self.kind.name()),
+            None => f.write_str(self.kind.name()),
+        }
+    }
+}
+
+/// A set of linears: `all`, `pooler`, `classifier`, or `<layer|*>.<kind|*>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LinearPattern {
+    text: String,
+    layer: Option<usize>,
+    kind: Option<LinearKind>,
+    encoder_only: bool,
+}
+
+impl LinearPattern {
+    pub fn matches(&self, name: &LinearName) -> bool {
+        (!self.encoder_only || name.layer.is_some())
+            && self.layer.is_none_or(|l| name.layer == Some(l))
+            && self.kind.is_none_or(|k| name.kind == k)
+    }
+}
+
+impl TryFrom<String> for LinearPattern {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "expected `all`, `pooler`, `classifier` or `<layer|*>.<kind|*>` with kind one of \
+                 query, key, value, attention_output, ffn_in, ffn_out; found {text:?}"
+            )
+        };
+        let (layer, kind, encoder_only) = match text.split_once('.') {
+            None if text == "all" => (None, None, false),
+            None => match LinearKind::parse(&text) {
+                Some(k) if !k.in_encoder() => (None, Some(k), false),
+                _ => return Err(bad()),
+            },
+            Some((layer, kind)) => {
+                let layer = match layer {
+                    "*" => None,
+                    l => Some(l.parse::<usize>().map_err(|_| bad())?),
+                };
+                let kind = match kind {
+                    "*" => None,
+                    k => Some(
+                        LinearKind::parse(k)
+                            .filter(|k| k.in_encoder())
+                            .ok_or_else(bad)?,
+                    ),
+                };
+                (layer, kind, true)
+            }
+        };
+        Ok(Self {
+            text,
+            layer,
+            kind,
+            encoder_only,
+        })
+    }
+}
+
+impl From<LinearPattern> for String {
+    fn from(p: LinearPattern) -> String {
+        p.text
+    }
+}
+
+/// A device model for the linears a pattern selects (fault-injection campaigns).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerOverride {
+    /// Which linears.
+    pub target: LinearPattern,
+    /// Their device model: `[device]` with this table merged over it.
+    pub device: DeviceConfig,
+}
+
+/// Which linears are analog. Default: the six encoder matrices of every layer (the pooler
+/// and classifier stay digital, as in most accelerator studies of BERT).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LayerSelection {
+    pub analog: Vec<LinearPattern>,
+    pub overrides: Vec<LayerOverride>,
+}
+
+impl Default for LayerSelection {
+    fn default() -> Self {
+        let analog = [
+            "query",
+            "key",
+            "value",
+            "attention_output",
+            "ffn_in",
+            "ffn_out",
+        ]
+        .iter()
+        .map(|k| LinearPattern::try_from(format!("*.{k}")).unwrap())
+        .collect();
+        Self {
+            analog,
+            overrides: Vec::new(),
+        }
+    }
+}

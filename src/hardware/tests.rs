@@ -1,0 +1,157 @@
+use super::*;
+
+#[test]
+fn every_preset_resolves_and_validates() {
+    for (name, _, _) in PRESETS {
+        let hw = HardwareConfig::preset(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(hw.preset, *name);
+    }
+}
+
+#[test]
+fn isaac_preset_has_the_isaac_numbers() {
+    let hw = HardwareConfig::preset("isaac-32nm").unwrap();
+    let m = &hw.mapping;
+    assert_eq!((m.input_bits, m.dac.dac_bits, m.weight_bits), (8, 1, 8));
+    assert_eq!(
+        (m.cell.bits_per_cell, m.array_rows, m.array_cols),
+        (2, 128, 128)
+    );
+    assert_eq!((m.adc.adc_bits, m.adc.ideal), (8, false));
+    assert!(hw.device.is_ideal());
+}
+
+#[test]
+fn a_file_overrides_its_preset_field_by_field() {
+    let text = r#"
+        preset = "reram-cmo"
+        [mapping]
+        adc = { adc_bits = 6 }
+        [device]
+        programming = { model = "relative", sigma = 0.3 }
+    "#;
+    let hw = HardwareConfig::from_toml_str(text, "test.toml").unwrap();
+    assert_eq!(hw.preset, "reram-cmo");
+    assert_eq!(hw.mapping.adc.adc_bits, 6);
+    // untouched fields keep the preset's values: the ADC range, the CMO read noise
+    assert_eq!(hw.mapping.adc.range, crossbar::AdcRange::Calibrated);
+    assert!(!hw.device.read_noise.is_none());
+    assert_eq!(
+        hw.device.programming,
+        crossbar::device::ProgrammingVariation::Relative { sigma: 0.3 }
+    );
+}
+
+#[test]
+fn unknown_presets_keys_and_impossible_values_name_what_is_wrong() {
+    let err = HardwareConfig::preset("isaac-23nm")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("isaac-23nm") && err.contains("isaac-32nm"),
+        "{err}"
+    );
+
+    let err =
+        HardwareConfig::from_toml_str("preset = \"ideal\"\n[mapping]\nadc_bitz = 3", "f.toml")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("f.toml") && err.contains("mapping") && err.contains("adc_bitz"),
+        "{err}"
+    );
+
+    let err = HardwareConfig::from_toml_str("[mapping]\nweight_bits = 0", "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mapping.weight_bits"), "{err}");
+
+    let text = "[device]\nprogramming = { model = \"relative\", sigma = -0.1 }";
+    let err = HardwareConfig::from_toml_str(text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("device.programming.sigma"), "{err}");
+
+    let text = "[mapping]\ncell = { bits_per_cell = 2, g_min_us = 90.0, g_max_us = 9.0 }";
+    let err = HardwareConfig::from_toml_str(text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mapping.cell.g_min_us"), "{err}");
+
+    let text = "[layers]\nanalog = [\"3.ffn_outt\"]";
+    let err = HardwareConfig::from_toml_str(text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("layers.analog") && err.contains("ffn_outt"),
+        "{err}"
+    );
+}
+
+#[test]
+fn layer_overrides_merge_over_the_device_and_select_their_layers() {
+    let text = r#"
+        preset = "reram-cmo"
+        [[layers.overrides]]
+        target = "3.ffn_out"
+        device = { stuck_at = { rate_g_max = 0.01 } }
+    "#;
+    let hw = HardwareConfig::from_toml_str(text, "t").unwrap();
+    let hit = LinearName::encoder(3, LinearKind::Output);
+    let miss = LinearName::encoder(2, LinearKind::Output);
+    assert_eq!(hw.device_for(&hit).stuck_at.rate_g_max, 0.01);
+    // the override keeps the rest of [device]
+    assert_eq!(hw.device_for(&hit).programming, hw.device.programming);
+    assert_eq!(hw.device_for(&miss), &hw.device);
+}
+
+#[test]
+fn patterns_select_the_right_linears() {
+    let p = |s: &str| LinearPattern::try_from(s.to_string()).unwrap();
+    let v3 = LinearName::encoder(3, LinearKind::Value);
+    let pooler = LinearName::head(LinearKind::Pooler);
+    assert!(p("*.value").matches(&v3) && p("3.*").matches(&v3) && p("all").matches(&v3));
+    assert!(!p("2.*").matches(&v3) && !p("*.key").matches(&v3));
+    assert!(
+        !p("*.*").matches(&pooler) && p("pooler").matches(&pooler) && p("all").matches(&pooler)
+    );
+    assert!(p("3.attn_out").matches(&LinearName::encoder(3, LinearKind::AttentionOutput)));
+    let hw = HardwareConfig::preset("isaac-32nm").unwrap();
+    assert!(hw.is_analog(&v3) && !hw.is_analog(&pooler));
+}
+
+#[test]
+fn resolved_config_round_trips_through_toml() {
+    for (name, _, _) in PRESETS {
+        let hw = HardwareConfig::preset(name).unwrap();
+        let again = HardwareConfig::from_toml_str(&hw.to_toml(), "round trip").unwrap();
+        assert_eq!(hw, again, "{name}");
+    }
+}
+
+#[test]
+fn matrix_ids_are_distinct() {
+    let mut ids: Vec<u32> = (0..48)
+        .flat_map(|l| {
+            LinearKind::ALL[..6]
+                .iter()
+                .map(move |k| LinearName::encoder(l, *k))
+        })
+        .chain([LinearKind::Pooler, LinearKind::Classifier].map(LinearName::head))
+        .map(|n| n.matrix_id())
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+}
+
+#[test]
+fn base_table_has_every_field_and_reads_back() {
+    let table = HardwareConfig::base_table("isaac-32nm").unwrap();
+    let adc = &table["mapping"]["adc"];
+    assert_eq!(adc["adc_bits"].as_integer(), Some(8));
+    assert_eq!(table["device"]["read_time_s"].as_float(), Some(1.0));
+    let hw = HardwareConfig::from_table(table, "base").unwrap();
+    assert_eq!(hw, HardwareConfig::preset("isaac-32nm").unwrap());
+}

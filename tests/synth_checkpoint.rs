@@ -1,0 +1,128 @@
+//! `crossbert synth-checkpoint`: a tiny random checkpoint loads through the normal loader
+//! and runs a forward pass; the weights follow Hugging Face's initialization and the seed.
+
+use std::path::Path;
+
+use crossbert::model::{digital_linear, load_classifier, Checkpoint, PackedBatch};
+use crossbert::synth::{synthesize, StoredDtype, SynthOptions};
+use crossbert::tokenize::BertTokenizer;
+use serde_json::json;
+
+fn tiny_config() -> serde_json::Value {
+    json!({"vocab_size": 120, "hidden_size": 16, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "intermediate_size": 32, "max_position_embeddings": 64})
+}
+
+fn options(seed: u64, dtype: StoredDtype) -> SynthOptions {
+    SynthOptions {
+        seed,
+        dtype,
+        num_labels: 3,
+        tokenizer: None,
+    }
+}
+
+fn forward_logits(dir: &Path) -> Vec<f32> {
+    let (config, model) = load_classifier(dir, &digital_linear).unwrap();
+    assert_eq!(config.num_labels(), 3);
+    let tokenizer = BertTokenizer::from_dir(dir, 128).unwrap();
+    let encoded = tokenizer
+        .encode_batch(&[("a cat sat.", Some("on the mat")), ("dog", None)])
+        .unwrap();
+    // The generated vocabulary spells words letter by letter rather than as [UNK].
+    assert!(encoded[1].input_ids.len() == 5 && !encoded[1].input_ids.contains(&1));
+    let mut batch = PackedBatch::default();
+    for e in &encoded {
+        batch.push(&e.input_ids, &e.token_type_ids);
+    }
+    let logits = model.forward(&batch).unwrap();
+    assert_eq!((logits.rows(), logits.cols()), (2, 3));
+    logits.as_slice().to_vec()
+}
+
+#[test]
+fn tiny_synthetic_checkpoint_loads_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = synthesize(&tiny_config(), &options(7, StoredDtype::F32), dir.path()).unwrap();
+    // 120·16 + 64·16 + 2·16 embeddings, 2 LayerNorm vectors, per layer 4·(16·16+16)
+    // + (32·16+32) + (16·32+16) + 4·16, pooler 16·16+16, classifier 3·16+3.
+    let per_layer = 4 * (16 * 16 + 16) + (32 * 16 + 32) + (16 * 32 + 16) + 4 * 16;
+    let expected = (120 + 64 + 2) * 16 + 2 * 16 + 2 * per_layer + (16 * 16 + 16) + (3 * 16 + 3);
+    assert_eq!(summary.parameters, expected);
+    assert_eq!(summary.weight_bytes as usize > 4 * expected, true);
+    let logits = forward_logits(dir.path());
+    assert!(logits.iter().all(|v| v.is_finite()));
+    // Hugging Face's init: LayerNorm γ = 1, β = 0, biases 0; weights spread 0.02.
+    let ck = Checkpoint::open(dir.path()).unwrap();
+    let gamma = ck
+        .tensor("bert.encoder.layer.1.output.LayerNorm.weight", &[16])
+        .unwrap();
+    assert!(gamma.iter().all(|&g| g == 1.0));
+    let bias = ck
+        .tensor("bert.encoder.layer.0.intermediate.dense.bias", &[32])
+        .unwrap();
+    assert!(bias.iter().all(|&b| b == 0.0));
+    let words = ck
+        .tensor("bert.embeddings.word_embeddings.weight", &[120, 16])
+        .unwrap();
+    let std = (words.iter().map(|w| w * w).sum::<f32>() / words.len() as f32).sqrt();
+    // 1920 draws of N(0, 0.02²), seed 7: the RMS is within 10 % of 0.02 (its relative
+    // standard error is 1/√3840 ≈ 1.6 %).
+    assert!((std - 0.02).abs() < 0.002, "rms {std}");
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_or_dtype_differs() {
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let runs = [
+        (7, StoredDtype::F32),
+        (7, StoredDtype::F32),
+        (8, StoredDtype::F32),
+        (7, StoredDtype::F16),
+    ];
+    for (dir, (seed, dtype)) in dirs.iter().zip(runs) {
+        synthesize(&tiny_config(), &options(seed, dtype), dir.path()).unwrap();
+    }
+    let bytes = |i: usize| std::fs::read(dirs[i].path().join("model.safetensors")).unwrap();
+    assert_eq!(bytes(0), bytes(1));
+    assert_ne!(bytes(0), bytes(2));
+    assert!(
+        bytes(3).len() < bytes(0).len() * 6 / 10,
+        "f16 file is about half the size"
+    );
+    // The f16 checkpoint holds the f32 one rounded: its logits agree to f16 precision.
+    let (a, b) = (
+        forward_logits(dirs[0].path()),
+        forward_logits(dirs[3].path()),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 2e-3, "{x} vs {y}");
+    }
+}
+
+#[test]
+fn cli_writes_a_named_size_config_and_rejects_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"hidden_size": 100, "num_attention_heads": 12}"#).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crossbert"))
+        .args(["synth-checkpoint", "--config"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(dir.path().join("ck"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("num_attention_heads") && stderr.contains("divisor"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("ck").join("model.safetensors").exists());
+
+    let config = crossbert::synth::ModelSize::Large.config_json();
+    assert_eq!(config["num_hidden_layers"], 24);
+    assert_eq!(config["hidden_size"], 1024);
+    assert_eq!(config["intermediate_size"], 4096);
+    assert_eq!(config["num_attention_heads"], 16);
+}
