@@ -10,14 +10,15 @@
 mod common;
 
 use crossbar::device::ProgrammingVariation;
-use crossbert::backend::{AnalogHardware, AnalogModel};
+use crossbert::backend::AnalogModel;
 use crossbert::glue::evaluate::tokenize_examples;
 use crossbert::glue::{self, LabelMap, Split, Task};
+use crossbert::hardware::HardwareConfig;
 use crossbert::model::{digital_linear, load_classifier, BertForSequenceClassification};
 use crossbert::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
 
 /// Mean SST-2 dev accuracy over `seeds` chip instances of `hw`, and the digital accuracy.
-fn accuracy(hw: &AnalogHardware, seeds: std::ops::Range<u64>) -> (f64, f64) {
+fn accuracy(hw: &HardwareConfig, seeds: std::ops::Range<u64>) -> (f64, f64) {
     let shared = common::shared_dir().expect("../shared");
     let dir = shared.join("models/minilm-sst2");
     let (config, digital) = load_classifier(&dir, &digital_linear).unwrap();
@@ -60,7 +61,7 @@ fn accuracy(hw: &AnalogHardware, seeds: std::ops::Range<u64>) -> (f64, f64) {
 #[test]
 #[ignore = "5 full bit-sliced SST-2 dev runs per configuration: about 30–40 min on 2 cores"]
 fn isaac_within_1_5_points_and_30_percent_variation_clearly_below() {
-    let isaac = AnalogHardware::preset("isaac-32nm").unwrap();
+    let isaac = HardwareConfig::preset("isaac-32nm").unwrap();
     let (mean, digital) = accuracy(&isaac, 0..5);
     println!("isaac-32nm: mean {mean:.4}, digital {digital:.4}");
     assert!(

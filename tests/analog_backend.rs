@@ -13,9 +13,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use crossbert::backend::{linear_name, AnalogHardware, AnalogModel};
+use crossbert::backend::{linear_name, AnalogModel};
 use crossbert::glue::evaluate::{predict_logits, tokenize_examples};
 use crossbert::glue::{self, LabelMap, Split, Task};
+use crossbert::hardware::{HardwareConfig, LinearPattern};
 use crossbert::model::{digital_linear, load_classifier, LinearSpec, Matrix, PackedBatch};
 use crossbert::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
 use mapping::quantize::quantize_weights;
@@ -64,13 +65,13 @@ fn ideal_hardware_reproduces_digital_logits_at_both_fidelities() {
         let dev = encoded(&shared, &dir, task, Split::Dev, 16);
         let (_, digital) = load_classifier(&dir, &digital_linear).unwrap();
         let expected = predict_logits(&digital, &dev, 8).unwrap();
-        let run = |hw: &AnalogHardware| {
+        let run = |hw: &HardwareConfig| {
             let chip = AnalogModel::load(&dir, hw, 7).unwrap();
             let got = predict_logits(&chip.model, &dev, 8).unwrap();
             chip.check().unwrap();
             max_relative_error(&got, &expected)
         };
-        let ideal = AnalogHardware::preset("ideal").unwrap();
+        let ideal = HardwareConfig::preset("ideal").unwrap();
         let err = run(&ideal);
         println!(
             "{} bit-sliced ideal: max relative logit error {err:e}",
@@ -91,7 +92,7 @@ fn ideal_hardware_reproduces_digital_logits_at_both_fidelities() {
         one_shot.mapping.weight_bits = 9;
         let hw = one_shot.clone();
         let quantized = move |spec: &LinearSpec| {
-            let name = linear_name(spec.layer, spec.kind);
+            let name = linear_name(spec);
             if !hw.is_analog(&name) {
                 return digital_linear(spec);
             }
@@ -134,8 +135,8 @@ fn one_layer_events_and_adc_energy_match_the_closed_form() {
         return;
     };
     let dir = shared.join("models/minilm-sst2");
-    let mut hw = AnalogHardware::preset("isaac-32nm").unwrap();
-    hw.analog = vec!["0.query".into()];
+    let mut hw = HardwareConfig::preset("isaac-32nm").unwrap();
+    hw.layers.analog = vec![LinearPattern::try_from("0.query".to_string()).unwrap()];
     let chip = AnalogModel::load(&dir, &hw, 1).unwrap();
     let train = encoded(&shared, &dir, Task::Sst2, Split::Train, 8);
     chip.calibrate(&train).unwrap();

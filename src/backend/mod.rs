@@ -25,69 +25,42 @@
 
 pub mod analog_linear;
 pub mod cost;
-pub mod hardware;
 
 use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use mapping::MappedMatrix;
+use crossbar::AdcRange;
+use mapping::{InputScale, MappedMatrix};
 
+use crate::hardware::{HardwareConfig, LinearName};
 use crate::model::{
-    digital_linear, load_classifier, BertConfig, BertForSequenceClassification, LinearKind,
-    LinearOp, LinearSpec, PackedBatch,
+    digital_linear, load_classifier, BertConfig, BertForSequenceClassification, LinearOp,
+    LinearSpec, PackedBatch,
 };
 use crate::periphery::AttentionPrecision;
 use crate::tokenize::Encoded;
 
 pub use analog_linear::{AnalogLinear, Measured};
 pub use cost::{DigitalLinearShape, InferenceCost};
-pub use hardware::{AnalogHardware, Calibration, PRESET_NAMES};
 
 /// Batch id of the calibration pass; evaluation batches are numbered by example index, so
 /// they never reach it.
 pub const CALIBRATION_BATCH: u64 = u64::MAX;
 
-/// The kind part of a linear layer's name, as hardware descriptions write it.
-pub fn kind_name(kind: LinearKind) -> &'static str {
-    match kind {
-        LinearKind::Query => "query",
-        LinearKind::Key => "key",
-        LinearKind::Value => "value",
-        LinearKind::AttentionOutput => "attention_output",
-        LinearKind::Intermediate => "ffn_in",
-        LinearKind::Output => "ffn_out",
-        LinearKind::Pooler => "pooler",
-        LinearKind::Classifier => "classifier",
-    }
+/// Whether `hardware` has ranges that must be measured on data before inference.
+pub fn needs_calibration(hardware: &HardwareConfig) -> bool {
+    let m = &hardware.mapping;
+    m.input_scale == InputScale::Calibrated || (m.adc.range == AdcRange::Calibrated && !m.adc.ideal)
 }
 
-fn kind_index(kind: LinearKind) -> u32 {
-    match kind {
-        LinearKind::Query => 0,
-        LinearKind::Key => 1,
-        LinearKind::Value => 2,
-        LinearKind::AttentionOutput => 3,
-        LinearKind::Intermediate => 4,
-        LinearKind::Output => 5,
-        LinearKind::Pooler => 6,
-        LinearKind::Classifier => 7,
+/// The hardware name of a linear layer from its spec.
+pub fn linear_name(spec: &LinearSpec) -> LinearName {
+    LinearName {
+        layer: spec.layer,
+        kind: spec.kind,
     }
-}
-
-/// `<layer>.<kind>` for encoder linears (e.g. `3.ffn_in`), `pooler` and `classifier`.
-pub fn linear_name(layer: Option<usize>, kind: LinearKind) -> String {
-    match layer {
-        Some(l) => format!("{l}.{}", kind_name(kind)),
-        None => kind_name(kind).to_string(),
-    }
-}
-
-/// The stable random-stream number of a linear layer: layer·8 + kind index (the pooler
-/// and classifier, which have no layer, use their kind index 6 and 7 alone).
-pub fn matrix_id(layer: Option<usize>, kind: LinearKind) -> u32 {
-    layer.unwrap_or(0) as u32 * 8 + kind_index(kind)
 }
 
 /// A checkpoint on one chip instance: the model, handles to its analog layers, and the
@@ -95,7 +68,7 @@ pub fn matrix_id(layer: Option<usize>, kind: LinearKind) -> u32 {
 pub struct AnalogModel {
     pub model: BertForSequenceClassification,
     pub config: BertConfig,
-    pub hardware: AnalogHardware,
+    pub hardware: HardwareConfig,
     pub seed: u64,
     /// Analog layers in model order.
     layers: Vec<Arc<AnalogLinear>>,
@@ -105,7 +78,7 @@ pub struct AnalogModel {
 impl AnalogModel {
     /// Loads the checkpoint in `dir` and programs its analog layers for chip `seed`. Ranges
     /// that need calibration are not set yet: call [`AnalogModel::calibrate`].
-    pub fn load(dir: &Path, hardware: &AnalogHardware, seed: u64) -> anyhow::Result<Self> {
+    pub fn load(dir: &Path, hardware: &HardwareConfig, seed: u64) -> anyhow::Result<Self> {
         if hardware.periphery.attention != AttentionPrecision::Float32 {
             bail!(
                 "periphery.attention: expected \"float32\" (the model computes Q·Kᵀ and P·V \
@@ -122,10 +95,10 @@ impl AnalogModel {
         let digital = RefCell::new(Vec::new());
         let failure = RefCell::new(None);
         let factory = |spec: &LinearSpec| -> Box<dyn LinearOp> {
-            let name = linear_name(spec.layer, spec.kind);
+            let name = linear_name(spec);
             if !hardware.is_analog(&name) {
                 digital.borrow_mut().push(DigitalLinearShape {
-                    name,
+                    name: name.to_string(),
                     in_features: spec.in_features(),
                     out_features: spec.out_features(),
                     per_token: spec.layer.is_some(),
@@ -167,7 +140,7 @@ impl AnalogModel {
     /// layer through the analog model (see the module docs). A no-op when the hardware has
     /// nothing to calibrate.
     pub fn calibrate(&self, examples: &[Encoded]) -> anyhow::Result<()> {
-        if !self.hardware.needs_calibration() || self.layers.is_empty() {
+        if !needs_calibration(&self.hardware) || self.layers.is_empty() {
             return Ok(());
         }
         if examples.is_empty() {
@@ -225,8 +198,8 @@ impl AnalogModel {
 /// Programs one linear layer onto crossbars.
 fn program(
     spec: &LinearSpec,
-    name: &str,
-    hardware: &AnalogHardware,
+    name: &LinearName,
+    hardware: &HardwareConfig,
     seed: u64,
 ) -> anyhow::Result<Arc<AnalogLinear>> {
     let matrix = MappedMatrix::program(
@@ -236,7 +209,7 @@ fn program(
         &hardware.mapping,
         hardware.device_for(name),
         seed,
-        matrix_id(spec.layer, spec.kind),
+        name.matrix_id(),
     )
     .with_context(|| format!("programming {} ({name})", spec.name))?;
     Ok(Arc::new(AnalogLinear::new(
@@ -244,32 +217,4 @@ fn program(
         matrix,
         spec.bias.clone(),
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn matrix_ids_are_distinct_per_linear() {
-        let kinds = [
-            LinearKind::Query,
-            LinearKind::Key,
-            LinearKind::Value,
-            LinearKind::AttentionOutput,
-            LinearKind::Intermediate,
-            LinearKind::Output,
-        ];
-        let mut ids: Vec<u32> = (0..24)
-            .flat_map(|l| kinds.iter().map(move |&k| matrix_id(Some(l), k)))
-            .chain([
-                matrix_id(None, LinearKind::Pooler),
-                matrix_id(None, LinearKind::Classifier),
-            ])
-            .collect();
-        let n = ids.len();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), n);
-    }
 }

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::backend::{AnalogHardware, AnalogModel, PRESET_NAMES};
+use crate::backend::AnalogModel;
 use crate::glue::{self, evaluate::DEFAULT_BATCH_SIZE, LabelMap, Split, Task};
+use crate::hardware::HardwareConfig;
 use crate::model::{digital_linear, load_classifier};
 use crate::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
 
@@ -40,7 +41,7 @@ pub struct EvalArgs {
     /// Sequences per batch.
     #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// Run the analog layers on this hardware preset (ideal, isaac-32nm, one-shot).
+    /// Run the analog layers on this hardware preset (see `crossbert presets`).
     #[arg(long, conflicts_with = "hardware")]
     pub preset: Option<String>,
     /// Run the analog layers on the hardware described in this TOML file.
@@ -102,15 +103,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
 }
 
 /// The hardware named by `--preset` or `--hardware`, if any.
-fn hardware_of(args: &EvalArgs) -> anyhow::Result<Option<AnalogHardware>> {
+fn hardware_of(args: &EvalArgs) -> anyhow::Result<Option<HardwareConfig>> {
     match (&args.preset, &args.hardware) {
-        (Some(name), _) => Ok(Some(AnalogHardware::preset(name)?)),
-        (None, Some(path)) => anyhow::bail!(
-            "--hardware {}: hardware TOML files are read by src/hardware, which this build \
-             does not have yet; use --preset (one of {})",
-            path.display(),
-            PRESET_NAMES.join(", ")
-        ),
+        (Some(name), _) => Ok(Some(HardwareConfig::preset(name)?)),
+        (None, Some(path)) => Ok(Some(HardwareConfig::from_file(path)?)),
         (None, None) => Ok(None),
     }
 }
@@ -142,7 +138,7 @@ fn metrics_line(result: &glue::Evaluation) -> String {
 
 /// Digital baseline, then the chip: programmed for `--seed`, calibrated on the first
 /// `calibration.examples` TRAIN examples, evaluated on the split; then its cost.
-fn run_analog(args: &EvalArgs, hardware: &AnalogHardware) -> anyhow::Result<()> {
+fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> {
     let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
     let split = Split::parse(&args.split).map_err(anyhow::Error::msg)?;
     let (config, digital) = load_classifier(&args.model, &digital_linear)?;
@@ -202,7 +198,7 @@ fn run_analog(args: &EvalArgs, hardware: &AnalogHardware) -> anyhow::Result<()> 
             "digital_seconds": baseline.seconds,
             "model": args.model.display().to_string(),
             "backend": "analog",
-            "hardware": args.preset.clone().unwrap_or_default(),
+            "hardware": hardware.preset,
             "seed": args.seed,
             "max_len": args.max_len,
             "energy_pj_per_inference": cost.energy_pj.total_pj(),
@@ -219,7 +215,7 @@ fn run_analog(args: &EvalArgs, hardware: &AnalogHardware) -> anyhow::Result<()> 
             "{task} {} ({} rows) on {} seed {}: {} ({:.2} s); digital {} {digital_value:.4} ({:.2} s); difference {:+.4}",
             split.name(),
             result.examples.len(),
-            args.preset.as_deref().unwrap_or("hardware"),
+            hardware.preset,
             args.seed,
             metrics_line(&result),
             result.seconds,

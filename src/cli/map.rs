@@ -5,14 +5,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::backend::{AnalogHardware, AnalogModel, PRESET_NAMES};
+use crate::backend::AnalogModel;
+use crate::hardware::HardwareConfig;
 
 #[derive(Args, Debug)]
 pub struct MapArgs {
     /// Hugging Face checkpoint directory.
     #[arg(long)]
     pub model: PathBuf,
-    /// Hardware preset (ideal, isaac-32nm, one-shot).
+    /// Hardware preset (see `crossbert presets`).
     #[arg(long, conflicts_with = "hardware")]
     pub preset: Option<String>,
     /// Hardware description TOML file.
@@ -28,16 +29,10 @@ pub struct MapArgs {
 
 pub fn run(args: MapArgs) -> anyhow::Result<()> {
     let hardware = match (&args.preset, &args.hardware) {
-        (Some(name), _) => AnalogHardware::preset(name)?,
-        (None, Some(path)) => anyhow::bail!(
-            "--hardware {}: hardware TOML files are read by src/hardware, which this build \
-             does not have yet; use --preset (one of {})",
-            path.display(),
-            PRESET_NAMES.join(", ")
-        ),
+        (Some(name), _) => HardwareConfig::preset(name)?,
+        (None, Some(path)) => HardwareConfig::from_file(path)?,
         (None, None) => anyhow::bail!(
-            "expected --preset NAME (one of {}) or --hardware FILE, found neither",
-            PRESET_NAMES.join(", ")
+            "expected --preset NAME or --hardware FILE (see `crossbert presets`), found neither"
         ),
     };
     if args.seq_len == 0 {
@@ -74,7 +69,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     if args.json {
         let report = serde_json::json!({
             "model": args.model.display().to_string(),
-            "hardware": args.preset.clone().unwrap_or_default(),
+            "hardware": hardware.preset,
             "seq_len": args.seq_len,
             "layers": layers,
             "arrays": chip.layers().iter().map(|l| l.with_matrix(|m| m.report().arrays)).sum::<usize>(),
