@@ -21,6 +21,7 @@
 //! - [`probe`]: a linear probe (task head) trained on a frozen encoder's pooled features.
 //! - [`cli`]: the `crossbert` command.
 
+pub mod backend;
 pub mod cli;
 pub mod energy;
 pub mod experiment;

@@ -1,11 +1,14 @@
-//! `crossbert eval`: a checkpoint's GLUE metrics on one split, digitally.
+//! `crossbert eval`: a checkpoint's GLUE metrics on one split, digitally, or on a chip
+//! (`--preset` / `--hardware`) next to the digital baseline, with the energy per inference.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
+use crate::backend::AnalogModel;
 use crate::glue::{self, evaluate::DEFAULT_BATCH_SIZE, LabelMap, Split, Task};
+use crate::hardware::HardwareConfig;
 use crate::model::{digital_linear, load_classifier};
 use crate::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
 
@@ -38,9 +41,21 @@ pub struct EvalArgs {
     /// Sequences per batch.
     #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    /// Run the analog layers on this hardware preset (see `crossbert presets`).
+    #[arg(long, conflicts_with = "hardware")]
+    pub preset: Option<String>,
+    /// Run the analog layers on the hardware described in this TOML file.
+    #[arg(long)]
+    pub hardware: Option<PathBuf>,
+    /// Chip instance: fixes every programming draw and the read noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    if let Some(hardware) = hardware_of(&args)? {
+        return run_analog(&args, &hardware);
+    }
     let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
     let split = Split::parse(&args.split).map_err(anyhow::Error::msg)?;
     let (config, model) = load_classifier(&args.model, &digital_linear)?;
@@ -59,24 +74,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         examples,
         args.batch_size,
     )?;
-    if let Some(path) = &args.out {
-        std::fs::write(path, result.to_tsv())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    write_out(&args, &result)?;
     let (main, value) = result.metrics[0];
     if args.json {
-        let metrics: serde_json::Map<String, serde_json::Value> = result
-            .metrics
-            .iter()
-            .map(|(m, v)| (m.name().to_string(), (*v).into()))
-            .collect();
         let report = serde_json::json!({
             "task": task.name(),
             "split": split.name(),
             "rows": result.examples.len(),
             "metric": main.name(),
             "value": value,
-            "metrics": metrics,
+            "metrics": metrics_json(&result),
             "seconds": result.seconds,
             "model": args.model.display().to_string(),
             "backend": "digital",
@@ -84,18 +91,149 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         });
         println!("{report}");
     } else {
-        let all: Vec<String> = result
-            .metrics
-            .iter()
-            .map(|(m, v)| format!("{} {v:.4}", m.name()))
-            .collect();
         println!(
             "{task} {} ({} rows): {} ({:.2} s)",
             split.name(),
             result.examples.len(),
-            all.join(", "),
+            metrics_line(&result),
             result.seconds
         );
+    }
+    Ok(())
+}
+
+/// The hardware named by `--preset` or `--hardware`, if any.
+fn hardware_of(args: &EvalArgs) -> anyhow::Result<Option<HardwareConfig>> {
+    match (&args.preset, &args.hardware) {
+        (Some(name), _) => Ok(Some(HardwareConfig::preset(name)?)),
+        (None, Some(path)) => Ok(Some(HardwareConfig::from_file(path)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+fn write_out(args: &EvalArgs, result: &glue::Evaluation) -> anyhow::Result<()> {
+    if let Some(path) = &args.out {
+        std::fs::write(path, result.to_tsv())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn metrics_json(result: &glue::Evaluation) -> serde_json::Map<String, serde_json::Value> {
+    result
+        .metrics
+        .iter()
+        .map(|(m, v)| (m.name().to_string(), (*v).into()))
+        .collect()
+}
+
+fn metrics_line(result: &glue::Evaluation) -> String {
+    let all: Vec<String> = result
+        .metrics
+        .iter()
+        .map(|(m, v)| format!("{} {v:.4}", m.name()))
+        .collect();
+    all.join(", ")
+}
+
+/// Digital baseline, then the chip: programmed for `--seed`, calibrated on the first
+/// `calibration.examples` TRAIN examples, evaluated on the split; then its cost.
+fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> {
+    let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
+    let split = Split::parse(&args.split).map_err(anyhow::Error::msg)?;
+    let (config, digital) = load_classifier(&args.model, &digital_linear)?;
+    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_len)?;
+    let labels = LabelMap::for_checkpoint(task, &config)?;
+    let mut examples = glue::read_split(&args.data, task, split, &labels)?;
+    if let Some(limit) = args.limit {
+        examples.truncate(limit);
+    }
+    let evaluate = |model, examples| {
+        glue::evaluate(
+            model,
+            config.problem_type(),
+            &tokenizer,
+            task,
+            split,
+            examples,
+            args.batch_size,
+        )
+    };
+    let baseline = evaluate(&digital, examples.clone())?;
+
+    let chip = AnalogModel::load(&args.model, hardware, args.seed)?;
+    let mut train = glue::read_split(&args.data, task, Split::Train, &labels)
+        .context("reading the TRAIN split for calibration")?;
+    train.truncate(hardware.calibration.examples);
+    chip.calibrate(&glue::evaluate::tokenize_examples(&tokenizer, &train)?)?;
+    let result = evaluate(&chip.model, examples)?;
+    chip.check()?;
+    let lengths: Vec<usize> = glue::evaluate::tokenize_examples(&tokenizer, &result.examples)?
+        .iter()
+        .map(|e| e.input_ids.len())
+        .collect();
+    let cost = chip.cost(&lengths)?;
+    write_out(args, &result)?;
+
+    let (main, value) = result.metrics[0];
+    let digital_value = baseline.metrics[0].1;
+    let breakdown: serde_json::Map<String, serde_json::Value> = cost
+        .energy_pj
+        .components()
+        .iter()
+        .map(|(k, v)| (k.to_string(), (*v).into()))
+        .collect();
+    if args.json {
+        let report = serde_json::json!({
+            "task": task.name(),
+            "split": split.name(),
+            "rows": result.examples.len(),
+            "metric": main.name(),
+            "value": value,
+            "digital_value": digital_value,
+            "difference": value - digital_value,
+            "metrics": metrics_json(&result),
+            "digital_metrics": metrics_json(&baseline),
+            "seconds": result.seconds,
+            "digital_seconds": baseline.seconds,
+            "model": args.model.display().to_string(),
+            "backend": "analog",
+            "hardware": hardware.preset,
+            "seed": args.seed,
+            "max_len": args.max_len,
+            "energy_pj_per_inference": cost.energy_pj.total_pj(),
+            "energy_pj_per_token": cost.energy_per_token_pj.total_pj(),
+            "energy_breakdown_pj": breakdown,
+            "tokens_per_inference": cost.tokens_per_inference,
+            "latency_ns": cost.latency_ns,
+            "area_mm2": cost.area_mm2.total_mm2(),
+            "area_breakdown_mm2": cost.area_mm2,
+        });
+        println!("{report}");
+    } else {
+        println!(
+            "{task} {} ({} rows) on {} seed {}: {} ({:.2} s); digital {} {digital_value:.4} ({:.2} s); difference {:+.4}",
+            split.name(),
+            result.examples.len(),
+            hardware.preset,
+            args.seed,
+            metrics_line(&result),
+            result.seconds,
+            main.name(),
+            baseline.seconds,
+            value - digital_value,
+        );
+        println!(
+            "energy per inference {:.4e} pJ ({:.1} tokens, {:.4e} pJ/token); latency {:.4e} ns; area {:.3} mm²",
+            cost.energy_pj.total_pj(),
+            cost.tokens_per_inference,
+            cost.energy_per_token_pj.total_pj(),
+            cost.latency_ns,
+            cost.area_mm2.total_mm2()
+        );
+        for (k, v) in cost.energy_pj.components() {
+            println!("  {k:<12} {v:>14.4e} pJ");
+        }
     }
     Ok(())
 }

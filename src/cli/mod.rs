@@ -5,6 +5,7 @@ pub mod bench;
 pub mod eval;
 pub mod finetune;
 pub mod hardware;
+pub mod map;
 pub mod merge;
 pub mod plot;
 pub mod summarize;
@@ -30,6 +31,8 @@ pub enum Command {
     Hardware(hardware::HardwareArgs),
     /// Evaluate a Hugging Face checkpoint on a GLUE task's split.
     Eval(eval::EvalArgs),
+    /// Show how a checkpoint's linear layers map onto a chip and what one inference spends.
+    Map(map::MapArgs),
     /// Measure the digital engine's speed and memory on a GLUE split.
     Bench(bench::BenchArgs),
     /// Run an experiment spec (a hardware sweep) into a results CSV.
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Presets(args) => hardware::run_presets(args),
         Command::Hardware(args) => hardware::run_hardware(args),
         Command::Eval(args) => eval::run(args),
+        Command::Map(args) => map::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => merge::run(args),

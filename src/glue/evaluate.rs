@@ -51,7 +51,10 @@ pub fn predict_logits(
     let results: Vec<Matrix> = buckets
         .par_iter()
         .map(|bucket| {
-            let mut batch = PackedBatch::default();
+            let mut batch = PackedBatch {
+                id: bucket[0] as u64,
+                ..Default::default()
+            };
             for &i in bucket {
                 batch.push(&encoded[i].input_ids, &encoded[i].token_type_ids);
             }

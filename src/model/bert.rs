@@ -21,13 +21,22 @@
 //! what Hugging Face computes with padding and an attention mask: the mask adds the most
 //! negative `f32` to padded keys, whose softmax weights are then exactly 0.0 in `f32`, and
 //! padded query rows never reach the pooled [CLS] output. Packing just skips that dead work.
+//!
+//! The non-linear functions run as the hardware's digital periphery computes them
+//! ([`BertForSequenceClassification::with_periphery`]): the float choices are the exact
+//! `f32` functions of [`super::activations`] (GELU in the form the checkpoint's
+//! `hidden_act` names), so the default periphery gives the digital engine's results bit for
+//! bit; fixed-point softmax, LayerNorm and table/integer GELU come from
+//! [`crate::periphery`].
 
 use rayon::prelude::*;
+
+use crate::periphery::{self, PeripheryConfig};
 
 use super::activations::{layer_norm_in_place, softmax_in_place, HiddenAct};
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::config::BertConfig;
-use super::linear::{Linear, LinearFactory, LinearKind};
+use super::linear::{BatchId, Linear, LinearFactory, LinearKind};
 use super::matrix::{gemm_strided, Matrix, StridedRef};
 
 /// Token ids of several sequences, packed one after another (see the module docs).
@@ -35,6 +44,9 @@ use super::matrix::{gemm_strided, Matrix, StridedRef};
 pub struct PackedBatch {
     pub input_ids: Vec<u32>,
     pub token_type_ids: Vec<u32>,
+    /// The batch's identity for per-read hardware randomness (see [`BatchId`]): by
+    /// convention the file-order index of its first example. Default 0.
+    pub id: BatchId,
     /// Number of tokens of each sequence, in order; they sum to `input_ids.len()`.
     pub lengths: Vec<usize>,
 }
@@ -89,6 +101,8 @@ pub struct LayerNorm {
     weight: Vec<f32>,
     bias: Vec<f32>,
     eps: f64,
+    /// How the periphery computes it; `Float` is [`layer_norm_in_place`].
+    kind: periphery::LayerNorm,
 }
 
 impl LayerNorm {
@@ -102,14 +116,28 @@ impl LayerNorm {
             weight: weights.tensor(&format!("{prefix}.weight"), &[h])?,
             bias: weights.tensor(&format!("{prefix}.bias"), &[h])?,
             eps: config.layer_norm_eps,
+            kind: periphery::LayerNorm::Float,
         })
     }
 
     /// Normalizes every row (token) of `x` in place.
     pub fn forward(&self, x: &mut Matrix) {
-        for r in 0..x.rows() {
-            layer_norm_in_place(x.row_mut(r), &self.weight, &self.bias, self.eps);
+        if self.kind == periphery::LayerNorm::Float {
+            for r in 0..x.rows() {
+                layer_norm_in_place(x.row_mut(r), &self.weight, &self.bias, self.eps);
+            }
+            return;
         }
+        let cols = x.cols();
+        self.kind
+            .apply(
+                x.as_mut_slice(),
+                cols,
+                &self.weight,
+                &self.bias,
+                self.eps as f32,
+            )
+            .expect("γ and β were loaded with one value per hidden feature");
     }
 }
 
@@ -228,6 +256,8 @@ pub struct BertSelfAttention {
     value: Linear,
     num_heads: usize,
     head_size: usize,
+    /// How the periphery computes softmax; `Float` is [`softmax_in_place`].
+    softmax: periphery::Softmax,
 }
 
 impl BertSelfAttention {
@@ -256,14 +286,15 @@ impl BertSelfAttention {
             value: linear("value", LinearKind::Value)?,
             num_heads: config.num_attention_heads,
             head_size: config.head_size(),
+            softmax: periphery::Softmax::Float,
         })
     }
 
     /// The concatenated head outputs (tokens × hidden), before the output projection.
-    pub fn forward(&self, hidden: &Matrix, lengths: &[usize]) -> Matrix {
-        let q = self.query.forward(hidden);
-        let k = self.key.forward(hidden);
-        let v = self.value.forward(hidden);
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId) -> Matrix {
+        let q = self.query.forward(hidden, batch);
+        let k = self.key.forward(hidden, batch);
+        let v = self.value.forward(hidden, batch);
         let width = hidden.cols();
         let mut context = Matrix::zeros(hidden.rows(), width);
         // Split the output into one contiguous block of rows per sequence, so sequences run
@@ -321,7 +352,13 @@ impl BertSelfAttention {
             gemm_strided(len, d, len, q_h, k_t, 0.0, &mut scores, len);
             for row in scores.chunks_exact_mut(len) {
                 row.iter_mut().for_each(|s| *s *= scale);
-                softmax_in_place(row);
+                if self.softmax == periphery::Softmax::Float {
+                    softmax_in_place(row);
+                } else {
+                    self.softmax
+                        .apply(row, len)
+                        .expect("a row of len scores has len columns");
+                }
             }
             let v_h = StridedRef {
                 data: &v[col..],
@@ -369,8 +406,8 @@ impl BertSelfOutput {
     }
 
     /// `LayerNorm(dense(context) + input)`.
-    pub fn forward(&self, context: &Matrix, input: &Matrix) -> Matrix {
-        let mut x = self.dense.forward(context);
+    pub fn forward(&self, context: &Matrix, input: &Matrix, batch: BatchId) -> Matrix {
+        let mut x = self.dense.forward(context, batch);
         x.add_assign(input);
         self.layer_norm.forward(&mut x);
         x
@@ -409,9 +446,9 @@ impl BertAttention {
         })
     }
 
-    pub fn forward(&self, hidden: &Matrix, lengths: &[usize]) -> Matrix {
-        let context = self.self_attention.forward(hidden, lengths);
-        self.output.forward(&context, hidden)
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId) -> Matrix {
+        let context = self.self_attention.forward(hidden, lengths, batch);
+        self.output.forward(&context, hidden, batch)
     }
 }
 
@@ -419,6 +456,8 @@ impl BertAttention {
 pub struct BertIntermediate {
     dense: Linear,
     act: HiddenAct,
+    /// A periphery approximation of GELU replacing `act`; `None` computes `act` in `f32`.
+    approximation: Option<periphery::Gelu>,
 }
 
 impl BertIntermediate {
@@ -440,12 +479,20 @@ impl BertIntermediate {
                 factory,
             )?,
             act: config.hidden_act,
+            approximation: None,
         })
     }
 
-    pub fn forward(&self, x: &Matrix) -> Matrix {
-        let mut y = self.dense.forward(x);
-        self.act.apply(y.as_mut_slice());
+    pub fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix {
+        let mut y = self.dense.forward(x, batch);
+        match &self.approximation {
+            None => self.act.apply(y.as_mut_slice()),
+            Some(gelu) => {
+                let cols = y.cols();
+                gelu.apply(y.as_mut_slice(), cols)
+                    .expect("the intermediate matrix has intermediate_size columns");
+            }
+        }
         y
     }
 }
@@ -479,8 +526,8 @@ impl BertOutput {
     }
 
     /// `LayerNorm(dense(intermediate) + input)`.
-    pub fn forward(&self, intermediate: &Matrix, input: &Matrix) -> Matrix {
-        let mut x = self.dense.forward(intermediate);
+    pub fn forward(&self, intermediate: &Matrix, input: &Matrix, batch: BatchId) -> Matrix {
+        let mut x = self.dense.forward(intermediate, batch);
         x.add_assign(input);
         self.layer_norm.forward(&mut x);
         x
@@ -521,10 +568,10 @@ impl BertLayer {
         })
     }
 
-    pub fn forward(&self, hidden: &Matrix, lengths: &[usize]) -> Matrix {
-        let attended = self.attention.forward(hidden, lengths);
-        let inner = self.intermediate.forward(&attended);
-        self.output.forward(&inner, &attended)
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId) -> Matrix {
+        let attended = self.attention.forward(hidden, lengths, batch);
+        let inner = self.intermediate.forward(&attended, batch);
+        self.output.forward(&inner, &attended, batch)
     }
 
     /// Multiply-accumulates of this layer for the given sequence lengths.
@@ -564,10 +611,10 @@ impl BertEncoder {
         Ok(Self { layers })
     }
 
-    pub fn forward(&self, hidden: Matrix, lengths: &[usize]) -> Matrix {
+    pub fn forward(&self, hidden: Matrix, lengths: &[usize], batch: BatchId) -> Matrix {
         self.layers
             .iter()
-            .fold(hidden, |h, layer| layer.forward(&h, lengths))
+            .fold(hidden, |h, layer| layer.forward(&h, lengths, batch))
     }
 }
 
@@ -598,8 +645,8 @@ impl BertPooler {
     }
 
     /// One row per sequence, from the rows of the [CLS] tokens (`cls_rows`).
-    pub fn forward(&self, hidden: &Matrix, cls_rows: &[usize]) -> Matrix {
-        let mut pooled = self.dense.forward(&hidden.select_rows(cls_rows));
+    pub fn forward(&self, hidden: &Matrix, cls_rows: &[usize], batch: BatchId) -> Matrix {
+        let mut pooled = self.dense.forward(&hidden.select_rows(cls_rows), batch);
         pooled.as_mut_slice().iter_mut().for_each(|v| *v = v.tanh());
         pooled
     }
@@ -631,8 +678,8 @@ impl BertModel {
         self.embeddings.check(batch)?;
         let hidden = self
             .encoder
-            .forward(self.embeddings.forward(batch), &batch.lengths);
-        Ok(self.pooler.forward(&hidden, &batch.offsets()))
+            .forward(self.embeddings.forward(batch), &batch.lengths, batch.id);
+        Ok(self.pooler.forward(&hidden, &batch.offsets(), batch.id))
     }
 }
 
@@ -670,10 +717,28 @@ impl BertForSequenceClassification {
         self.num_labels
     }
 
+    /// Computes softmax, LayerNorm and GELU as `p` says (see the module docs). Float GELU
+    /// choices (erf, tanh) keep the checkpoint's own `hidden_act`; the table and integer
+    /// forms replace it.
+    pub fn with_periphery(mut self, p: &PeripheryConfig) -> Self {
+        let approximation = match p.gelu {
+            periphery::Gelu::Erf | periphery::Gelu::Tanh => None,
+            ref approx => Some(approx.clone()),
+        };
+        self.bert.embeddings.layer_norm.kind = p.layernorm.clone();
+        for layer in &mut self.bert.encoder.layers {
+            layer.attention.self_attention.softmax = p.softmax.clone();
+            layer.attention.output.layer_norm.kind = p.layernorm.clone();
+            layer.intermediate.approximation = approximation.clone();
+            layer.output.layer_norm.kind = p.layernorm.clone();
+        }
+        self
+    }
+
     /// Logits, one row per sequence of the batch, `num_labels` columns.
     pub fn forward(&self, batch: &PackedBatch) -> Result<Matrix, InputError> {
         let pooled = self.bert.forward(batch)?;
-        Ok(self.classifier.forward(&pooled))
+        Ok(self.classifier.forward(&pooled, batch.id))
     }
 
     /// Floating-point operations of the matrix products for sequences of these lengths

@@ -49,10 +49,25 @@ impl LinearSpec {
     }
 }
 
+/// Which batch of an evaluation a forward pass computes: the file-order index of the
+/// batch's first example. It is fixed by the data, not by the thread that runs the batch,
+/// so hardware with per-read randomness (read noise) draws the same numbers for the same
+/// batch under any number of threads.
+pub type BatchId = u64;
+
 /// One linear layer's computation: maps `x` (tokens × in_features) to
-/// `x·Wᵀ + b` (tokens × out_features), as computed by some hardware.
+/// `x·Wᵀ + b` (tokens × out_features), as computed by some hardware. `batch` identifies
+/// the batch (see [`BatchId`]); exact hardware ignores it.
 pub trait LinearOp: Send + Sync {
-    fn forward(&self, x: &Matrix) -> Matrix;
+    fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix;
+}
+
+/// A shared op computes what it wraps (a backend may keep a handle to each layer's op to
+/// calibrate it or read its counters).
+impl<T: LinearOp + ?Sized> LinearOp for std::sync::Arc<T> {
+    fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix {
+        (**self).forward(x, batch)
+    }
 }
 
 /// Builds the `LinearOp` of each layer from its spec. Called once per layer at load time.
@@ -74,7 +89,7 @@ impl DigitalLinear {
 }
 
 impl LinearOp for DigitalLinear {
-    fn forward(&self, x: &Matrix) -> Matrix {
+    fn forward(&self, x: &Matrix, _batch: BatchId) -> Matrix {
         matmul_transposed(x, &self.weight, Some(&self.bias))
     }
 }
@@ -127,9 +142,9 @@ impl Linear {
         (tokens * self.in_features * self.out_features) as u64
     }
 
-    pub fn forward(&self, x: &Matrix) -> Matrix {
+    pub fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix {
         debug_assert_eq!(x.cols(), self.in_features, "{}", self.name);
-        let y = self.op.forward(x);
+        let y = self.op.forward(x, batch);
         debug_assert_eq!(y.cols(), self.out_features, "{}", self.name);
         y
     }

@@ -18,7 +18,7 @@ use std::path::Path;
 pub use bert::{BertForSequenceClassification, InputError, PackedBatch};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use config::{BertConfig, ConfigError, ProblemType};
-pub use linear::{digital_linear, LinearFactory, LinearKind, LinearOp, LinearSpec};
+pub use linear::{digital_linear, BatchId, LinearFactory, LinearKind, LinearOp, LinearSpec};
 pub use matrix::Matrix;
 
 /// Why a checkpoint directory could not become a model.

@@ -1,0 +1,109 @@
+//! One BERT linear layer on crossbars: a [`MappedMatrix`] programmed once per chip
+//! instance, the bias added digitally after the ADCs and shift-and-add.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use crossbar::EventCounts;
+use mapping::MappedMatrix;
+
+use crate::model::{BatchId, LinearOp, Matrix};
+
+/// A programmed linear layer, with the events its forward passes caused.
+///
+/// `LinearOp::forward` cannot return an error (the digital product never fails), so a
+/// mapping error (which a correctly built model cannot produce: shapes are fixed and
+/// calibration happens before inference) is recorded here, the output is NaN, and the
+/// backend reports the error after the run ([`AnalogLinear::error`]).
+pub struct AnalogLinear {
+    name: String,
+    bias: Vec<f32>,
+    matrix: RwLock<MappedMatrix>,
+    /// Set by the backend to make the next forward pass calibrate on its own input first.
+    calibrate_next: AtomicBool,
+    measured: Mutex<Measured>,
+    error: Mutex<Option<String>>,
+}
+
+/// Events of every forward pass since the last reset.
+#[derive(Clone, Debug, Default)]
+pub struct Measured {
+    pub events: EventCounts,
+    /// Token rows processed.
+    pub tokens: u64,
+}
+
+impl AnalogLinear {
+    pub fn new(name: String, matrix: MappedMatrix, bias: Vec<f32>) -> Self {
+        Self {
+            name,
+            bias,
+            matrix: RwLock::new(matrix),
+            calibrate_next: AtomicBool::new(false),
+            measured: Mutex::new(Measured::default()),
+            error: Mutex::new(None),
+        }
+    }
+
+    /// The layer's name `<layer>.<kind>`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Makes the next forward pass first calibrate the ranges on its input.
+    pub fn calibrate_on_next_forward(&self) {
+        self.calibrate_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Read access to the programmed matrix (layout, report, closed-form events).
+    pub fn with_matrix<T>(&self, f: impl FnOnce(&MappedMatrix) -> T) -> T {
+        f(&self.matrix.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Events and tokens of the forward passes since the last [`AnalogLinear::take_measured`].
+    pub fn take_measured(&self) -> Measured {
+        std::mem::take(&mut *self.measured.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The first error a forward pass hit, if any.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn fail(&self, what: impl std::fmt::Display) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| format!("analog layer {}: {what}", self.name));
+    }
+
+    fn calibrate(&self, x: &Matrix) {
+        let mut m = self.matrix.write().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = m.calibrate(x.as_slice(), x.rows()) {
+            self.fail(format_args!("calibration: {e}"));
+        }
+    }
+}
+
+impl LinearOp for AnalogLinear {
+    fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix {
+        if self.calibrate_next.swap(false, Ordering::SeqCst) {
+            self.calibrate(x);
+        }
+        let out = self.bias.len();
+        let result = self.with_matrix(|m| m.forward(x.as_slice(), x.rows(), batch));
+        match result {
+            Ok((mut y, events)) => {
+                for row in y.chunks_exact_mut(out) {
+                    row.iter_mut().zip(&self.bias).for_each(|(v, b)| *v += b);
+                }
+                let mut measured = self.measured.lock().unwrap_or_else(|p| p.into_inner());
+                measured.events += events;
+                measured.tokens += x.rows() as u64;
+                Matrix::from_vec(x.rows(), out, y)
+            }
+            Err(e) => {
+                self.fail(e);
+                Matrix::from_vec(x.rows(), out, vec![f32::NAN; x.rows() * out])
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The analog backend: BERT's weight matrices on crossbars, and what an inference costs.
+//!
+//! Model. Every linear layer selected by the hardware description (by default Q, K, V,
+//! attention output, FFN-in and FFN-out of every encoder layer) becomes a
+//! [`mapping::MappedMatrix`] programmed once per chip instance: the `seed` fixes every
+//! programming draw, and each layer's draws come from its own stream, numbered
+//! `matrix_id = layer·8 + kind index` ([`matrix_id`]). The bias is added digitally. The
+//! other linears (pooler, classifier by default) and the attention score products stay
+//! digital in `f32`, and their operations are counted.
+//!
+//! Calibration. Calibrated input scales and ADC ranges are measured on the first
+//! `calibration.examples` examples of the task's TRAIN split, never on the split being
+//! scored. They run through the analog model as one batch, and each layer calibrates on the
+//! activations the analog layers before it really produce, then computes its output from
+//! the new ranges. The result depends only on the checkpoint, the hardware, the seed and
+//! the train file, so it is part of the seed-reproducible state.
+//!
+//! Read noise. A forward pass of a layer draws its read noise from the stream
+//! (matrix, batch id), where the batch id is the file-order index of the batch's first
+//! example ([`crate::model::BatchId`]): results do not depend on the number of threads.
+//!
+//! Cost ([`cost`]). Energy, latency and area per inference come from closed-form event
+//! counts of the mapping (equal to the counts the forward passes produce, which a test
+//! checks), the periphery's operation counts, and the technology table.
+
+pub mod analog_linear;
+pub mod cost;
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use crossbar::AdcRange;
+use mapping::{InputScale, MappedMatrix};
+
+use crate::hardware::{HardwareConfig, LinearName};
+use crate::model::{
+    digital_linear, load_classifier, BertConfig, BertForSequenceClassification, LinearOp,
+    LinearSpec, PackedBatch,
+};
+use crate::periphery::AttentionPrecision;
+use crate::tokenize::Encoded;
+
+pub use analog_linear::{AnalogLinear, Measured};
+pub use cost::{DigitalLinearShape, InferenceCost};
+
+/// Batch id of the calibration pass; evaluation batches are numbered by example index, so
+/// they never reach it.
+pub const CALIBRATION_BATCH: u64 = u64::MAX;
+
+/// Whether `hardware` has ranges that must be measured on data before inference.
+pub fn needs_calibration(hardware: &HardwareConfig) -> bool {
+    let m = &hardware.mapping;
+    m.input_scale == InputScale::Calibrated || (m.adc.range == AdcRange::Calibrated && !m.adc.ideal)
+}
+
+/// The hardware name of a linear layer from its spec.
+pub fn linear_name(spec: &LinearSpec) -> LinearName {
+    LinearName {
+        layer: spec.layer,
+        kind: spec.kind,
+    }
+}
+
+/// A checkpoint on one chip instance: the model, handles to its analog layers, and the
+/// shapes of the linears left digital.
+pub struct AnalogModel {
+    pub model: BertForSequenceClassification,
+    pub config: BertConfig,
+    pub hardware: HardwareConfig,
+    pub seed: u64,
+    /// Analog layers in model order.
+    layers: Vec<Arc<AnalogLinear>>,
+    digital: Vec<DigitalLinearShape>,
+}
+
+impl AnalogModel {
+    /// Loads the checkpoint in `dir` and programs its analog layers for chip `seed`. Ranges
+    /// that need calibration are not set yet: call [`AnalogModel::calibrate`].
+    pub fn load(dir: &Path, hardware: &HardwareConfig, seed: u64) -> anyhow::Result<Self> {
+        if hardware.periphery.attention != AttentionPrecision::Float32 {
+            bail!(
+                "periphery.attention: expected \"float32\" (the model computes Q·Kᵀ and P·V \
+                 in f32; int8 attention products are counted by the periphery but not yet \
+                 run in the forward pass), found {:?}",
+                hardware.periphery.attention
+            );
+        }
+        hardware
+            .periphery
+            .validate("periphery")
+            .context("hardware description")?;
+        let layers = RefCell::new(Vec::new());
+        let digital = RefCell::new(Vec::new());
+        let failure = RefCell::new(None);
+        let factory = |spec: &LinearSpec| -> Box<dyn LinearOp> {
+            let name = linear_name(spec);
+            if !hardware.is_analog(&name) {
+                digital.borrow_mut().push(DigitalLinearShape {
+                    name: name.to_string(),
+                    in_features: spec.in_features(),
+                    out_features: spec.out_features(),
+                    per_token: spec.layer.is_some(),
+                });
+                return digital_linear(spec);
+            }
+            match program(spec, &name, hardware, seed) {
+                Ok(op) => {
+                    layers.borrow_mut().push(op.clone());
+                    Box::new(op)
+                }
+                Err(e) => {
+                    failure.borrow_mut().get_or_insert(e);
+                    digital_linear(spec)
+                }
+            }
+        };
+        let (config, model) = load_classifier(dir, &factory)?;
+        let model = model.with_periphery(&hardware.periphery);
+        if let Some(e) = failure.into_inner() {
+            return Err(e);
+        }
+        Ok(Self {
+            model,
+            config,
+            hardware: hardware.clone(),
+            seed,
+            layers: layers.into_inner(),
+            digital: digital.into_inner(),
+        })
+    }
+
+    /// The analog layers, in model order.
+    pub fn layers(&self) -> &[Arc<AnalogLinear>] {
+        &self.layers
+    }
+
+    /// Sets the calibrated ranges from `examples` (tokenized TRAIN examples), layer by
+    /// layer through the analog model (see the module docs). A no-op when the hardware has
+    /// nothing to calibrate.
+    pub fn calibrate(&self, examples: &[Encoded]) -> anyhow::Result<()> {
+        if !needs_calibration(&self.hardware) || self.layers.is_empty() {
+            return Ok(());
+        }
+        if examples.is_empty() {
+            bail!(
+                "calibration.examples: expected at least 1 train example to calibrate the \
+                 input and ADC ranges, found 0"
+            );
+        }
+        let mut batch = PackedBatch {
+            id: CALIBRATION_BATCH,
+            ..Default::default()
+        };
+        for e in examples {
+            batch.push(&e.input_ids, &e.token_type_ids);
+        }
+        self.layers
+            .iter()
+            .for_each(|l| l.calibrate_on_next_forward());
+        self.model
+            .forward(&batch)
+            .context("calibration batch (train split)")?;
+        self.check()?;
+        self.take_measured();
+        Ok(())
+    }
+
+    /// Fails with the first error an analog layer recorded during a forward pass.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.layers.iter().find_map(|l| l.error()) {
+            Some(e) => bail!(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Events of every analog layer since the last call, layer by layer.
+    pub fn take_measured(&self) -> Vec<(String, Measured)> {
+        self.layers
+            .iter()
+            .map(|l| (l.name().to_string(), l.take_measured()))
+            .collect()
+    }
+
+    /// Energy, latency and area of one inference, averaged over sequences of `lengths`
+    /// tokens (e.g. the evaluated split).
+    pub fn cost(&self, lengths: &[usize]) -> anyhow::Result<InferenceCost> {
+        let tech = self
+            .hardware
+            .energy
+            .resolve("energy")
+            .context("resolving the energy technology table")?;
+        cost::inference_cost(self, lengths, &tech)
+    }
+}
+
+/// Programs one linear layer onto crossbars.
+fn program(
+    spec: &LinearSpec,
+    name: &LinearName,
+    hardware: &HardwareConfig,
+    seed: u64,
+) -> anyhow::Result<Arc<AnalogLinear>> {
+    let matrix = MappedMatrix::program(
+        spec.weight.as_slice(),
+        spec.out_features(),
+        spec.in_features(),
+        &hardware.mapping,
+        hardware.device_for(name),
+        seed,
+        name.matrix_id(),
+    )
+    .with_context(|| format!("programming {} ({name})", spec.name))?;
+    Ok(Arc::new(AnalogLinear::new(
+        name.to_string(),
+        matrix,
+        spec.bias.clone(),
+    )))
+}

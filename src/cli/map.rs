@@ -1,0 +1,106 @@
+//! `crossbert map`: how a checkpoint's linear layers sit on a chip, and what one inference
+//! of a stated length spends, without running any data.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::backend::AnalogModel;
+use crate::hardware::HardwareConfig;
+
+#[derive(Args, Debug)]
+pub struct MapArgs {
+    /// Hugging Face checkpoint directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Hardware preset (see `crossbert presets`).
+    #[arg(long, conflicts_with = "hardware")]
+    pub preset: Option<String>,
+    /// Hardware description TOML file.
+    #[arg(long)]
+    pub hardware: Option<PathBuf>,
+    /// Tokens of the inference the events are counted for.
+    #[arg(long, default_value_t = 128)]
+    pub seq_len: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: MapArgs) -> anyhow::Result<()> {
+    let hardware = match (&args.preset, &args.hardware) {
+        (Some(name), _) => HardwareConfig::preset(name)?,
+        (None, Some(path)) => HardwareConfig::from_file(path)?,
+        (None, None) => anyhow::bail!(
+            "expected --preset NAME or --hardware FILE (see `crossbert presets`), found neither"
+        ),
+    };
+    if args.seq_len == 0 {
+        anyhow::bail!("--seq-len: expected at least 1 token, found 0");
+    }
+    // Layout and event counts do not depend on the chip instance; seed 0 programs it.
+    let chip = AnalogModel::load(&args.model, &hardware, 0)?;
+    let layers: Vec<serde_json::Value> = chip
+        .layers()
+        .iter()
+        .map(|l| {
+            let vectors = if l.name().contains('.') {
+                args.seq_len
+            } else {
+                1
+            };
+            l.with_matrix(|m| {
+                let r = m.report();
+                serde_json::json!({
+                    "name": l.name(),
+                    "out_features": r.out_features,
+                    "in_features": r.in_features,
+                    "arrays": r.arrays,
+                    "cells_used": r.cells_used,
+                    "cells_total": r.cells_total,
+                    "utilization": r.utilization,
+                    "adcs": r.adcs,
+                    "events_per_inference": m.events(vectors),
+                })
+            })
+        })
+        .collect();
+    let cost = chip.cost(&[args.seq_len])?;
+    if args.json {
+        let report = serde_json::json!({
+            "model": args.model.display().to_string(),
+            "hardware": hardware.preset,
+            "seq_len": args.seq_len,
+            "layers": layers,
+            "arrays": chip.layers().iter().map(|l| l.with_matrix(|m| m.report().arrays)).sum::<usize>(),
+            "energy_pj_per_inference": cost.energy_pj.total_pj(),
+            "energy_breakdown_pj": cost.energy_pj,
+            "latency_ns": cost.latency_ns,
+            "area_mm2": cost.area_mm2.total_mm2(),
+            "area_breakdown_mm2": cost.area_mm2,
+        });
+        println!("{report}");
+    } else {
+        println!(
+            "{:<20} {:>8} {:>12} {:>12}",
+            "layer", "arrays", "cells used", "utilization"
+        );
+        for l in &layers {
+            println!(
+                "{:<20} {:>8} {:>12} {:>12.4}",
+                l["name"].as_str().unwrap_or_default(),
+                l["arrays"],
+                l["cells_used"],
+                l["utilization"].as_f64().unwrap_or_default()
+            );
+        }
+        println!(
+            "one inference of {} tokens: {:.4e} pJ, {:.4e} ns, {:.3} mm²",
+            args.seq_len,
+            cost.energy_pj.total_pj(),
+            cost.latency_ns,
+            cost.area_mm2.total_mm2()
+        );
+    }
+    Ok(())
+}
