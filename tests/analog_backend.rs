@@ -1,9 +1,8 @@
 //! The analog backend against the digital engine and against closed-form counts.
 //!
 //! * `ideal` hardware reproduces the digital logits of every shared checkpoint (first 16
-//!   dev rows of each task, to keep CI short) to 1e-4 relative: bit-sliced against the
-//!   float engine; one-shot, whose devices hold at most 9-bit weights, against the engine
-//!   running the same 9-bit weights;
+//!   dev rows of each task, to keep CI short) to 1e-4 relative against the float engine, at
+//!   both fidelity levels (24-bit weights and inputs, ideal converters and devices);
 //! * the events one encoder linear produces equal the closed form written here from the
 //!   ISAAC geometry, and its ADC energy equals conversions × 1.67 pJ;
 //! * `--out` files of the binary are byte-identical for RAYON_NUM_THREADS=1 and 2.
@@ -13,13 +12,12 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use crossbert::backend::{linear_name, AnalogModel};
+use crossbert::backend::AnalogModel;
 use crossbert::glue::evaluate::{predict_logits, tokenize_examples};
 use crossbert::glue::{self, LabelMap, Split, Task};
 use crossbert::hardware::{HardwareConfig, LinearPattern};
-use crossbert::model::{digital_linear, load_classifier, LinearSpec, Matrix, PackedBatch};
+use crossbert::model::{digital_linear, load_classifier, Matrix, PackedBatch};
 use crossbert::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
-use mapping::quantize::quantize_weights;
 use mapping::Fidelity;
 
 /// The task a shared checkpoint was fine-tuned on (from its reference metrics).
@@ -71,61 +69,22 @@ fn ideal_hardware_reproduces_digital_logits_at_both_fidelities() {
             chip.check().unwrap();
             max_relative_error(&got, &expected)
         };
-        let ideal = HardwareConfig::preset("ideal").unwrap();
-        let err = run(&ideal);
-        println!(
-            "{} bit-sliced ideal: max relative logit error {err:e}",
-            dir.display()
-        );
-        assert!(
-            err <= 1e-4,
-            "{}: bit-sliced ideal logits differ by {err:e} relative (bound 1e-4)",
-            dir.display()
-        );
-
-        // One-shot stores each weight on one device of at most 256 levels (mapping
-        // validation), so ideal one-shot has 9-bit weights. Its reference is the digital
-        // engine on the same 9-bit per-column-quantized weights (analog linears only); the
-        // rest of the chain (24-bit inputs, ideal devices and ADC) must then be exact.
-        let mut one_shot = ideal;
-        one_shot.mapping.fidelity = Fidelity::OneShot;
-        one_shot.mapping.weight_bits = 9;
-        let hw = one_shot.clone();
-        let quantized = move |spec: &LinearSpec| {
-            let name = linear_name(spec);
-            if !hw.is_analog(&name) {
-                return digital_linear(spec);
-            }
-            let (out, inp) = (spec.out_features(), spec.in_features());
-            let q = quantize_weights(spec.weight.as_slice(), out, inp, 9, hw.mapping.weight_scale);
-            let w = q
-                .codes
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| c as f32 * q.scales[i / inp]);
-            let spec = LinearSpec {
-                weight: Matrix::from_vec(out, inp, w.collect()),
-                ..spec.clone()
-            };
-            digital_linear(&spec)
-        };
-        let (_, reference) = load_classifier(&dir, &quantized).unwrap();
-        let expected_9bit = predict_logits(&reference, &dev, 8).unwrap();
-        let chip = AnalogModel::load(&dir, &one_shot, 7).unwrap();
-        let got = predict_logits(&chip.model, &dev, 8).unwrap();
-        chip.check().unwrap();
-        let err = max_relative_error(&got, &expected_9bit);
-        println!(
-            "{} one-shot ideal vs digital with 9-bit weights: max relative logit error {err:e} \
-             (vs float weights {:e})",
-            dir.display(),
-            max_relative_error(&got, &expected)
-        );
-        assert!(
-            err <= 1e-4,
-            "{}: one-shot ideal logits differ by {err:e} relative (bound 1e-4)",
-            dir.display()
-        );
+        let mut ideal = HardwareConfig::preset("ideal").unwrap();
+        for fidelity in [Fidelity::BitSliced, Fidelity::OneShot] {
+            ideal.mapping.fidelity = fidelity;
+            let err = run(&ideal);
+            println!(
+                "{} {} ideal: max relative logit error {err:e}",
+                dir.display(),
+                fidelity.name()
+            );
+            assert!(
+                err <= 1e-4,
+                "{}: {} ideal logits differ by {err:e} relative (bound 1e-4)",
+                dir.display(),
+                fidelity.name()
+            );
+        }
     }
 }
 
