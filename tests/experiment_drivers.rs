@@ -503,8 +503,8 @@ fn cli_rejects_invalid_specs_before_any_work() {
     assert!(stdout.contains("= 54 rows; shard 1/4: 14 rows"), "{stdout}");
     assert!(!dir.path().join("ok.csv").exists());
 
-    // A valid spec gets as far as choosing the evaluator; this build has none yet, and
-    // says so without creating the results file.
+    // A valid spec whose model does not exist fails at the digital baseline, naming the
+    // model, before the results file is created.
     let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
         .args(["sweep", "spec.toml", "--out", "ok.csv"])
         .current_dir(dir.path())
@@ -512,7 +512,7 @@ fn cli_rejects_invalid_specs_before_any_work() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("no analog BERT evaluator"), "{stderr}");
+    assert!(stderr.contains("tiny-bert"), "{stderr}");
     assert!(!dir.path().join("ok.csv").exists());
 }
 

@@ -55,6 +55,8 @@ pub struct InferenceCost {
     pub latency_ns: f64,
     /// Area of the arrays and their converters, mm².
     pub area_mm2: AreaBreakdown,
+    /// Crossbar arrays the analog layers occupy.
+    pub arrays: u64,
 }
 
 /// Converts the mapping's event counts into the energy roll-up's. DAC drives are recorded
@@ -126,6 +128,7 @@ pub fn inference_cost(
         events_total: events,
         latency_ns: latency(&layouts, 0, tech)?.total_ns / sequences as f64,
         area_mm2: area(&layouts, tech)?,
+        arrays: layouts.iter().map(|l| l.arrays).sum(),
     })
 }
 

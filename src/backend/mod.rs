@@ -25,6 +25,7 @@
 
 pub mod analog_linear;
 pub mod cost;
+pub mod glue_run;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -44,6 +45,7 @@ use crate::tokenize::Encoded;
 
 pub use analog_linear::{AnalogLinear, Measured};
 pub use cost::{DigitalLinearShape, InferenceCost};
+pub use glue_run::GlueRun;
 
 /// Batch id of the calibration pass; evaluation batches are numbered by example index, so
 /// they never reach it.

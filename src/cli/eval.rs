@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::backend::AnalogModel;
+use crate::backend::GlueRun;
 use crate::glue::{self, evaluate::DEFAULT_BATCH_SIZE, LabelMap, Split, Task};
 use crate::hardware::HardwareConfig;
 use crate::model::{digital_linear, load_classifier};
@@ -141,38 +141,17 @@ fn metrics_line(result: &glue::Evaluation) -> String {
 fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> {
     let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
     let split = Split::parse(&args.split).map_err(anyhow::Error::msg)?;
-    let (config, digital) = load_classifier(&args.model, &digital_linear)?;
-    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_len)?;
-    let labels = LabelMap::for_checkpoint(task, &config)?;
-    let mut examples = glue::read_split(&args.data, task, split, &labels)?;
-    if let Some(limit) = args.limit {
-        examples.truncate(limit);
-    }
-    let evaluate = |model, examples| {
-        glue::evaluate(
-            model,
-            config.problem_type(),
-            &tokenizer,
-            task,
-            split,
-            examples,
-            args.batch_size,
-        )
-    };
-    let baseline = evaluate(&digital, examples.clone())?;
-
-    let chip = AnalogModel::load(&args.model, hardware, args.seed)?;
-    let mut train = glue::read_split(&args.data, task, Split::Train, &labels)
-        .context("reading the TRAIN split for calibration")?;
-    train.truncate(hardware.calibration.examples);
-    chip.calibrate(&glue::evaluate::tokenize_examples(&tokenizer, &train)?)?;
-    let result = evaluate(&chip.model, examples)?;
-    chip.check()?;
-    let lengths: Vec<usize> = glue::evaluate::tokenize_examples(&tokenizer, &result.examples)?
-        .iter()
-        .map(|e| e.input_ids.len())
-        .collect();
-    let cost = chip.cost(&lengths)?;
+    let run = GlueRun::open(
+        &args.model,
+        &args.data,
+        task,
+        split,
+        args.limit,
+        args.max_len,
+        args.batch_size,
+    )?;
+    let baseline = run.digital()?;
+    let (result, cost) = run.on_chip(hardware, args.seed)?;
     write_out(args, &result)?;
 
     let (main, value) = result.metrics[0];

@@ -1,4 +1,5 @@
 //! `crossbert sweep SPEC.toml`: run (or resume, or one shard of) an experiment spec.
+use crate::experiment::chip::ChipEvaluator;
 use crate::experiment::grid::cell_text;
 use crate::experiment::{run_sweep, Evaluator, Shard, SweepOptions, SweepPlan, SweepSpec};
 use anyhow::Context;
@@ -102,9 +103,8 @@ pub fn base_hardware(base: &str) -> anyhow::Result<toml::Table> {
 }
 
 /// The evaluator that runs BERT on the emulated hardware.
-fn evaluator(_plan: &SweepPlan) -> anyhow::Result<Box<dyn Evaluator>> {
-    anyhow::bail!(
-        "the spec is valid, but this build has no analog BERT evaluator to run it with \
-         (the analog backend is not integrated yet); nothing was run"
-    )
+fn evaluator(plan: &SweepPlan) -> anyhow::Result<Box<dyn Evaluator>> {
+    Ok(Box::new(ChipEvaluator {
+        base: plan.base.clone(),
+    }))
 }

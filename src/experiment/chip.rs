@@ -6,8 +6,94 @@
 //! target, as a `[[layers.overrides]]` entry of the hardware description. Only device
 //! settings (`device.…`) can be scoped, since they are the ones a single layer can differ in.
 
+use super::evaluator::{Baseline, Evaluation, Evaluator, Job, TaskData};
 use super::scope::{Scope, ScopeTarget};
+use crate::backend::GlueRun;
+use crate::energy::EnergyBreakdown;
+use crate::glue::{evaluate::DEFAULT_BATCH_SIZE, Split, Task};
+use crate::hardware::HardwareConfig;
+use crate::tokenize::DEFAULT_MAX_LEN;
 use anyhow::{bail, Context};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Runs each job as one chip instance of the BERT backend.
+pub struct ChipEvaluator {
+    /// The sweep's base hardware (scoped keys keep these values outside their target).
+    pub base: toml::Table,
+}
+
+impl ChipEvaluator {
+    fn run(model: &str, task: &TaskData) -> anyhow::Result<GlueRun> {
+        let name = Task::parse(&task.name).map_err(anyhow::Error::msg)?;
+        let split = Split::parse(&task.split).map_err(anyhow::Error::msg)?;
+        let limit = task.limit.map(|l| l as usize);
+        GlueRun::open(
+            Path::new(model),
+            &task.data_dir,
+            name,
+            split,
+            limit,
+            DEFAULT_MAX_LEN,
+            DEFAULT_BATCH_SIZE,
+        )
+    }
+}
+
+impl Evaluator for ChipEvaluator {
+    fn energy_components(&self) -> Vec<String> {
+        EnergyBreakdown::default()
+            .components()
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    fn extra_columns(&self) -> Vec<String> {
+        vec!["energy_pj_per_token".into(), "tokens_per_inference".into()]
+    }
+
+    fn digital_baseline(&self, model: &str, task: &TaskData) -> anyhow::Result<Baseline> {
+        let result = Self::run(model, task)?.digital()?;
+        let (metric, value) = result.metrics[0];
+        Ok(Baseline {
+            metric: metric.name().to_string(),
+            value,
+        })
+    }
+
+    fn evaluate(&self, job: &Job<'_>) -> anyhow::Result<Evaluation> {
+        let table = scoped_hardware(job.hardware, &self.base, job.scope)?;
+        let hardware = HardwareConfig::from_table(table, "sweep point")?;
+        let run = Self::run(job.model, job.task)?;
+        let (result, cost) = run.on_chip(&hardware, job.seed)?;
+        let (metric, value) = result.metrics[0];
+        let mut extra = BTreeMap::new();
+        extra.insert(
+            "energy_pj_per_token".into(),
+            cost.energy_per_token_pj.total_pj().to_string(),
+        );
+        extra.insert(
+            "tokens_per_inference".into(),
+            cost.tokens_per_inference.to_string(),
+        );
+        Ok(Evaluation {
+            metric: metric.name().to_string(),
+            value,
+            energy_pj_per_inference: cost.energy_pj.total_pj(),
+            energy_components_pj: cost
+                .energy_pj
+                .components()
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            latency_ns: cost.latency_ns,
+            area_mm2: cost.area_mm2.total_mm2(),
+            arrays: cost.arrays,
+            extra,
+        })
+    }
+}
 
 /// The hardware table of a job: `point` (base + the point's overrides) with the scoped keys
 /// moved from the whole chip into a layer override for `scope.target`.
