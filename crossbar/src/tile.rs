@@ -700,17 +700,6 @@ mod tests {
             );
         }
     }
-}
-
-#[cfg(test)]
-mod binary_tests {
-    use super::*;
-    use crate::dac::{Dac, DacConfig};
-    use crate::rng::Purpose;
-
-    fn key() -> StreamKey {
-        StreamKey::new(1, 0, 0, Purpose::ReadNoise)
-    }
 
     /// The table path of 1-bit drives equals the matrix-product path to f32 rounding
     /// (relative 1e-5 of the largest current) on a 37×19 tile (rows not a multiple of 4),
