@@ -466,19 +466,35 @@ fn cli_rejects_invalid_specs_before_any_work() {
         ),
         ("\"rte\"]", "\"rte\", \"imdb\"]", "tasks[2]"),
         ("seeds = 3", "seeds = 3\nthreads = 2", "threads"),
+        // Values that parse but make a point impossible: found when the point is checked,
+        // before any model is loaded (ADC energy is tabulated for 4..=10 bits).
+        (
+            "\"adc.bits\" = [4, 6, 8]",
+            "\"adc.bits\" = [3, 8]",
+            "mapping.adc.adc_bits=3",
+        ),
+        (
+            "\"adc.bits\" = [4, 6, 8]",
+            "\"adc.bits\" = [0, 8]",
+            "mapping.adc.adc_bits=0",
+        ),
     ];
     for (from, to, key) in cases {
         let spec = real(spec_text(dir.path()).replace(from, to));
         std::fs::write(dir.path().join("bad.toml"), spec).unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
-            .args(["sweep", "bad.toml", "--out", "bad.csv"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains(key), "expected {key} in: {stderr}");
-        assert!(!dir.path().join("bad.csv").exists());
+        for dry_run in [&[][..], &["--dry-run"]] {
+            let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
+                .args(["sweep", "bad.toml", "--out", "bad.csv"])
+                .args(dry_run)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains(key), "expected {key} in: {stderr}");
+            assert!(!stderr.contains("tiny-bert"), "no model loaded: {stderr}");
+            assert!(!dir.path().join("bad.csv").exists());
+        }
     }
     // --dry-run checks the spec and counts rows without running or writing anything.
     let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))

@@ -1,7 +1,9 @@
 //! `crossbert sweep SPEC.toml`: run (or resume, or one shard of) an experiment spec.
 use crate::experiment::chip::ChipEvaluator;
 use crate::experiment::grid::cell_text;
-use crate::experiment::{run_sweep, Evaluator, Shard, SweepOptions, SweepPlan, SweepSpec};
+use crate::experiment::{
+    check_points, run_sweep, Evaluator, Shard, SweepOptions, SweepPlan, SweepSpec,
+};
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -39,7 +41,9 @@ pub fn run_with(
 ) -> anyhow::Result<()> {
     let plan = load_plan(&args.spec)?;
     let shard = args.shard.unwrap_or(Shard::ALL);
+    let evaluator = make_evaluator(&plan)?;
     if args.dry_run {
+        check_points(&plan, evaluator.as_ref(), &plan.work())?;
         print_plan(&plan, shard);
         return Ok(());
     }
@@ -51,7 +55,6 @@ pub fn run_with(
             args.spec.display()
         ),
     };
-    let evaluator = make_evaluator(&plan)?;
     let options = SweepOptions {
         out,
         resume: args.resume,

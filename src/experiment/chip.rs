@@ -40,6 +40,14 @@ impl ChipEvaluator {
     }
 }
 
+impl ChipEvaluator {
+    /// The validated hardware of a point under its scope.
+    fn hardware(&self, point: &toml::Table, scope: &Scope) -> anyhow::Result<HardwareConfig> {
+        let table = scoped_hardware(point, &self.base, scope)?;
+        Ok(HardwareConfig::from_table(table, "sweep point")?)
+    }
+}
+
 impl Evaluator for ChipEvaluator {
     fn energy_components(&self) -> Vec<String> {
         EnergyBreakdown::default()
@@ -62,9 +70,12 @@ impl Evaluator for ChipEvaluator {
         })
     }
 
+    fn check_point(&self, hardware: &toml::Table, scope: &Scope) -> anyhow::Result<()> {
+        self.hardware(hardware, scope).map(|_| ())
+    }
+
     fn evaluate(&self, job: &Job<'_>) -> anyhow::Result<Evaluation> {
-        let table = scoped_hardware(job.hardware, &self.base, job.scope)?;
-        let hardware = HardwareConfig::from_table(table, "sweep point")?;
+        let hardware = self.hardware(job.hardware, job.scope)?;
         let run = Self::run(job.model, job.task)?;
         let (result, cost) = run.on_chip(&hardware, job.seed)?;
         let (metric, value) = result.metrics[0];

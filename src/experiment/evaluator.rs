@@ -79,6 +79,12 @@ pub trait Evaluator: Sync {
     /// (model, task) and caches the result.
     fn digital_baseline(&self, model: &str, task: &TaskData) -> anyhow::Result<Baseline>;
 
+    /// Checks that a point (base + overrides, under a scope) is a valid configuration,
+    /// without evaluating it. The runner checks every point before any work.
+    fn check_point(&self, _hardware: &toml::Table, _scope: &Scope) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Evaluates one job.
     fn evaluate(&self, job: &Job<'_>) -> anyhow::Result<Evaluation>;
 }

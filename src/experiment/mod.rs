@@ -42,7 +42,7 @@ pub use grid::{Axis, HardwarePoint};
 pub use merge::{merge_results, MergeReport};
 pub use plan::{SweepPlan, WorkItem};
 pub use results::ResultsTable;
-pub use runner::{run_sweep, SweepOptions, SweepOutcome};
+pub use runner::{check_points, run_sweep, SweepOptions, SweepOutcome};
 pub use scope::{Scope, ScopeTarget, Sublayer};
 pub use shard::Shard;
 pub use spec::{Seeds, SweepSpec};

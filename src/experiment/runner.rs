@@ -72,6 +72,7 @@ pub fn run_sweep(
     } else {
         (None, Vec::new())
     };
+    check_points(plan, evaluator, &work)?;
     let remaining = unfinished(plan, &work, &finished, options)?;
     // Baselines load every model and dataset: a wrong path fails here, before a new
     // results file exists.
@@ -165,6 +166,23 @@ fn unfinished(
         .filter(|item| !done.contains(&plan.key(item)))
         .copied()
         .collect())
+}
+
+/// Every point of `items` is a valid configuration: a value the grid makes impossible fails
+/// here, naming the point, before the results file or any baseline exists.
+pub fn check_points(
+    plan: &SweepPlan,
+    evaluator: &dyn Evaluator,
+    items: &[WorkItem],
+) -> anyhow::Result<()> {
+    let mut checked = std::collections::HashSet::new();
+    for item in items.iter().filter(|item| checked.insert(item.point)) {
+        let label = describe(&plan.key_columns(), &plan.key(item));
+        evaluator
+            .check_point(&plan.hardware(item), &plan.scope(item))
+            .with_context(|| format!("invalid point {label}"))?;
+    }
+    Ok(())
 }
 
 /// Digital baselines of every (model, task) pair that `items` need, computed once each.

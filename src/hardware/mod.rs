@@ -198,9 +198,18 @@ impl HardwareConfig {
         self.mapping.validate("mapping")?;
         self.device.validate("device")?;
         self.periphery.validate("periphery")?;
-        self.energy
+        let tech = self
+            .energy
             .resolve("energy")
             .map_err(|e| ConfigError::new("energy", "a valid technology table", e.to_string()))?;
+        // The ADC's energy must be priced at this resolution, or every evaluation would fail
+        // after its (long) run instead of here.
+        let adc_bits = self.mapping.adc.counted_bits();
+        if adc_bits > 0 {
+            tech.adc
+                .energy_per_conversion_pj(u32::from(adc_bits))
+                .map_err(|e| ConfigError::new("mapping.adc.adc_bits", e.expected, e.found))?;
+        }
         for (i, o) in self.layers.overrides.iter().enumerate() {
             o.device
                 .validate(&format!("layers.overrides[{i}].device"))?;
