@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use super::hardware::ChipArgs;
 use crate::backend::GlueRun;
 use crate::glue::{self, evaluate::DEFAULT_BATCH_SIZE, LabelMap, Split, Task};
 use crate::hardware::HardwareConfig;
@@ -41,19 +42,15 @@ pub struct EvalArgs {
     /// Sequences per batch.
     #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// Run the analog layers on this hardware preset (see `crossbert presets`).
-    #[arg(long, conflicts_with = "hardware")]
-    pub preset: Option<String>,
-    /// Run the analog layers on the hardware described in this TOML file.
-    #[arg(long)]
-    pub hardware: Option<PathBuf>,
+    #[command(flatten)]
+    pub chip: ChipArgs,
     /// Chip instance: fixes every programming draw and the read noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    if let Some(hardware) = hardware_of(&args)? {
+    if let Some(hardware) = args.chip.resolve()? {
         return run_analog(&args, &hardware);
     }
     let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
@@ -75,21 +72,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         args.batch_size,
     )?;
     write_out(&args, &result)?;
-    let (main, value) = result.metrics[0];
     if args.json {
-        let report = serde_json::json!({
-            "task": task.name(),
-            "split": split.name(),
-            "rows": result.examples.len(),
-            "metric": main.name(),
-            "value": value,
-            "metrics": metrics_json(&result),
-            "seconds": result.seconds,
-            "model": args.model.display().to_string(),
-            "backend": "digital",
-            "max_len": args.max_len,
-        });
-        println!("{report}");
+        println!(
+            "{}",
+            serde_json::Value::Object(report_json(&args, &result, "digital"))
+        );
     } else {
         println!(
             "{task} {} ({} rows): {} ({:.2} s)",
@@ -102,12 +89,32 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The hardware named by `--preset` or `--hardware`, if any.
-fn hardware_of(args: &EvalArgs) -> anyhow::Result<Option<HardwareConfig>> {
-    match (&args.preset, &args.hardware) {
-        (Some(name), _) => Ok(Some(HardwareConfig::preset(name)?)),
-        (None, Some(path)) => Ok(Some(HardwareConfig::from_file(path)?)),
-        (None, None) => Ok(None),
+/// The JSON keys every `eval --json` report has, digital or analog.
+fn report_json(
+    args: &EvalArgs,
+    result: &glue::Evaluation,
+    backend: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let (main, value) = result.metrics[0];
+    json_object(serde_json::json!({
+        "task": result.task.name(),
+        "split": result.split.name(),
+        "rows": result.examples.len(),
+        "metric": main.name(),
+        "value": value,
+        "metrics": metrics_json(result),
+        "seconds": result.seconds,
+        "model": args.model.display().to_string(),
+        "backend": backend,
+        "max_len": args.max_len,
+    }))
+}
+
+/// The map of a `json!({..})` literal.
+fn json_object(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("a json!({{..}}) literal is an object"),
     }
 }
 
@@ -163,23 +170,14 @@ fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> 
         .map(|(k, v)| (k.to_string(), (*v).into()))
         .collect();
     if args.json {
-        let report = serde_json::json!({
-            "task": task.name(),
-            "split": split.name(),
-            "rows": result.examples.len(),
-            "metric": main.name(),
-            "value": value,
+        let mut report = report_json(args, &result, "analog");
+        report.extend(json_object(serde_json::json!({
             "digital_value": digital_value,
             "difference": value - digital_value,
-            "metrics": metrics_json(&result),
             "digital_metrics": metrics_json(&baseline),
-            "seconds": result.seconds,
             "digital_seconds": baseline.seconds,
-            "model": args.model.display().to_string(),
-            "backend": "analog",
             "hardware": hardware.preset,
             "seed": args.seed,
-            "max_len": args.max_len,
             "energy_pj_per_inference": cost.energy_pj.total_pj(),
             "energy_pj_per_token": cost.energy_per_token_pj.total_pj(),
             "energy_breakdown_pj": breakdown,
@@ -187,8 +185,8 @@ fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> 
             "latency_ns": cost.latency_ns,
             "area_mm2": cost.area_mm2.total_mm2(),
             "area_breakdown_mm2": cost.area_mm2,
-        });
-        println!("{report}");
+        })));
+        println!("{}", serde_json::Value::Object(report));
     } else {
         println!(
             "{task} {} ({} rows) on {} seed {}: {} ({:.2} s); digital {} {digital_value:.4} ({:.2} s); difference {:+.4}",

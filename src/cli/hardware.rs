@@ -34,3 +34,26 @@ pub fn run_hardware(args: HardwareArgs) -> anyhow::Result<()> {
     print!("{}", hw.to_toml());
     Ok(())
 }
+
+/// `--preset NAME | --hardware FILE`: the chip an analog command runs on (flattened into
+/// the commands that take one).
+#[derive(Args, Debug, Clone)]
+pub struct ChipArgs {
+    /// Run the analog layers on this hardware preset (see `crossbert presets`).
+    #[arg(long, conflicts_with = "hardware")]
+    pub preset: Option<String>,
+    /// Run the analog layers on the hardware described in this TOML file.
+    #[arg(long)]
+    pub hardware: Option<PathBuf>,
+}
+
+impl ChipArgs {
+    /// The named hardware, or `None` when neither flag is given.
+    pub fn resolve(&self) -> anyhow::Result<Option<HardwareConfig>> {
+        Ok(match (&self.preset, &self.hardware) {
+            (Some(name), _) => Some(HardwareConfig::preset(name)?),
+            (None, Some(path)) => Some(HardwareConfig::from_file(path)?),
+            (None, None) => None,
+        })
+    }
+}

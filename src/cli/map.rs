@@ -5,20 +5,16 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::hardware::ChipArgs;
 use crate::backend::AnalogModel;
-use crate::hardware::HardwareConfig;
 
 #[derive(Args, Debug)]
 pub struct MapArgs {
     /// Hugging Face checkpoint directory.
     #[arg(long)]
     pub model: PathBuf,
-    /// Hardware preset (see `crossbert presets`).
-    #[arg(long, conflicts_with = "hardware")]
-    pub preset: Option<String>,
-    /// Hardware description TOML file.
-    #[arg(long)]
-    pub hardware: Option<PathBuf>,
+    #[command(flatten)]
+    pub chip: ChipArgs,
     /// Tokens of the inference the events are counted for.
     #[arg(long, default_value_t = 128)]
     pub seq_len: usize,
@@ -28,12 +24,10 @@ pub struct MapArgs {
 }
 
 pub fn run(args: MapArgs) -> anyhow::Result<()> {
-    let hardware = match (&args.preset, &args.hardware) {
-        (Some(name), _) => HardwareConfig::preset(name)?,
-        (None, Some(path)) => HardwareConfig::from_file(path)?,
-        (None, None) => anyhow::bail!(
+    let Some(hardware) = args.chip.resolve()? else {
+        anyhow::bail!(
             "expected --preset NAME or --hardware FILE (see `crossbert presets`), found neither"
-        ),
+        );
     };
     if args.seq_len == 0 {
         anyhow::bail!("--seq-len: expected at least 1 token, found 0");
