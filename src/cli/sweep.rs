@@ -80,10 +80,17 @@ fn print_plan(plan: &SweepPlan, shard: Shard) {
         println!("{} = [{}]", axis.key, values.join(", "));
     }
     let work = plan.work();
+    let runs = if plan.spec.paired {
+        format!("{} model/task pairs", plan.spec.pairs().count())
+    } else {
+        format!(
+            "{} models x {} tasks",
+            plan.spec.models.len(),
+            plan.tasks.len()
+        )
+    };
     println!(
-        "{} models x {} tasks x {} points x {} seeds = {} rows; shard {shard}: {} rows",
-        plan.spec.models.len(),
-        plan.tasks.len(),
+        "{runs} x {} points x {} seeds = {} rows; shard {shard}: {} rows",
         plan.points.len(),
         plan.seeds.len(),
         work.len(),

@@ -86,18 +86,16 @@ impl SweepPlan {
     /// The full work list in run order.
     pub fn work(&self) -> Vec<WorkItem> {
         let mut items = Vec::new();
-        for model in 0..self.spec.models.len() {
-            for task in 0..self.tasks.len() {
-                for point in 0..self.points.len() {
-                    for &seed in &self.seeds {
-                        items.push(WorkItem {
-                            position: items.len(),
-                            model,
-                            task,
-                            point,
-                            seed,
-                        });
-                    }
+        for (model, task) in self.spec.pairs() {
+            for point in 0..self.points.len() {
+                for &seed in &self.seeds {
+                    items.push(WorkItem {
+                        position: items.len(),
+                        model,
+                        task,
+                        point,
+                        seed,
+                    });
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! ```toml
 //! models = ["../shared/models/minilm-sst2"]  # checkpoint directories (Hugging Face layout)
 //! tasks = ["sst2"]                           # GLUE short names
+//! paired = false                             # true: models[i] runs tasks[i] only
 //! data_dir = "../shared/glue"                # holds one folder per task (SST-2/, CoLA/, ...)
 //! split = "dev"                              # default "dev"
 //! base = "isaac-32nm"                        # hardware preset name, or a hardware .toml path
@@ -39,10 +40,14 @@ pub const SPLITS: [&str; 4] = ["train", "dev", "dev_matched", "dev_mismatched"];
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
-    /// Checkpoint directories; every model runs every task.
+    /// Checkpoint directories; every model runs every task (unless `paired`).
     pub models: Vec<String>,
     /// GLUE short names, see [`GLUE_TASKS`].
     pub tasks: Vec<String>,
+    /// `true`: `models[i]` runs `tasks[i]` only (fine-tuned checkpoints, one per task); the
+    /// two lists then have the same length. Default `false`: every model runs every task.
+    #[serde(default)]
+    pub paired: bool,
     /// Folder holding the GLUE task folders.
     pub data_dir: String,
     /// Which split to evaluate; default `dev`.
@@ -132,8 +137,33 @@ impl SweepSpec {
         }
         self.seed_list()?;
         self.scope_targets()?;
-        check_unique("models", &self.models)?;
-        check_unique("tasks", &self.tasks)
+        if !self.paired {
+            check_unique("models", &self.models)?;
+            return check_unique("tasks", &self.tasks);
+        }
+        if self.models.len() != self.tasks.len() {
+            return Err(ConfigError::new(
+                "tasks",
+                format!(
+                    "one task per model with paired = true ({} models)",
+                    self.models.len()
+                ),
+                format!("{} tasks", self.tasks.len()),
+            ));
+        }
+        let pairs: Vec<String> = self
+            .pairs()
+            .map(|(m, t)| format!("{} on {}", self.models[m], self.tasks[t]))
+            .collect();
+        check_unique("models", &pairs)
+    }
+
+    /// The (model, task) index pairs the spec runs, in run order.
+    pub fn pairs(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let tasks = self.tasks.len();
+        (0..self.models.len())
+            .flat_map(move |m| (0..tasks).map(move |t| (m, t)))
+            .filter(|&(m, t)| !self.paired || m == t)
     }
 
     /// The seeds in run order.
@@ -213,6 +243,30 @@ mod tests {
         assert_eq!(spec.split, "dev");
         assert_eq!(spec.seed_list().unwrap(), [0, 1]);
         assert_eq!(spec.scope_targets().unwrap(), [ScopeTarget::All]);
+    }
+
+    #[test]
+    fn paired_runs_model_i_on_task_i_only() {
+        let two = MINIMAL
+            .replace(r#"["m"]"#, r#"["a", "b"]"#)
+            .replace(r#"["sst2"]"#, r#"["sst2", "mrpc"]"#);
+        let crossed = SweepSpec::from_toml(&two).unwrap();
+        assert_eq!(crossed.pairs().count(), 4);
+        let paired = SweepSpec::from_toml(&format!("paired = true\n{two}")).unwrap();
+        assert_eq!(paired.pairs().collect::<Vec<_>>(), [(0, 0), (1, 1)]);
+        let err = config_error(&format!(
+            "paired = true\n{}",
+            two.replace(r#"["sst2", "mrpc"]"#, r#"["sst2"]"#)
+        ));
+        assert_eq!((err.key.as_str(), err.found.as_str()), ("tasks", "1 tasks"));
+        // Paired, the same task may serve two checkpoints, but a pair may not repeat.
+        let same_task = two.replace(r#"["sst2", "mrpc"]"#, r#"["sst2", "sst2"]"#);
+        assert!(SweepSpec::from_toml(&format!("paired = true\n{same_task}")).is_ok());
+        let repeated = same_task.replace(r#"["a", "b"]"#, r#"["a", "a"]"#);
+        assert_eq!(
+            config_error(&format!("paired = true\n{repeated}")).key,
+            "models[1]"
+        );
     }
 
     #[test]
