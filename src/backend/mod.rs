@@ -177,6 +177,9 @@ impl AnalogModel {
             .context("calibration batch (train split)")?;
         self.check()?;
         self.take_measured();
+        for a in &self.attention {
+            a.take_measured(); // the calibration pass is not an inference
+        }
         Ok(())
     }
 
