@@ -14,7 +14,8 @@ mod common;
 use std::path::Path;
 
 use crossbar::rng::{Purpose, StreamKey};
-use crossbert::backend::AnalogModel;
+use crossbert::backend::attention::head_cost;
+use crossbert::backend::{AnalogModel, AttentionMeasured};
 use crossbert::glue::evaluate::{predict_logits, tokenize_examples};
 use crossbert::glue::{self, LabelMap, Split, Task};
 use crossbert::hardware::{AttentionMode, HardwareConfig};
@@ -274,8 +275,22 @@ fn write_counts_per_inference_equal_the_closed_form() {
         .crossbar_attention()
         .iter()
         .map(|a| a.take_measured())
-        .fold((0, 0), |(c, r), m| (c + m.cell_writes, r + m.row_writes));
-    assert_eq!(measured, (cells, rows));
+        .fold(AttentionMeasured::default(), |mut sum, m| {
+            sum.events += m.events;
+            sum.cell_writes += m.cell_writes;
+            sum.row_writes += m.row_writes;
+            sum
+        });
+    assert_eq!((measured.cell_writes, measured.row_writes), (cells, rows));
+    // the MVMs' tile events equal the closed form the cost roll-up prices
+    let mut closed = crossbar::EventCounts::default();
+    for &l in &lengths {
+        closed += head_cost(&hw.mapping, l, HEAD_SIZE)
+            .unwrap()
+            .events
+            .scaled((HEADS * LAYERS) as u64);
+    }
+    assert_eq!(measured.events, closed);
     // and by the cost roll-up
     let cost = chip.cost(&lengths).unwrap();
     let n = lengths.len() as f64;
