@@ -12,20 +12,31 @@
 //! * linears left digital: one fp32 multiply and one fp32 add per multiply-accumulate,
 //!   priced as periphery work;
 //! * the attention products Q·Kᵀ and P·V at the periphery's attention precision
-//!   ([`PeripheryConfig::encoder_attention_ops`]), priced as attention.
+//!   ([`PeripheryConfig::encoder_attention_ops`]), priced as attention; or, with
+//!   `[attention] mode = "crossbar"`, per layer and head the closed-form cost of writing
+//!   K_h and V_hᵀ and running one MVM per token through each
+//!   ([`super::attention::head_cost`]): cell writes priced as `write`, the MVMs' tile
+//!   events in the ADC, DAC, array, S&H, shift-and-add, adder-tree and buffer components
+//!   like any analog matrix (their share is reported separately in
+//!   [`CrossbarAttentionCost::energy_pj`]), row writes in the latency.
 //!
 //! Energy, event counts and latency are all linear in the number of token vectors, so the
 //! figures for a set of sequences are computed once over all of them and divided by the
 //! number of sequences: the mean per inference. Per token divides by the mean length.
 //! Latency and area follow [`crate::energy::estimate`] (its assumptions are documented
-//! there): every analog matrix runs its MVMs one after another in model order.
+//! there): every analog matrix runs its MVMs one after another in model order, and
+//! attention writes add one write latency per written row. The area includes the
+//! attention arrays sized for the longest sequence evaluated (one set for all layers when
+//! `reuse_across_layers`, else one per layer).
 
 use serde::Serialize;
 
+use super::attention::head_cost;
 use super::AnalogModel;
 use crate::energy::{
     self, area, latency, AreaBreakdown, EnergyBreakdown, MatrixLayout, TechnologyTable,
 };
+use crate::hardware::AttentionMode;
 use crate::periphery::{EncoderLayerShape, OpCounts};
 
 /// A linear layer computed digitally (its multiply-accumulates are counted).
@@ -55,8 +66,30 @@ pub struct InferenceCost {
     pub latency_ns: f64,
     /// Area of the arrays and their converters, mm².
     pub area_mm2: AreaBreakdown,
-    /// Crossbar arrays the analog layers occupy.
+    /// Crossbar arrays the analog layers (and crossbar attention) occupy.
     pub arrays: u64,
+    /// Writes and endurance of attention on crossbars; `None` when attention is digital.
+    pub attention: Option<CrossbarAttentionCost>,
+}
+
+/// What attention on write-enabled crossbars costs per inference.
+#[derive(Clone, Debug, Serialize)]
+pub struct CrossbarAttentionCost {
+    /// Cells written per mean inference (all layers, heads, K and V, slices and signs).
+    pub cell_writes_per_inference: f64,
+    /// Array rows written per mean inference.
+    pub row_writes_per_inference: f64,
+    /// Writes of the busiest attention cell per inference.
+    pub writes_per_cell_per_inference: u64,
+    /// Writes a cell survives, cycles (`attention.endurance_cycles` or the energy table).
+    pub endurance_cycles: f64,
+    /// endurance_cycles / writes_per_cell_per_inference.
+    pub inferences_to_endurance: f64,
+    /// Arrays of the attention array set(s), sized for the longest sequence.
+    pub arrays: u64,
+    /// Energy of the attention arrays per mean inference, pJ: writes plus their MVMs'
+    /// tile events (a part of the breakdown's write, ADC, DAC, … components).
+    pub energy_pj: f64,
 }
 
 /// Converts the mapping's event counts into the energy roll-up's. DAC drives are recorded
@@ -115,7 +148,40 @@ pub fn inference_cost(
     }
     let (periphery, attention) = digital_ops(model, lengths);
     events.periphery += periphery;
-    events.attention += attention;
+    let mut area_layouts = layouts.clone();
+    let mut row_writes = 0;
+    let crossbar = match model.hardware.attention.mode {
+        AttentionMode::Digital => {
+            events.attention += attention;
+            None
+        }
+        AttentionMode::Crossbar => {
+            let on_arrays = crossbar_attention(model, lengths, dac_bits)?;
+            events += &on_arrays.events;
+            layouts.extend(on_arrays.layouts);
+            area_layouts.extend(on_arrays.array_set.iter().cloned());
+            row_writes = on_arrays.row_writes;
+            let writes_per_cell = model
+                .hardware
+                .attention
+                .writes_per_cell_per_inference(model.config.num_hidden_layers);
+            let endurance = model
+                .hardware
+                .attention
+                .endurance_cycles
+                .unwrap_or(tech.write.endurance_cycles.value);
+            let n = sequences as f64;
+            Some(CrossbarAttentionCost {
+                cell_writes_per_inference: on_arrays.events.cell_writes as f64 / n,
+                row_writes_per_inference: row_writes as f64 / n,
+                writes_per_cell_per_inference: writes_per_cell,
+                endurance_cycles: endurance,
+                inferences_to_endurance: endurance / writes_per_cell as f64,
+                arrays: on_arrays.array_set.iter().map(|l| l.arrays).sum(),
+                energy_pj: energy::energy(&on_arrays.events, tech)?.total_pj() / n,
+            })
+        }
+    };
 
     let total = energy::energy(&events, tech)?;
     let per_inference = total.per(sequences as f64);
@@ -126,10 +192,65 @@ pub fn inference_cost(
         energy_per_token_pj: per_inference.per(tokens_per_inference),
         energy_pj: per_inference,
         events_total: events,
-        latency_ns: latency(&layouts, 0, tech)?.total_ns / sequences as f64,
-        area_mm2: area(&layouts, tech)?,
-        arrays: layouts.iter().map(|l| l.arrays).sum(),
+        latency_ns: latency(&layouts, row_writes, tech)?.total_ns / sequences as f64,
+        area_mm2: area(&area_layouts, tech)?,
+        arrays: area_layouts.iter().map(|l| l.arrays).sum(),
+        attention: crossbar,
     })
+}
+
+/// Attention on crossbars over all sequences of `lengths`.
+struct OnArrays {
+    /// Tile events and cell writes.
+    events: energy::EventCounts,
+    row_writes: u64,
+    /// One K and one V layout per distinct length, MVMs of all sequences of that length.
+    layouts: Vec<MatrixLayout>,
+    /// The chip's attention arrays: K and V of every head (of every layer unless reused)
+    /// for the longest sequence.
+    array_set: Vec<MatrixLayout>,
+}
+
+/// Closed-form cost of attention on crossbars: per distinct length, [`head_cost`] times
+/// heads × layers × sequences of that length.
+fn crossbar_attention(
+    model: &AnalogModel,
+    lengths: &[usize],
+    dac_bits: u8,
+) -> anyhow::Result<OnArrays> {
+    let c = &model.config;
+    let mut counts = std::collections::BTreeMap::<usize, u64>::new();
+    for &len in lengths {
+        *counts.entry(len).or_default() += 1;
+    }
+    let heads_layers = (c.num_attention_heads * c.num_hidden_layers) as u64;
+    let mut out = OnArrays {
+        events: energy::EventCounts::default(),
+        row_writes: 0,
+        layouts: Vec::new(),
+        array_set: Vec::new(),
+    };
+    for (&len, &n) in &counts {
+        let head = head_cost(&model.hardware.mapping, len, c.head_size())?;
+        let k = n * heads_layers;
+        out.events += energy_events(&head.events.scaled(k), dac_bits);
+        out.events.cell_writes += head.cell_writes * k;
+        out.row_writes += head.row_writes * k;
+        for mut layout in head.layouts.clone() {
+            layout.mvms *= k;
+            out.layouts.push(layout);
+        }
+        out.array_set = head.layouts.to_vec(); // the last length is the longest
+    }
+    let sets = if model.hardware.attention.reuse_across_layers {
+        1
+    } else {
+        c.num_hidden_layers as u64
+    };
+    for layout in &mut out.array_set {
+        layout.arrays *= c.num_attention_heads as u64 * sets;
+    }
+    Ok(out)
 }
 
 /// How one analog matrix sits on the chip, running `mvms` MVMs.

@@ -5,8 +5,10 @@
 //! [`mapping::MappedMatrix`] programmed once per chip instance: the `seed` fixes every
 //! programming draw, and each layer's draws come from its own stream, numbered
 //! `matrix_id = layer·8 + kind index` ([`matrix_id`]). The bias is added digitally. The
-//! other linears (pooler, classifier by default) and the attention score products stay
-//! digital in `f32`, and their operations are counted.
+//! other linears (pooler, classifier by default) stay digital in `f32`, and their
+//! operations are counted. The attention score products run digitally at the periphery's
+//! `attention` precision (fp32 or int8), or with `[attention] mode = "crossbar"` on arrays
+//! written every inference ([`attention`]).
 //!
 //! Calibration. Calibrated input scales and ADC ranges are measured on the first
 //! `calibration.examples` examples of the task's TRAIN split, never on the split being
@@ -24,6 +26,7 @@
 //! checks), the periphery's operation counts, and the technology table.
 
 pub mod analog_linear;
+pub mod attention;
 pub mod cost;
 pub mod glue_run;
 
@@ -35,15 +38,15 @@ use anyhow::{bail, Context};
 use crossbar::AdcRange;
 use mapping::{InputScale, MappedMatrix};
 
-use crate::hardware::{HardwareConfig, LinearName};
+use crate::hardware::{AttentionMode, HardwareConfig, LinearName};
 use crate::model::{
     digital_linear, load_classifier, BertConfig, BertForSequenceClassification, LinearOp,
     LinearSpec, PackedBatch,
 };
-use crate::periphery::AttentionPrecision;
 use crate::tokenize::Encoded;
 
 pub use analog_linear::{AnalogLinear, Measured};
+pub use attention::{AttentionMeasured, CrossbarAttention};
 pub use cost::{DigitalLinearShape, InferenceCost};
 pub use glue_run::GlueRun;
 
@@ -75,24 +78,15 @@ pub struct AnalogModel {
     /// Analog layers in model order.
     layers: Vec<Arc<AnalogLinear>>,
     digital: Vec<DigitalLinearShape>,
+    /// Per encoder layer, the attention products on crossbars (empty when digital).
+    attention: Vec<Arc<CrossbarAttention>>,
 }
 
 impl AnalogModel {
     /// Loads the checkpoint in `dir` and programs its analog layers for chip `seed`. Ranges
     /// that need calibration are not set yet: call [`AnalogModel::calibrate`].
     pub fn load(dir: &Path, hardware: &HardwareConfig, seed: u64) -> anyhow::Result<Self> {
-        if hardware.periphery.attention != AttentionPrecision::Float32 {
-            bail!(
-                "periphery.attention: expected \"float32\" (the model computes Q·Kᵀ and P·V \
-                 in f32; int8 attention products are counted by the periphery but not yet \
-                 run in the forward pass), found {:?}",
-                hardware.periphery.attention
-            );
-        }
-        hardware
-            .periphery
-            .validate("periphery")
-            .context("hardware description")?;
+        hardware.validate().context("hardware description")?;
         let layers = RefCell::new(Vec::new());
         let digital = RefCell::new(Vec::new());
         let failure = RefCell::new(None);
@@ -119,9 +113,25 @@ impl AnalogModel {
             }
         };
         let (config, model) = load_classifier(dir, &factory)?;
-        let model = model.with_periphery(&hardware.periphery);
+        let mut model = model.with_periphery(&hardware.periphery);
         if let Some(e) = failure.into_inner() {
             return Err(e);
+        }
+        let attention: Vec<Arc<CrossbarAttention>> = match hardware.attention.mode {
+            AttentionMode::Digital => Vec::new(),
+            AttentionMode::Crossbar => (0..config.num_hidden_layers)
+                .map(|l| {
+                    Arc::new(CrossbarAttention::new(
+                        l,
+                        &hardware.mapping,
+                        &hardware.attention,
+                        seed,
+                    ))
+                })
+                .collect(),
+        };
+        if !attention.is_empty() {
+            model = model.with_attention_products(|l| attention[l].clone());
         }
         Ok(Self {
             model,
@@ -130,6 +140,7 @@ impl AnalogModel {
             seed,
             layers: layers.into_inner(),
             digital: digital.into_inner(),
+            attention,
         })
     }
 
@@ -166,12 +177,22 @@ impl AnalogModel {
             .context("calibration batch (train split)")?;
         self.check()?;
         self.take_measured();
+        for a in &self.attention {
+            a.take_measured(); // the calibration pass is not an inference
+        }
         Ok(())
     }
 
-    /// Fails with the first error an analog layer recorded during a forward pass.
+    /// The attention products of each encoder layer on crossbars (empty when digital).
+    pub fn crossbar_attention(&self) -> &[Arc<CrossbarAttention>] {
+        &self.attention
+    }
+
+    /// Fails with the first error an analog layer or the crossbar attention recorded
+    /// during a forward pass.
     pub fn check(&self) -> anyhow::Result<()> {
-        match self.layers.iter().find_map(|l| l.error()) {
+        let linear = self.layers.iter().find_map(|l| l.error());
+        match linear.or_else(|| self.attention.iter().find_map(|a| a.error())) {
             Some(e) => bail!(e),
             None => Ok(()),
         }

@@ -185,6 +185,11 @@ fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> 
             "latency_ns": cost.latency_ns,
             "area_mm2": cost.area_mm2.total_mm2(),
             "area_breakdown_mm2": cost.area_mm2,
+            "attention_mode": hardware.attention.mode,
+            "attention_writes_per_inference": cost.attention.as_ref().map(|a| a.writes_per_cell_per_inference),
+            "attention_cell_writes_per_inference": cost.attention.as_ref().map(|a| a.cell_writes_per_inference),
+            "inferences_to_endurance": cost.attention.as_ref().map(|a| a.inferences_to_endurance),
+            "attention_crossbar": cost.attention,
         })));
         println!("{}", serde_json::Value::Object(report));
     } else {
@@ -210,6 +215,16 @@ fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> 
         );
         for (k, v) in cost.energy_pj.components() {
             println!("  {k:<12} {v:>14.4e} pJ");
+        }
+        if let Some(a) = &cost.attention {
+            println!(
+                "attention on crossbars: {:.4e} pJ per inference; {:.4e} cell writes per inference; each cell written {} times per inference; {:.3e} inferences to endurance ({:.1e} cycles)",
+                a.energy_pj,
+                a.cell_writes_per_inference,
+                a.writes_per_cell_per_inference,
+                a.inferences_to_endurance,
+                a.endurance_cycles
+            );
         }
     }
     Ok(())

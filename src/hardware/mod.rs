@@ -13,6 +13,12 @@
 //! [periphery]                       # softmax / LayerNorm / GELU / attention implementations
 //! gelu = { kind = "int-poly" }
 //!
+//! [attention]                       # where Q·Kᵀ and P·V run (see [`attention`])
+//! mode = "crossbar"                 # digital (default, at periphery.attention precision) | crossbar
+//! write_noise = { model = "relative", sigma = 0.02 }  # per-write conductance spread; default none
+//! endurance_cycles = 1e12           # cycles; default energy table write.endurance_cycles
+//! reuse_across_layers = true        # one attention array set rewritten by every layer
+//!
 //! [energy]                          # technology table preset and overrides
 //! preset = "isaac-32nm"
 //!
@@ -33,8 +39,10 @@
 //! `[device]`. The merged table is then read into [`HardwareConfig`], whose every section
 //! rejects unknown keys, and validated; every error names the dotted key.
 
+pub mod attention;
 mod layers;
 
+pub use attention::{AttentionConfig, AttentionMode};
 pub use layers::{LayerOverride, LayerSelection, LinearKind, LinearName, LinearPattern};
 
 use crate::energy::TechnologyConfig;
@@ -100,6 +108,9 @@ pub struct HardwareConfig {
     /// Digital periphery (default: float).
     #[serde(default)]
     pub periphery: PeripheryConfig,
+    /// Where the attention products run (default: digital, see [`attention`]).
+    #[serde(default)]
+    pub attention: AttentionConfig,
     /// Technology table for energy, latency and area (default: isaac-32nm).
     #[serde(default)]
     pub energy: TechnologyConfig,
@@ -198,6 +209,17 @@ impl HardwareConfig {
         self.mapping.validate("mapping")?;
         self.device.validate("device")?;
         self.periphery.validate("periphery")?;
+        self.attention.validate("attention")?;
+        if self.attention.mode == AttentionMode::Crossbar
+            && self.periphery.attention != crate::periphery::AttentionPrecision::Float32
+        {
+            return Err(ConfigError::new(
+                "periphery.attention",
+                "\"float32\" (the default) with attention.mode = \"crossbar\": the products \
+                 then run on crossbars, not at a digital precision",
+                format!("{:?}", self.periphery.attention),
+            ));
+        }
         let tech = self
             .energy
             .resolve("energy")

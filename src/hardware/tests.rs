@@ -155,3 +155,20 @@ fn base_table_has_every_field_and_reads_back() {
     let hw = HardwareConfig::from_table(table, "base").unwrap();
     assert_eq!(hw, HardwareConfig::preset("isaac-32nm").unwrap());
 }
+
+#[test]
+fn attention_section_defaults_to_digital_and_round_trips() {
+    let hw = HardwareConfig::preset("isaac-32nm").unwrap();
+    assert_eq!(hw.attention, AttentionConfig::default());
+    assert_eq!(hw.attention.mode, AttentionMode::Digital);
+    assert!(hw.attention.reuse_across_layers);
+    let text = "preset = \"isaac-32nm\"\n[attention]\nmode = \"crossbar\"\n\
+                write_noise = { model = \"relative\", sigma = 0.05 }\nendurance_cycles = 1e9";
+    let hw = HardwareConfig::from_toml_str(text, "t.toml").unwrap();
+    assert_eq!(hw.attention.mode, AttentionMode::Crossbar);
+    assert_eq!(hw.attention.endurance_cycles, Some(1e9));
+    assert_eq!(hw.attention.writes_per_cell_per_inference(6), 6);
+    // what `crossbert hardware --show` prints reads back to the same description
+    let again = HardwareConfig::from_toml_str(&hw.to_toml(), "shown").unwrap();
+    assert_eq!(hw, again);
+}

@@ -28,10 +28,18 @@
 //! `hidden_act` names), so the default periphery gives the digital engine's results bit for
 //! bit; fixed-point softmax, LayerNorm and table/integer GELU come from
 //! [`crate::periphery`].
+//!
+//! The attention products Q_h·K_hᵀ and P·V_h have no weights, so they are not linears:
+//! [`ScoreProducts`] says where they run — digital logic at the periphery's stated
+//! precision (fp32, the default and bit-identical to the digital engine, or int8), or
+//! hardware behind the [`HeadProducts`] seam
+//! ([`BertForSequenceClassification::with_attention_products`]).
+
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::periphery::{self, PeripheryConfig};
+use crate::periphery::{self, matmul_a_b, matmul_a_bt, AttentionPrecision, PeripheryConfig};
 
 use super::activations::{layer_norm_in_place, softmax_in_place, HiddenAct};
 use super::checkpoint::{Checkpoint, CheckpointError};
@@ -249,6 +257,40 @@ impl BertEmbeddings {
     }
 }
 
+/// Where one attention head's products run: which head of which sequence, and its sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeadAt {
+    pub head: usize,
+    /// The sequence's identity for per-inference randomness: the batch id plus the
+    /// sequence's position in the batch (by convention its file-order example index).
+    pub sequence: u64,
+    /// Tokens of the sequence.
+    pub len: usize,
+    /// Head size.
+    pub d: usize,
+}
+
+/// The two products of one attention head computed by some hardware instead of digital
+/// logic (e.g. write-enabled crossbars, `crate::backend::attention`). One instance serves
+/// one encoder layer; buffers are row-major.
+pub trait HeadProducts: Send + Sync {
+    /// `out` (len × len) = q (len × d) · kᵀ, with k stored len × d.
+    fn scores(&self, at: HeadAt, q: &[f32], k: &[f32], out: &mut [f32]);
+    /// `out` (len × d) = p (len × len) · v (len × d).
+    fn context(&self, at: HeadAt, p: &[f32], v: &[f32], out: &mut [f32]);
+}
+
+/// How [`BertSelfAttention`] computes Q_h·K_hᵀ and P·V_h.
+#[derive(Clone)]
+pub enum ScoreProducts {
+    /// Digital logic at a stated precision. fp32 runs the engine's gemm (the digital
+    /// engine's results bit for bit); int8 runs [`periphery::matmul_a_bt`] and
+    /// [`periphery::matmul_a_b`] (per-tensor int8 operands, int32 sums).
+    Digital(AttentionPrecision),
+    /// Hardware behind the [`HeadProducts`] seam.
+    Hardware(Arc<dyn HeadProducts>),
+}
+
 /// Multi-head scaled dot-product self-attention.
 pub struct BertSelfAttention {
     query: Linear,
@@ -258,6 +300,8 @@ pub struct BertSelfAttention {
     head_size: usize,
     /// How the periphery computes softmax; `Float` is [`softmax_in_place`].
     softmax: periphery::Softmax,
+    /// How the score and context products run; default fp32 digital.
+    products: ScoreProducts,
 }
 
 impl BertSelfAttention {
@@ -287,6 +331,7 @@ impl BertSelfAttention {
             num_heads: config.num_attention_heads,
             head_size: config.head_size(),
             softmax: periphery::Softmax::Float,
+            products: ScoreProducts::Digital(AttentionPrecision::Float32),
         })
     }
 
@@ -302,66 +347,55 @@ impl BertSelfAttention {
         let mut blocks = Vec::with_capacity(lengths.len());
         let mut rest = context.as_mut_slice();
         let mut start = 0;
-        for &len in lengths {
+        for (i, &len) in lengths.iter().enumerate() {
             let (block, tail) = rest.split_at_mut(len * width);
-            blocks.push((start, len, block));
+            blocks.push((batch.wrapping_add(i as u64), start, len, block));
             rest = tail;
             start += len;
         }
-        blocks.into_par_iter().for_each(|(start, len, block)| {
-            let rows = start * width..(start + len) * width;
-            self.attend_one_sequence(
-                &q.as_slice()[rows.clone()],
-                &k.as_slice()[rows.clone()],
-                &v.as_slice()[rows],
-                len,
-                width,
-                block,
-            );
-        });
+        blocks
+            .into_par_iter()
+            .for_each(|(sequence, start, len, block)| {
+                let rows = start * width..(start + len) * width;
+                let tokens = SequenceRows {
+                    q: &q.as_slice()[rows.clone()],
+                    k: &k.as_slice()[rows.clone()],
+                    v: &v.as_slice()[rows],
+                    len,
+                    width,
+                };
+                match &self.products {
+                    ScoreProducts::Digital(AttentionPrecision::Float32) => {
+                        self.attend_float32(&tokens, block)
+                    }
+                    products => self.attend_per_head(products, sequence, &tokens, block),
+                }
+            });
         context
     }
 
-    /// softmax(Q_h·K_hᵀ/√d)·V_h for every head h of one sequence of `len` tokens; writes
-    /// head h into columns h·d..(h+1)·d of `out`.
-    fn attend_one_sequence(
-        &self,
-        q: &[f32],
-        k: &[f32],
-        v: &[f32],
-        len: usize,
-        width: usize,
-        out: &mut [f32],
-    ) {
-        let d = self.head_size;
-        let scale = 1.0 / (d as f32).sqrt();
+    /// softmax(Q_h·K_hᵀ/√d)·V_h for every head h of one sequence in fp32 on strided views
+    /// of the packed rows; writes head h into columns h·d..(h+1)·d of `out`.
+    fn attend_float32(&self, t: &SequenceRows<'_>, out: &mut [f32]) {
+        let (len, width, d) = (t.len, t.width, self.head_size);
         let mut scores = vec![0.0f32; len * len];
         for head in 0..self.num_heads {
             let col = head * d;
             // Q_h (len × d) and K_hᵀ (d × len) as strided views into the packed rows.
             let q_h = StridedRef {
-                data: &q[col..],
+                data: &t.q[col..],
                 row_stride: width,
                 col_stride: 1,
             };
             let k_t = StridedRef {
-                data: &k[col..],
+                data: &t.k[col..],
                 row_stride: 1,
                 col_stride: width,
             };
             gemm_strided(len, d, len, q_h, k_t, 0.0, &mut scores, len);
-            for row in scores.chunks_exact_mut(len) {
-                row.iter_mut().for_each(|s| *s *= scale);
-                if self.softmax == periphery::Softmax::Float {
-                    softmax_in_place(row);
-                } else {
-                    self.softmax
-                        .apply(row, len)
-                        .expect("a row of len scores has len columns");
-                }
-            }
+            self.softmax_rows(&mut scores, len);
             let v_h = StridedRef {
-                data: &v[col..],
+                data: &t.v[col..],
                 row_stride: width,
                 col_stride: 1,
             };
@@ -370,10 +404,82 @@ impl BertSelfAttention {
         }
     }
 
+    /// The same per head on contiguous copies of Q_h, K_h and V_h, with the products in
+    /// int8 or on hardware (`sequence` identifies the sequence to the hardware).
+    fn attend_per_head(
+        &self,
+        products: &ScoreProducts,
+        sequence: u64,
+        t: &SequenceRows<'_>,
+        out: &mut [f32],
+    ) {
+        let (len, width, d) = (t.len, t.width, self.head_size);
+        let mut scores = vec![0.0f32; len * len];
+        let mut context = vec![0.0f32; len * d];
+        let columns = |m: &[f32], col: usize| -> Vec<f32> {
+            m.chunks_exact(width)
+                .flat_map(|row| &row[col..col + d])
+                .copied()
+                .collect()
+        };
+        for head in 0..self.num_heads {
+            let col = head * d;
+            let (q_h, k_h, v_h) = (columns(t.q, col), columns(t.k, col), columns(t.v, col));
+            let at = HeadAt {
+                head,
+                sequence,
+                len,
+                d,
+            };
+            match products {
+                ScoreProducts::Digital(precision) => {
+                    matmul_a_bt(&q_h, &k_h, (len, len, d), &mut scores, *precision)
+                        .expect("Q_h and K_h are len × d, the scores len × len");
+                }
+                ScoreProducts::Hardware(hw) => hw.scores(at, &q_h, &k_h, &mut scores),
+            }
+            self.softmax_rows(&mut scores, len);
+            match products {
+                ScoreProducts::Digital(precision) => {
+                    matmul_a_b(&scores, &v_h, (len, d, len), &mut context, *precision)
+                        .expect("P is len × len, V_h and the context len × d");
+                }
+                ScoreProducts::Hardware(hw) => hw.context(at, &scores, &v_h, &mut context),
+            }
+            for (out_row, ctx_row) in out.chunks_exact_mut(width).zip(context.chunks_exact(d)) {
+                out_row[col..col + d].copy_from_slice(ctx_row);
+            }
+        }
+    }
+
+    /// Scales each row of len scores by 1/√d and applies the periphery's softmax.
+    fn softmax_rows(&self, scores: &mut [f32], len: usize) {
+        let scale = 1.0 / (self.head_size as f32).sqrt();
+        for row in scores.chunks_exact_mut(len) {
+            row.iter_mut().for_each(|s| *s *= scale);
+            if self.softmax == periphery::Softmax::Float {
+                softmax_in_place(row);
+            } else {
+                self.softmax
+                    .apply(row, len)
+                    .expect("a row of len scores has len columns");
+            }
+        }
+    }
+
     /// Multiply-accumulates of Q·Kᵀ and P·V for one sequence of `len` tokens.
     pub fn score_macs(&self, len: usize) -> u64 {
         (2 * len * len * self.num_heads * self.head_size) as u64
     }
+}
+
+/// The Q, K and V rows (len × width each) of one sequence.
+struct SequenceRows<'a> {
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+    len: usize,
+    width: usize,
 }
 
 /// The projection after attention, with the residual connection and LayerNorm.
@@ -717,7 +823,8 @@ impl BertForSequenceClassification {
         self.num_labels
     }
 
-    /// Computes softmax, LayerNorm and GELU as `p` says (see the module docs). Float GELU
+    /// Computes softmax, LayerNorm, GELU and the digital attention products as `p` says
+    /// (see the module docs). Float GELU
     /// choices (erf, tanh) keep the checkpoint's own `hidden_act`; the table and integer
     /// forms replace it.
     pub fn with_periphery(mut self, p: &PeripheryConfig) -> Self {
@@ -728,9 +835,22 @@ impl BertForSequenceClassification {
         self.bert.embeddings.layer_norm.kind = p.layernorm.clone();
         for layer in &mut self.bert.encoder.layers {
             layer.attention.self_attention.softmax = p.softmax.clone();
+            layer.attention.self_attention.products = ScoreProducts::Digital(p.attention);
             layer.attention.output.layer_norm.kind = p.layernorm.clone();
             layer.intermediate.approximation = approximation.clone();
             layer.output.layer_norm.kind = p.layernorm.clone();
+        }
+        self
+    }
+
+    /// Runs the attention products of encoder layer `l` on `products(l)` (e.g. write-enabled
+    /// crossbars) instead of digital logic.
+    pub fn with_attention_products(
+        mut self,
+        products: impl Fn(usize) -> Arc<dyn HeadProducts>,
+    ) -> Self {
+        for (l, layer) in self.bert.encoder.layers.iter_mut().enumerate() {
+            layer.attention.self_attention.products = ScoreProducts::Hardware(products(l));
         }
         self
     }
