@@ -48,6 +48,9 @@ enum Layout {
     Energy,
     /// x is numeric: lines and confidence bands.
     Numeric,
+    /// x is numeric, positive and spans two decades or more (e.g. fault rates, times):
+    /// positions are log10(x), labels the values themselves.
+    LogNumeric,
     /// x is text: these values at positions 0, 1, …; markers and bars.
     Categories(Vec<String>),
 }
@@ -188,6 +191,17 @@ fn x_positions(table: &ResultsTable, c: usize) -> (Vec<f64>, Layout) {
         .map(|r| r.fields[c].parse().ok())
         .collect();
     if let Some(numbers) = numbers {
+        let (lo, hi) = numbers
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        if lo > 0.0 && hi / lo >= 100.0 {
+            return (
+                numbers.iter().map(|v| v.log10()).collect(),
+                Layout::LogNumeric,
+            );
+        }
         return (numbers, Layout::Numeric);
     }
     let mut categories: Vec<String> = Vec::new();
@@ -284,6 +298,23 @@ fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
+/// An axis label short enough not to overlap its neighbours: 3 significant digits, in
+/// scientific notation outside 1e-3..1e4.
+fn tick_label(v: f64) -> String {
+    let magnitude = v.abs();
+    if v != 0.0 && !(1e-3..1e4).contains(&magnitude) {
+        format!("{v:.2e}")
+    } else {
+        let text = format!("{v:.3}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".into()
+        } else {
+            text.into()
+        }
+    }
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     series: &[Series],
@@ -313,22 +344,27 @@ fn draw<DB: DrawingBackend>(
             values.get(x.round() as usize).cloned().unwrap_or_default()
         }
         Layout::Categories(_) => String::new(),
-        _ => format!("{x}"),
+        Layout::LogNumeric => tick_label(10f64.powf(*x)),
+        _ => tick_label(*x),
+    };
+    let x_desc = match layout {
+        Layout::LogNumeric => format!("{} (log scale)", request.x),
+        _ => request.x.clone(),
     };
     let mut mesh = chart.configure_mesh();
-    mesh.x_desc(request.x.as_str())
+    mesh.x_desc(x_desc)
         .y_desc(request.y.as_str())
+        .x_label_formatter(&category_label)
+        .y_label_formatter(&|y| tick_label(*y))
         .label_style(("sans-serif", 15));
     if let Layout::Categories(values) = layout {
-        mesh.x_labels(values.len() + 1)
-            .x_label_formatter(&category_label)
-            .disable_x_mesh();
+        mesh.x_labels(values.len() + 1).disable_x_mesh();
     }
     mesh.draw().map_err(|e| fail(&e))?;
 
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        if !matches!(layout, Layout::Numeric) {
+        if !matches!(layout, Layout::Numeric | Layout::LogNumeric) {
             chart
                 .draw_series(s.points.iter().map(|(x, y)| {
                     let (lo, hi) = band(y);
@@ -397,4 +433,18 @@ fn draw_front<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_stay_short() {
+        assert_eq!(tick_label(0.85), "0.85");
+        assert_eq!(tick_label(100.0), "100");
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(-0.0001), "-1.00e-4");
+        assert_eq!(tick_label(3.5e8), "3.50e8");
+    }
 }
