@@ -21,6 +21,7 @@
 //! units and performs the shift-and-add over cycles.
 
 use crate::error::ConfigError;
+use crate::level_bytes::ByteCodes;
 use serde::{Deserialize, Serialize};
 
 /// DAC settings. Defaults: 1-bit DACs at 0.5 V.
@@ -191,6 +192,10 @@ impl Dac {
         let binary = self
             .binary_level_v()
             .map(|v| BinaryDrive::pack(&volts, rows, m, v));
+        // One-shot codes of up to 8 bits also go to the integer kernel of byte-level tiles.
+        let bytes = (self.bipolar && self.input_bits <= 8)
+            .then(|| ByteCodes::pack(codes, vectors, rows, self.cycles[0].volts_per_unit))
+            .flatten();
         Drive {
             volts,
             vectors,
@@ -198,6 +203,7 @@ impl Dac {
             cycle_weights: self.cycles.iter().map(DacCycle::weight).collect(),
             bipolar: self.bipolar,
             binary,
+            bytes,
         }
     }
 
@@ -266,6 +272,9 @@ pub struct Drive {
     pub bipolar: bool,
     /// The same voltages packed as bits, when they are all 0 or one level (1-bit DACs).
     pub binary: Option<BinaryDrive>,
+    /// The codes themselves, when they are one-shot codes of at most 8 bits (the row
+    /// voltages are code·`volts_per_code`), for tiles on byte levels.
+    pub bytes: Option<ByteCodes>,
 }
 
 impl Drive {

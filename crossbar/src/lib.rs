@@ -40,6 +40,7 @@ pub mod device;
 pub mod error;
 pub mod events;
 pub mod ir_drop;
+pub mod level_bytes;
 pub mod rng;
 pub mod sample_hold;
 pub mod tile;
