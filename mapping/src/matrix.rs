@@ -614,8 +614,11 @@ impl Chip<'_> {
         );
         // Bit-sliced cells that landed exactly on their levels (ideal devices) are kept as
         // bit planes: 1/16 of the memory at 2 bits per cell, and popcount MVMs; unsliced
-        // cells on at most 256 levels as bytes, read by an exact integer product; varied
-        // devices as 16-bit codes of their conductance (half the memory of f32).
+        // cells on at most 256 levels as bytes, read by an exact integer product; devices
+        // that vary (programming, drift) as 16-bit codes of their conductance (half the
+        // memory of f32, an error a thousandth of the variation's). Exact targets that are
+        // no levels (finer one-shot scales, IR drop alone) stay f32, so ideal parity holds.
+        let varied = !(self.device.programming.is_none() && self.device.drift.is_none());
         let tile = match self.layout.slicing.bits {
             bits @ 1..=4 => tile.compact_levels(&CellConfig {
                 bits_per_cell: bits,
@@ -627,6 +630,10 @@ impl Chip<'_> {
                 self.layout.slicing.max_level(),
             ),
         };
-        tile.compact_analog()
+        if varied {
+            tile.compact_analog()
+        } else {
+            tile
+        }
     }
 }
