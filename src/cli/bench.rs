@@ -74,7 +74,7 @@ pub struct BenchArgs {
     pub scale_batch: usize,
     /// Random sequences the chip calibrates its input and ADC ranges on (not timed with
     /// the sequences).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 4)]
     pub calibration_sequences: usize,
     /// Directory for the synthesized checkpoints, reused when a model's config.json is
     /// already there [default: a temporary directory, removed afterwards].

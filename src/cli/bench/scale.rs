@@ -169,6 +169,8 @@ fn measure_all(
             eprintln!("measuring {name} on {preset}");
             let mut row = child(args, &dir, preset)?;
             row.model = name.clone();
+            // Each row as soon as it exists: a long study that fails later keeps them.
+            eprintln!("{}", serde_json::to_string(&row)?);
             rows.push(row);
         }
     }
