@@ -110,7 +110,7 @@ impl LevelBytes {
         max_level: u32,
     ) -> Option<Self> {
         assert_eq!(g_us.len(), rows * cols, "conductances must be rows×cols");
-        if max_level > 255 || rows >= 66_000 || !(step_us > 0.0) {
+        if max_level > 255 || rows >= 66_000 || step_us.is_nan() || step_us <= 0.0 {
             return None;
         }
         let (quads, blocks) = (rows.div_ceil(4), cols.div_ceil(BLOCK));
@@ -345,9 +345,10 @@ mod tests {
             let weights = &bytes.packed[first_block * bytes.quads * BLOCK * 4..];
             let c = &packed.codes[6 * packed.stride..][..VECTORS_PER_STEP * packed.stride];
             products_portable(weights, bytes.quads, blocks, c, &mut slow);
-            for v in 0..VECTORS_PER_STEP {
-                assert_eq!(fast[v][..blocks * BLOCK], slow[v][..blocks * BLOCK]);
-                for j in 0..(blocks * BLOCK).min(cols - first_block * BLOCK) {
+            for (v, (fast_v, slow_v)) in fast.iter().zip(&slow).enumerate() {
+                assert_eq!(fast_v[..blocks * BLOCK], slow_v[..blocks * BLOCK]);
+                let width = (blocks * BLOCK).min(cols - first_block * BLOCK);
+                for (j, &got) in fast_v[..width].iter().enumerate() {
                     let col = first_block * BLOCK + j;
                     let want: i32 = if 6 + v < vectors {
                         (0..rows)
@@ -356,7 +357,7 @@ mod tests {
                     } else {
                         0 // padding vectors
                     };
-                    assert_eq!(fast[v][j], want, "vector {} column {col}", 6 + v);
+                    assert_eq!(got, want, "vector {} column {col}", 6 + v);
                 }
             }
         }

@@ -212,15 +212,14 @@ impl Tile {
         }
     }
 
-    /// Bytes of state this tile stores.
+    /// Bytes of state this tile stores (read-noise σ is computed from G, not stored).
     pub fn stored_bytes(&self) -> usize {
-        let conductances = match &self.conductances {
+        match &self.conductances {
             Conductances::Analog(g) => 4 * g.len(),
             Conductances::Grid(grid) => 2 * grid.codes.len() + 8,
             Conductances::Levels(planes) => planes.stored_bytes(),
             Conductances::Bytes(bytes) => bytes.stored_bytes(),
-        };
-        conductances
+        }
     }
 
     /// The full-scale column current, µA: every row at `max_volts` on cells at G_max.
