@@ -407,9 +407,10 @@ fn print_table(rows: &[ScaleRow], evals: &[EvalRow]) {
     }
     let digital = evals.iter().find(|e| e.run == "digital").map(|e| e.seconds);
     for e in evals {
-        let ratio = digital.map_or(String::new(), |d| {
-            format!(" ({:.2}× digital)", e.seconds / d)
-        });
+        let ratio = match digital {
+            Some(d) if e.run != "digital" => format!(" ({:.2}× digital)", e.seconds / d),
+            _ => String::new(),
+        };
         println!(
             "eval {:<11} {} {:.4}: {:.2} s{ratio}, {:.2} s with programming and calibration",
             e.run, e.metric, e.value, e.seconds, e.total_seconds
