@@ -335,6 +335,29 @@ mod tests {
         }
     }
 
+    /// The packed bits of a 1-bit drive of 70 rows (a partial second word, a partial
+    /// nibble group) and 3 vectors of fixed codes say exactly which row voltages are on.
+    #[test]
+    fn binary_bits_match_the_voltages() {
+        let (rows, vectors) = (70, 3);
+        let codes: Vec<i32> = (0..rows * vectors)
+            .map(|k| (k as i32 * 37) % 255 - 127)
+            .collect();
+        let drive = Dac::new(&DacConfig::default(), 8).drive(&codes, vectors, rows);
+        let b = drive.binary.as_ref().unwrap();
+        let (groups, words) = (rows.div_ceil(4), rows.div_ceil(64));
+        for c in 0..drive.cycles() {
+            for t in 0..vectors {
+                let k = c * vectors + t;
+                for row in 0..rows {
+                    let on = drive.volts_at(c, t, row) != 0.0;
+                    assert_eq!(b.words[k * words + row / 64] >> (row % 64) & 1 == 1, on);
+                    assert_eq!(b.nibbles[k * groups + row / 4] >> (row % 4) & 1 == 1, on);
+                }
+            }
+        }
+    }
+
     #[test]
     fn cycle_counts_follow_the_scheme() {
         let cycles = |n, d| {
