@@ -33,7 +33,7 @@ fn main() {
         g.clone(),
         ROWS,
         COLS,
-        |g| device.read_noise_sigma_us(g),
+        move |g| device.read_noise_sigma_us(g),
         cell.g_max_us,
         key.with_purpose(Purpose::ReadNoise),
     );

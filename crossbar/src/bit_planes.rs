@@ -128,7 +128,11 @@ impl LevelPlanes {
     /// input cycle that drives the rows set in `driven`.
     #[inline(always)]
     pub fn offset_us(&self, driven: &[u64]) -> f32 {
-        self.g_min_us * driven.iter().map(|b| b.count_ones()).sum::<u32>() as f32
+        let mut rows = 0u32;
+        for b in driven {
+            rows += b.count_ones();
+        }
+        self.g_min_us * rows as f32
     }
 
     /// Level bits per cell (planes), 1–4.
@@ -180,6 +184,7 @@ impl LevelPlanes {
     /// Largest column current (µA) of one input cycle that drives the rows set in `driven`
     /// at `volts`: the current of the largest level count, since currents grow with it
     /// (the same value `currents` would give that column).
+    #[inline(always)]
     pub fn max_current_ua(&self, driven: &[u64], volts: f32) -> f32 {
         let most = match self.bits {
             1 => self.max_count::<1>(driven),
@@ -190,11 +195,16 @@ impl LevelPlanes {
         volts * (self.offset_us(driven) + self.step_us * most as i32 as f32)
     }
 
+    #[inline(always)]
     fn max_count<const BITS: usize>(&self, driven: &[u64]) -> u32 {
-        (0..self.blocks)
-            .flat_map(|k| self.block_counts::<BITS>(k, driven))
-            .max()
-            .unwrap_or(0)
+        let mut most = [0u32; LANES];
+        for k in 0..self.blocks {
+            let counts = self.block_counts::<BITS>(k, driven);
+            for (m, &c) in most.iter_mut().zip(&counts) {
+                *m = (*m).max(c);
+            }
+        }
+        most.into_iter().max().unwrap_or(0)
     }
 
     /// Column currents (µA) into `out` (cols) of one input cycle that drives the rows set

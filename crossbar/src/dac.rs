@@ -21,6 +21,7 @@
 //! units and performs the shift-and-add over cycles.
 
 use crate::error::ConfigError;
+use crate::level_bytes::ByteCodes;
 use serde::{Deserialize, Serialize};
 
 /// DAC settings. Defaults: 1-bit DACs at 0.5 V.
@@ -191,6 +192,10 @@ impl Dac {
         let binary = self
             .binary_level_v()
             .map(|v| BinaryDrive::pack(&volts, rows, m, v));
+        // One-shot codes of up to 8 bits also go to the integer kernel of byte-level tiles.
+        let bytes = (self.bipolar && self.input_bits <= 8)
+            .then(|| ByteCodes::pack(codes, vectors, rows, self.cycles[0].volts_per_unit))
+            .flatten();
         Drive {
             volts,
             vectors,
@@ -198,6 +203,7 @@ impl Dac {
             cycle_weights: self.cycles.iter().map(DacCycle::weight).collect(),
             bipolar: self.bipolar,
             binary,
+            bytes,
         }
     }
 
@@ -266,6 +272,9 @@ pub struct Drive {
     pub bipolar: bool,
     /// The same voltages packed as bits, when they are all 0 or one level (1-bit DACs).
     pub binary: Option<BinaryDrive>,
+    /// The codes themselves, when they are one-shot codes of at most 8 bits (the row
+    /// voltages are code·`volts_per_code`), for tiles on byte levels.
+    pub bytes: Option<ByteCodes>,
 }
 
 impl Drive {
@@ -323,6 +332,29 @@ mod tests {
             (9, 12),
         ] {
             roundtrip(n, d);
+        }
+    }
+
+    /// The packed bits of a 1-bit drive of 70 rows (a partial second word, a partial
+    /// nibble group) and 3 vectors of fixed codes say exactly which row voltages are on.
+    #[test]
+    fn binary_bits_match_the_voltages() {
+        let (rows, vectors) = (70, 3);
+        let codes: Vec<i32> = (0..rows * vectors)
+            .map(|k| (k as i32 * 37) % 255 - 127)
+            .collect();
+        let drive = Dac::new(&DacConfig::default(), 8).drive(&codes, vectors, rows);
+        let b = drive.binary.as_ref().unwrap();
+        let (groups, words) = (rows.div_ceil(4), rows.div_ceil(64));
+        for c in 0..drive.cycles() {
+            for t in 0..vectors {
+                let k = c * vectors + t;
+                for row in 0..rows {
+                    let on = drive.volts_at(c, t, row) != 0.0;
+                    assert_eq!(b.words[k * words + row / 64] >> (row % 64) & 1 == 1, on);
+                    assert_eq!(b.nibbles[k * groups + row / 4] >> (row % 4) & 1 == 1, on);
+                }
+            }
         }
     }
 

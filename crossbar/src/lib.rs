@@ -28,7 +28,11 @@
 //! I = Σ V·G (V in volts, G in µS, I in µA) with read noise; [`sample_hold`] holds each
 //! column current for [`adc`], which quantizes and clips it; the tile then shift-and-adds
 //! the cycles. Tiles whose cells sit exactly on their levels (ideal devices) are stored as
-//! [`bit_planes`] and read by popcount, an exact integer shortcut of the same sum. Every
+//! [`bit_planes`] and read by popcount, an exact integer shortcut of the same sum; unsliced
+//! one-shot tiles on at most 256 levels are stored as [`level_bytes`] and read by an exact
+//! byte product (AVX-512 VNNI where present). Tiles of varied devices keep a 16-bit code of
+//! each conductance on the tile's own grid (half a step = range/131070), and the read-noise
+//! σ is evaluated from G when a noisy MVM needs it, never stored. Every
 //! MVM returns exact [`events`] counts (ADC conversions by resolution,
 //! DAC drives, cell reads, S&H samples, shift-and-adds).
 
@@ -40,6 +44,7 @@ pub mod device;
 pub mod error;
 pub mod events;
 pub mod ir_drop;
+pub mod level_bytes;
 pub mod rng;
 pub mod sample_hold;
 pub mod tile;

@@ -28,6 +28,9 @@ pub enum Purpose {
     /// Random weights of a synthetic checkpoint (`crossbert synth-checkpoint`); `matrix`
     /// numbers the tensor.
     SyntheticWeights = 7,
+    /// Random token ids of benchmark sequences (`crossbert bench --scale`); `index` numbers
+    /// the sequence.
+    BenchmarkInputs = 8,
 }
 
 /// The identity of one random stream: (seed, matrix, tile, purpose, index).

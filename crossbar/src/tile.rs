@@ -32,17 +32,75 @@ use crate::bit_planes::{LevelPlanes, LANES as PLANE_LANES};
 use crate::cell::CellConfig;
 use crate::dac::{BinaryDrive, Drive};
 use crate::events::EventCounts;
+use crate::level_bytes::LevelBytes;
 use crate::rng::StreamKey;
 use crate::sample_hold;
 use rand_distr::{Distribution, StandardNormal};
+use std::sync::Arc;
 
 /// The actual conductances of a tile.
 #[derive(Clone, Debug)]
 enum Conductances {
     /// Any conductances, µS, row-major rows × cols.
     Analog(Vec<f32>),
+    /// Any conductances on a fine grid, 2 bytes per cell (see [`ConductanceGrid`]).
+    Grid(ConductanceGrid),
     /// Every cell exactly on a level of its cell.
     Levels(LevelPlanes),
+    /// Every cell exactly on one of at most 256 levels of a uniform scale (one-shot).
+    Bytes(LevelBytes),
+}
+
+/// Conductances of varied devices stored as 16-bit codes on a uniform grid spanning the
+/// tile's own range: G = lo + code·quantum, quantum = (max G − min G)/65535. Every stored
+/// conductance is within quantum/2 (plus f32 rounding) of the programmed one: for a
+/// ReRAM-CMO range of 9–88 µS about 0.0006 µS, a thousandth of the programming σ (≈ 1 µS),
+/// at half the bytes of an f16 and a sixteenth of its relative error near G_max.
+#[derive(Clone, Debug)]
+struct ConductanceGrid {
+    lo_us: f32,
+    quantum_us: f32,
+    codes: Vec<u16>,
+}
+
+impl ConductanceGrid {
+    fn new(g_us: &[f32]) -> ConductanceGrid {
+        let lo = g_us.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = g_us.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let quantum = if hi > lo {
+            (hi - lo) / u16::MAX as f32
+        } else {
+            0.0
+        };
+        let inv = if quantum > 0.0 { 1.0 / quantum } else { 0.0 };
+        let codes = g_us
+            .iter()
+            .map(|&g| ((g - lo) * inv).round().clamp(0.0, u16::MAX as f32) as u16)
+            .collect();
+        ConductanceGrid {
+            lo_us: lo,
+            quantum_us: quantum,
+            codes,
+        }
+    }
+
+    fn decode(&self) -> Vec<f32> {
+        self.codes
+            .iter()
+            .map(|&c| self.lo_us + c as f32 * self.quantum_us)
+            .collect()
+    }
+}
+
+/// A device's per-read noise σ(G), µS, kept instead of a stored σ per cell (the tile
+/// evaluates it on its conductances when a noisy MVM needs the variances).
+#[derive(Clone)]
+struct ReadSigma(Arc<dyn Fn(f32) -> f32 + Send + Sync>);
+
+impl std::fmt::Debug for ReadSigma {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadSigma(σ(G) µS)")
+    }
 }
 
 /// One tile: `rows × cols` actual conductances and what the periphery needs to know.
@@ -52,8 +110,9 @@ pub struct Tile {
     cols: usize,
     /// What the cells conduct.
     conductances: Conductances,
-    /// Per-read noise variance of each cell, µS²; `None` when read noise is off.
-    noise_var: Option<Vec<f32>>,
+    /// Per-read noise σ of a cell from its conductance; `None` when read noise is off
+    /// (σ = 0 for every cell of the tile).
+    read_sigma: Option<ReadSigma>,
     /// Nominal largest conductance of a cell, µS (for the full-scale ADC range).
     g_max_us: f32,
     /// Stream of this tile's read noise (purpose `ReadNoise`; the index is set per MVM).
@@ -62,13 +121,13 @@ pub struct Tile {
 
 impl Tile {
     /// A tile over conductances `g_us` (µS, rows × cols) whose devices have per-read noise
-    /// σ = `read_sigma_us(G)` µS (pass `|g| device.read_noise_sigma_us(g)` to use a
-    /// `DeviceConfig`'s model).
+    /// σ = `read_sigma_us(G)` µS (pass `move |g| device.read_noise_sigma_us(g)` with an
+    /// owned `DeviceConfig` to use its model).
     pub fn new(
         g_us: Vec<f32>,
         rows: usize,
         cols: usize,
-        read_sigma_us: impl Fn(f32) -> f32,
+        read_sigma_us: impl Fn(f32) -> f32 + Send + Sync + 'static,
         g_max_us: f32,
         noise_key: StreamKey,
     ) -> Tile {
@@ -77,13 +136,12 @@ impl Tile {
             rows * cols,
             "tile conductances must be rows×cols"
         );
-        let var: Vec<f32> = g_us.iter().map(|&g| read_sigma_us(g).powi(2)).collect();
-        let noise_var = var.iter().any(|&v| v > 0.0).then_some(var);
+        let noisy = g_us.iter().any(|&g| read_sigma_us(g) > 0.0);
         Tile {
             rows,
             cols,
             conductances: Conductances::Analog(g_us),
-            noise_var,
+            read_sigma: noisy.then(|| ReadSigma(Arc::new(read_sigma_us))),
             g_max_us,
             noise_key,
         }
@@ -110,26 +168,58 @@ impl Tile {
         self
     }
 
+    /// The same tile stored as one byte per cell if every conductance is exactly
+    /// `g_min_us + ℓ·step_us` for an integer level ℓ ≤ `max_level` ≤ 255 (one-shot tiles
+    /// on ideal devices); unchanged otherwise. One-shot MVMs of codes of up to 8 bits then
+    /// run as exact integer products (see [`crate::level_bytes`]).
+    pub fn compact_byte_levels(mut self, g_min_us: f32, step_us: f32, max_level: u32) -> Tile {
+        if let Conductances::Analog(g) = &self.conductances {
+            if let Some(bytes) =
+                LevelBytes::detect(g, self.rows, self.cols, g_min_us, step_us, max_level)
+            {
+                self.conductances = Conductances::Bytes(bytes);
+            }
+        }
+        self
+    }
+
+    /// The same tile with float conductances stored as 16-bit codes on the tile's own grid
+    /// (2 bytes per cell instead of 4; each conductance moves by at most half a grid step,
+    /// (max G − min G)/131070, see [`ConductanceGrid`]); tiles on exact levels unchanged.
+    /// For varied devices, after `compact_levels` / `compact_byte_levels` found no levels.
+    pub fn compact_analog(mut self) -> Tile {
+        if let Conductances::Analog(g) = &self.conductances {
+            self.conductances = Conductances::Grid(ConductanceGrid::new(g));
+        }
+        self
+    }
+
     /// True when the conductances are stored as exact levels.
     pub fn is_on_levels(&self) -> bool {
-        matches!(self.conductances, Conductances::Levels(_))
+        matches!(
+            self.conductances,
+            Conductances::Levels(_) | Conductances::Bytes(_)
+        )
     }
 
     /// Actual conductances, µS, row-major rows × cols.
     pub fn conductances_us(&self) -> Vec<f32> {
         match &self.conductances {
             Conductances::Analog(g) => g.clone(),
+            Conductances::Grid(grid) => grid.decode(),
             Conductances::Levels(planes) => planes.conductances_us(),
+            Conductances::Bytes(bytes) => bytes.conductances_us(),
         }
     }
 
-    /// Bytes of state this tile stores.
+    /// Bytes of state this tile stores (read-noise σ is computed from G, not stored).
     pub fn stored_bytes(&self) -> usize {
-        let conductances = match &self.conductances {
+        match &self.conductances {
             Conductances::Analog(g) => 4 * g.len(),
+            Conductances::Grid(grid) => 2 * grid.codes.len() + 8,
             Conductances::Levels(planes) => planes.stored_bytes(),
-        };
-        conductances + 4 * self.noise_var.as_ref().map_or(0, Vec::len)
+            Conductances::Bytes(bytes) => bytes.stored_bytes(),
+        }
     }
 
     /// The full-scale column current, µA: every row at `max_volts` on cells at G_max.
@@ -149,15 +239,25 @@ impl Tile {
             currents.resize(m * self.cols, 0.0);
         }
         self.conductance_product(drive, currents);
-        if let (true, Some(var)) = (noisy, &self.noise_var) {
+        if let (true, Some(sigma)) = (noisy, &self.read_sigma) {
+            let var = self.noise_variances(sigma);
             let mut column_var = vec![0.0f32; m * self.cols];
-            self.product(drive, var, true, &mut column_var);
+            self.product(drive, &var, true, &mut column_var);
             let mut rng = self.noise_key.with_index(mvm_index).rng();
             for (i, v) in currents.iter_mut().zip(&column_var) {
                 let z: f32 = StandardNormal.sample(&mut rng);
                 *i += v.sqrt() * z;
             }
         }
+    }
+
+    /// Per-read noise variance of every cell, µS², rows × cols.
+    fn noise_variances(&self, sigma: &ReadSigma) -> Vec<f32> {
+        let mut var = self.conductances_us();
+        for v in &mut var {
+            *v = (sigma.0)(*v).powi(2);
+        }
+        var
     }
 
     /// out = Vᵀ·G: by popcount for 1-bit drives on exact levels, else through `product`.
@@ -172,7 +272,12 @@ impl Tile {
             (Conductances::Levels(planes), None) => {
                 self.product(drive, &planes.conductances_us(), false, out)
             }
+            (Conductances::Bytes(bytes), _) => match &drive.bytes {
+                Some(codes) => bytes.map_currents(codes, |i| i, out),
+                None => self.product(drive, &bytes.conductances_us(), false, out),
+            },
             (Conductances::Analog(g), _) => self.product(drive, g, false, out),
+            (Conductances::Grid(grid), _) => self.product(drive, &grid.decode(), false, out),
         }
     }
 
@@ -198,12 +303,7 @@ impl Tile {
     /// without read noise (for calibrating the ADC range).
     pub fn max_abs_current_ua(&self, drive: &Drive) -> f32 {
         if let (Conductances::Levels(planes), Some(b)) = (&self.conductances, &drive.binary) {
-            let words = planes.words();
-            return b
-                .words
-                .chunks_exact(words)
-                .map(|driven| planes.max_current_ua(driven, b.volts))
-                .fold(0.0f32, |m, i| m.max(i.abs()));
+            return levels_max_current(planes, b);
         }
         let mut currents = Vec::new();
         self.currents(drive, false, 0, &mut currents);
@@ -224,9 +324,22 @@ impl Tile {
         let (vectors, cycles, cols) = (drive.vectors, drive.cycles(), self.cols);
         assert_eq!(out.len(), vectors * cols, "output must be vectors×cols");
         if let (Conductances::Levels(planes), Some(b), None) =
-            (&self.conductances, &drive.binary, &self.noise_var)
+            (&self.conductances, &drive.binary, &self.read_sigma)
         {
             levels_mvm(planes, b, &drive.cycle_weights, adc, out);
+            return self.events(vectors, cycles, adc_bits);
+        }
+        if let (Conductances::Bytes(bytes), Some(codes), None) =
+            (&self.conductances, &drive.bytes, &self.read_sigma)
+        {
+            // One cycle (one-shot codes): convert each current as soon as it is computed.
+            let weight = drive.cycle_weights[0] as f32;
+            match *adc {
+                Adc::Ideal => bytes.map_currents(codes, |i| weight * i, out),
+                Adc::Quantizing { .. } => {
+                    bytes.map_currents(codes, |i| weight * adc.convert(i), out)
+                }
+            }
             return self.events(vectors, cycles, adc_bits);
         }
         self.currents(drive, true, mvm_index, scratch);
@@ -308,6 +421,51 @@ unsafe fn levels_mvm_avx2(
     out: &mut [f32],
 ) {
     levels_mvm_portable(planes, drive, cycle_weights, adc, out)
+}
+
+/// Largest current magnitude of a tile on exact levels under a 1-bit drive, µA, over
+/// every stacked vector, by popcount with the CPU's popcount instructions where present
+/// (without them `count_ones` is a slow bit-twiddling sequence: calibration was 3× slower
+/// than the MVMs it calibrates).
+fn levels_max_current(planes: &LevelPlanes, drive: &BinaryDrive) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512vpopcntdq")
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU supports these features, checked just above.
+            return unsafe { levels_max_current_avx512(planes, drive) };
+        }
+        if std::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports POPCNT, checked just above.
+            return unsafe { levels_max_current_popcnt(planes, drive) };
+        }
+    }
+    levels_max_current_portable(planes, drive)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+unsafe fn levels_max_current_avx512(planes: &LevelPlanes, drive: &BinaryDrive) -> f32 {
+    levels_max_current_portable(planes, drive)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn levels_max_current_popcnt(planes: &LevelPlanes, drive: &BinaryDrive) -> f32 {
+    levels_max_current_portable(planes, drive)
+}
+
+/// A plain loop: an iterator `fold` here would be compiled as a separate function without
+/// the caller's target features.
+#[inline(always)]
+fn levels_max_current_portable(planes: &LevelPlanes, drive: &BinaryDrive) -> f32 {
+    let mut most = 0.0f32;
+    for driven in drive.words.chunks_exact(planes.words()) {
+        most = most.max(planes.max_current_ua(driven, drive.volts).abs());
+    }
+    most
 }
 
 /// Per cycle: the converted value of a column with level count n is `a + b·n` (ideal ADC)
@@ -729,15 +887,14 @@ mod tests {
         };
         let m = drive.cycles() * vectors;
         for squared in [false, true] {
-            let g = tile.conductances_us();
             let per_cell = if squared {
-                tile.noise_var.as_ref().unwrap()
+                tile.noise_variances(tile.read_sigma.as_ref().unwrap())
             } else {
-                &g
+                tile.conductances_us()
             };
             let (mut fast, mut slow) = (vec![0.0; m * cols], vec![0.0; m * cols]);
-            tile.product(&drive, per_cell, squared, &mut fast);
-            tile.product(&general, per_cell, squared, &mut slow);
+            tile.product(&drive, &per_cell, squared, &mut fast);
+            tile.product(&general, &per_cell, squared, &mut slow);
             let max = slow.iter().fold(0.0f32, |a, b| a.max(b.abs()));
             assert!(max > 0.0);
             for (f, s) in fast.iter().zip(&slow) {
@@ -753,6 +910,97 @@ mod tests {
             8,
         );
         assert!(two_bit.drive(&codes, vectors, rows).binary.is_none());
+    }
+
+    /// A 300×90 one-shot tile on 7-bit levels (ReRAM-CMO range) under 8-bit bipolar codes:
+    /// stored as bytes, its integer MVM gives the float path's outputs within 1e-5 of the
+    /// largest with an ideal ADC; with an 8-bit ADC over the largest current every output
+    /// is within one LSB·|w| of the float path's and ≥ 99 % within 1e-4 of the largest
+    /// (codes differ only at rounding ties). The byte tile stores 1 byte per cell (padded).
+    #[test]
+    fn byte_levels_match_the_float_path() {
+        let (rows, cols, vectors) = (300, 90, 13);
+        let cell = CellConfig::reram_cmo(2);
+        let step = (cell.g_max_us - cell.g_min_us) / 127.0;
+        let g: Vec<f32> = (0..rows * cols)
+            .map(|k| cell.g_min_us + (k * 29 % 128) as f32 * step)
+            .collect();
+        let codes: Vec<i32> = (0..vectors * rows)
+            .map(|k| (k as i32 * 41) % 255 - 127)
+            .collect();
+        let dac = Dac::new(
+            &DacConfig {
+                dac_bits: 8,
+                v_read_v: 0.5,
+            },
+            8,
+        );
+        let drive = dac.drive(&codes, vectors, rows);
+        assert!(drive.bytes.is_some());
+        let make = || Tile::new(g.clone(), rows, cols, |_| 0.0, cell.g_max_us, key());
+        let (analog, bytes) = (make(), make().compact_byte_levels(cell.g_min_us, step, 127));
+        assert!(bytes.is_on_levels() && !analog.is_on_levels());
+        assert_eq!(bytes.stored_bytes(), 75 * 4 * 6 * 16); // 75 quads × 6 blocks of 16
+        let range = analog.max_abs_current_ua(&drive);
+        assert!((bytes.max_abs_current_ua(&drive) - range).abs() <= 1e-5 * range);
+        for adc in [
+            Adc::Ideal,
+            crate::adc::AdcConfig::default().converter(range, true),
+        ] {
+            let (mut a, mut b) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
+            analog.mvm(&drive, &adc, 8, 0, &mut a, &mut Vec::new());
+            bytes.mvm(&drive, &adc, 8, 0, &mut b, &mut Vec::new());
+            let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let close = a
+                .iter()
+                .zip(&b)
+                .filter(|(x, y)| (*x - *y).abs() <= 1e-5 * max)
+                .count();
+            if adc == Adc::Ideal {
+                assert_eq!(close, a.len());
+            } else {
+                let one_code = drive.cycle_weights[0] as f32 * 2.0 * range / 254.0;
+                assert!(a
+                    .iter()
+                    .zip(&b)
+                    .all(|(x, y)| (x - y).abs() <= 1.001 * one_code));
+                assert!(close as f64 >= 0.99 * a.len() as f64, "{close}");
+            }
+        }
+    }
+
+    /// Varied conductances (a fixed irregular pattern over 0–95 µS) stored on the 16-bit
+    /// grid: every conductance within half a grid step (95/131070 µS, plus 1e-5 µS of f32
+    /// rounding) of the original, 2 bytes per cell, and the MVM with read noise (σ 2 % of
+    /// G, seed 1, same stream) within 1e-4 of the largest output of the f32 tile.
+    #[test]
+    fn grid_storage_stays_within_half_a_step() {
+        let (rows, cols, vectors) = (64, 24, 5);
+        let g: Vec<f32> = (0..rows * cols)
+            .map(|k| 95.0 * ((k as f32 * 0.618_034).fract()))
+            .collect();
+        let make = || Tile::new(g.clone(), rows, cols, |g| 0.02 * g, 88.2, key());
+        let (analog, grid) = (make(), make().compact_analog());
+        assert_eq!(grid.stored_bytes(), 2 * rows * cols + 8);
+        assert_eq!(analog.stored_bytes(), 4 * rows * cols);
+        let (lo, hi) = g
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let half_step = (hi - lo) / 131_070.0 + 1e-5;
+        for (x, y) in g.iter().zip(grid.conductances_us()) {
+            assert!((x - y).abs() <= half_step, "{x} vs {y}");
+        }
+        let codes: Vec<i32> = (0..vectors * rows)
+            .map(|k| (k as i32 * 29) % 255 - 127)
+            .collect();
+        let drive = Dac::new(&DacConfig::default(), 8).drive(&codes, vectors, rows);
+        let (mut a, mut b) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
+        analog.mvm(&drive, &Adc::Ideal, 0, 7, &mut a, &mut Vec::new());
+        grid.mvm(&drive, &Adc::Ideal, 0, 7, &mut b, &mut Vec::new());
+        let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-4 * max, "{x} vs {y}");
+        }
     }
 
     /// A 130×40 tile on exact 2-bit levels (three words of rows, the last partial) gives
@@ -771,7 +1019,16 @@ mod tests {
             .collect();
         let drive = Dac::new(&DacConfig::default(), 8).drive(&codes, vectors, rows);
         for sigma in [0.0, 0.02] {
-            let make = || Tile::new(g.clone(), rows, cols, |g| sigma * g, cell.g_max_us, key());
+            let make = || {
+                Tile::new(
+                    g.clone(),
+                    rows,
+                    cols,
+                    move |g| sigma * g,
+                    cell.g_max_us,
+                    key(),
+                )
+            };
             let (analog, levels) = (make(), make().compact_levels(&cell));
             assert!(levels.is_on_levels() && !analog.is_on_levels());
             assert_eq!(levels.conductances_us(), g);

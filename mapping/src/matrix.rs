@@ -603,22 +603,37 @@ impl Chip<'_> {
             self.ir_drop,
         );
         let g = placement.gather(&g_us, layout.array_cols);
+        let device = self.device.clone();
         let tile = Tile::new(
             g,
             rows,
             cols,
-            |g| self.device.read_noise_sigma_us(g),
+            move |g| device.read_noise_sigma_us(g),
             self.cell.g_max_us,
             key.with_purpose(Purpose::ReadNoise),
         );
         // Bit-sliced cells that landed exactly on their levels (ideal devices) are kept as
-        // bit planes: 1/16 of the memory at 2 bits per cell, and popcount MVMs.
-        match self.layout.slicing.bits {
+        // bit planes: 1/16 of the memory at 2 bits per cell, and popcount MVMs; unsliced
+        // cells on at most 256 levels as bytes, read by an exact integer product; devices
+        // that vary (programming, drift) as 16-bit codes of their conductance (half the
+        // memory of f32, an error a thousandth of the variation's). Exact targets that are
+        // no levels (finer one-shot scales, IR drop alone) stay f32, so ideal parity holds.
+        let varied = !(self.device.programming.is_none() && self.device.drift.is_none());
+        let tile = match self.layout.slicing.bits {
             bits @ 1..=4 => tile.compact_levels(&CellConfig {
                 bits_per_cell: bits,
                 ..self.cell.clone()
             }),
-            _ => tile,
+            _ => tile.compact_byte_levels(
+                self.cell.g_min_us,
+                self.step_us,
+                self.layout.slicing.max_level(),
+            ),
+        };
+        if varied {
+            tile.compact_analog()
+        } else {
+            tile
         }
     }
 }

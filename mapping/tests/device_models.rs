@@ -107,7 +107,8 @@ fn ir_drop_lowers_every_output_of_positive_data() {
 /// pairs, 128×128) ideal devices leave every cell on its level, so every array is kept as
 /// bit planes, 2 bits per cell (16 per weight: 2 B); stuck cells sit exactly at G_max /
 /// G_min, so faults alone keep the planes too; 5 % programming variation leaves the cells
-/// off their levels, so the arrays keep one f32 per cell (8 cells: 32 B per weight). Seed 31.
+/// off their levels, so the arrays keep a 16-bit conductance code per cell (8 cells: 16 B
+/// per weight), and read noise adds nothing (σ comes from G when needed). Seed 31.
 #[test]
 fn ideal_arrays_are_stored_as_level_bit_planes() {
     let (n_out, k) = (256, 384);
@@ -140,5 +141,12 @@ fn ideal_arrays_are_stored_as_level_bit_planes() {
     };
     let (on, _, analog) = bytes_per_weight(&varied);
     assert_eq!(on, 0);
-    assert!((32.0..32.1).contains(&analog), "{analog} B/weight");
+    assert!((16.0..16.1).contains(&analog), "{analog} B/weight");
+    let noisy = DeviceConfig {
+        read_noise: crossbar::device::ReadNoise::Relative { sigma: 0.01 },
+        ..varied
+    };
+    let (on, _, analog) = bytes_per_weight(&noisy);
+    assert_eq!(on, 0);
+    assert!((16.0..16.1).contains(&analog), "{analog} B/weight");
 }

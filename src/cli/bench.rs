@@ -1,6 +1,8 @@
-//! `crossbert bench`: throughput of the digital engine on one GLUE split.
+//! `crossbert bench`: throughput of the digital engine on one GLUE split, or with
+//! `--scale` the time and memory of the analog emulation per model size and fidelity (see
+//! [`scale`]).
 //!
-//! Times tokenization and inference separately (best of `--repeat` runs, model loading
+//! Without `--scale` it times tokenization and inference separately (best of `--repeat` runs, model loading
 //! excluded), counts the floating-point operations of the matrix products actually done
 //! (2 per multiply-accumulate, for the real sequence lengths: packing means no padding is
 //! computed), and reads the process's peak resident memory (`VmHWM` in /proc/self/status).
@@ -13,16 +15,22 @@ use clap::Args;
 use crate::glue::evaluate::{predict_logits, tokenize_examples, DEFAULT_BATCH_SIZE};
 use crate::glue::{self, LabelMap, Split, Task};
 use crate::model::{digital_linear, load_classifier};
+use crate::synth::ModelSize;
 use crate::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
+
+mod scale;
+
+pub use scale::{EvalRow, ScaleRow};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Hugging Face checkpoint directory.
+    /// Hugging Face checkpoint directory (the digital bench; with --scale, the checkpoint
+    /// of the digital / one-shot / bit-sliced GLUE evals).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// GLUE data directory holding the task folders.
     #[arg(long)]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
     /// GLUE task.
     #[arg(long, default_value = "sst2")]
     pub task: String,
@@ -39,6 +47,43 @@ pub struct BenchArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Scale study: synthesize models (--sizes, --scale-config), run --sequences random
+    /// sequences of --seq-len tokens on each of --presets, each in its own child process,
+    /// and print wall time, CPU time, peak memory and time per sequence; with --model and
+    /// --data also the digital, one-shot and isaac-32nm (bit-sliced) evals of --task's dev
+    /// split.
+    #[arg(long)]
+    pub scale: bool,
+    /// Model sizes of the scale study [default: base,large, or none with --scale-config].
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Option<Vec<ModelSize>>,
+    /// Hugging Face config.json files of further architectures for the scale study.
+    #[arg(long)]
+    pub scale_config: Vec<PathBuf>,
+    /// Hardware presets of the scale study.
+    #[arg(long, value_delimiter = ',', default_values_t = ["isaac-32nm".to_string(), "one-shot".to_string()])]
+    pub presets: Vec<String>,
+    /// Timed sequences per (model, preset).
+    #[arg(long, default_value_t = 32)]
+    pub sequences: usize,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    pub seq_len: usize,
+    /// Sequences per forward pass in the scale study.
+    #[arg(long, default_value_t = 8)]
+    pub scale_batch: usize,
+    /// Random sequences the chip calibrates its input and ADC ranges on (not timed with
+    /// the sequences).
+    #[arg(long, default_value_t = 4)]
+    pub calibration_sequences: usize,
+    /// Directory for the synthesized checkpoints, reused when a model's config.json is
+    /// already there [default: a temporary directory, removed afterwards].
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Internal: measure the checkpoint in this directory on the first of --presets in this
+    /// process and print one JSON line (what --scale runs in each child process).
+    #[arg(long, hide = true)]
+    pub scale_child: Option<PathBuf>,
 }
 
 /// Peak resident set size of this process in MiB, from `VmHWM` (Linux only).
@@ -50,14 +95,23 @@ pub fn peak_memory_mib() -> Option<f64> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.scale_child {
+        return scale::child_run(&args, dir);
+    }
+    if args.scale {
+        return scale::run(&args);
+    }
+    let (Some(model_dir), Some(data)) = (&args.model, &args.data) else {
+        anyhow::bail!("bench: expected --model DIR and --data DIR (or --scale)");
+    };
     let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
     let split = Split::parse(&args.split).map_err(anyhow::Error::msg)?;
     let load_start = Instant::now();
-    let (config, model) = load_classifier(&args.model, &digital_linear)?;
-    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_len)?;
+    let (config, model) = load_classifier(model_dir, &digital_linear)?;
+    let tokenizer = BertTokenizer::from_dir(model_dir, args.max_len)?;
     let load_seconds = load_start.elapsed().as_secs_f64();
     let labels = LabelMap::for_checkpoint(task, &config)?;
-    let examples = glue::read_split(&args.data, task, split, &labels)?;
+    let examples = glue::read_split(data, task, split, &labels)?;
 
     let (mut best_tokenize, mut best_infer) = (f64::INFINITY, f64::INFINITY);
     let mut lengths = Vec::new();
