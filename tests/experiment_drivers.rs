@@ -532,6 +532,37 @@ fn cli_rejects_invalid_specs_before_any_work() {
     assert!(!dir.path().join("ok.csv").exists());
 }
 
+/// Every study shipped in experiments/ passes `--dry-run` from the repository root, as
+/// experiments/README.md runs them: its keys exist in its base hardware and every grid point
+/// is a valid chip. (`--dry-run` loads no model, so this needs no ../shared.)
+#[test]
+fn shipped_specs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(root.join("experiments"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    specs.sort();
+    assert!(specs.len() >= 7, "the standard studies: {specs:?}");
+    for spec in specs {
+        let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
+            .arg("sweep")
+            .arg(&spec)
+            .arg("--dry-run")
+            .current_dir(root)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains(" rows; shard 0/1: "),
+            "{}: {stdout}{}",
+            spec.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 /// A results file with known numbers: point A (4 bits) three seeds, point B (8 bits) three
 /// seeds, point C (6 bits) one seed.
 const KNOWN: &str = "\

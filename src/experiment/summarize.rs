@@ -29,7 +29,10 @@ impl Stats {
     /// Statistics of a non-empty sample.
     pub fn of(values: &[f64]) -> Stats {
         let n = values.len();
-        let mean = values.iter().sum::<f64>() / n as f64;
+        // Summed as offsets from the first value, so seeds that agree exactly (ideal
+        // devices) give exactly their value as the mean and a standard deviation of 0.
+        let first = values[0];
+        let mean = first + values.iter().map(|v| v - first).sum::<f64>() / n as f64;
         if n < 2 {
             return Stats {
                 n,
@@ -222,6 +225,9 @@ mod tests {
         assert_relative_eq!(s.mean - lo, 0.049_682_8, epsilon = 1e-6);
         let single = Stats::of(&[0.5]);
         assert_eq!((single.std, single.ci95), (None, None));
+        // Identical seeds: the value itself and no spread, not rounding noise.
+        let same = Stats::of(&[0.883_027_522_935_779_8; 5]);
+        assert_eq!((same.mean, same.std), (0.883_027_522_935_779_8, Some(0.0)));
     }
 
     #[test]
