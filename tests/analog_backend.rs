@@ -16,7 +16,7 @@ use crossbert::backend::AnalogModel;
 use crossbert::glue::evaluate::{predict_logits, tokenize_examples};
 use crossbert::glue::{self, LabelMap, Split, Task};
 use crossbert::hardware::{HardwareConfig, LinearPattern};
-use crossbert::model::{digital_linear, load_classifier, Matrix, PackedBatch};
+use crossbert::model::{digital_linear, load_classifier, PackedBatch};
 use crossbert::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
 use mapping::Fidelity;
 
@@ -38,21 +38,6 @@ fn encoded(shared: &Path, dir: &Path, task: Task, split: Split, n: usize) -> Vec
     tokenize_examples(&tokenizer, &examples).unwrap()
 }
 
-/// Largest |a − d| of a row relative to the row's largest |d|, over all rows.
-fn max_relative_error(analog: &Matrix, digital: &Matrix) -> f32 {
-    (0..digital.rows())
-        .map(|r| {
-            let scale = digital.row(r).iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let err = analog
-                .row(r)
-                .iter()
-                .zip(digital.row(r))
-                .fold(0.0f32, |m, (a, d)| m.max((a - d).abs()));
-            err / scale
-        })
-        .fold(0.0, f32::max)
-}
-
 #[test]
 fn ideal_hardware_reproduces_digital_logits_at_both_fidelities() {
     let Some(shared) = common::shared_dir() else {
@@ -67,7 +52,7 @@ fn ideal_hardware_reproduces_digital_logits_at_both_fidelities() {
             let chip = AnalogModel::load(&dir, hw, 7).unwrap();
             let got = predict_logits(&chip.model, &dev, 8).unwrap();
             chip.check().unwrap();
-            max_relative_error(&got, &expected)
+            common::max_relative_error(&got, &expected)
         };
         let mut ideal = HardwareConfig::preset("ideal").unwrap();
         for fidelity in [Fidelity::BitSliced, Fidelity::OneShot] {
@@ -203,7 +188,7 @@ fn periphery_choices_reach_the_forward_pass() {
     let error_with = |p: &PeripheryConfig| {
         let (_, model) = load_classifier(&dir, &digital_linear).unwrap();
         let got = predict_logits(&model.with_periphery(p), &dev, 4).unwrap();
-        max_relative_error(&got, &expected)
+        common::max_relative_error(&got, &expected)
     };
     assert_eq!(error_with(&PeripheryConfig::default()), 0.0);
     let softmax = Softmax::Base2Shift(Base2Exp::default());

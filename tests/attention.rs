@@ -93,21 +93,6 @@ fn batch(lengths: &[usize], id: u64) -> PackedBatch {
     b
 }
 
-/// Largest |a − d| of a row relative to the row's largest |d|, over all rows.
-fn max_relative_error(got: &Matrix, expected: &Matrix) -> f32 {
-    (0..expected.rows())
-        .map(|r| {
-            let scale = expected.row(r).iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let err = got
-                .row(r)
-                .iter()
-                .zip(expected.row(r))
-                .fold(0.0f32, |m, (a, d)| m.max((a - d).abs()));
-            err / scale
-        })
-        .fold(0.0, f32::max)
-}
-
 /// `preset` with attention on crossbars and the given TOML lines added to `[attention]`.
 fn crossbar_hardware(preset: &str, attention: &str) -> HardwareConfig {
     let text = format!("preset = \"{preset}\"\n[attention]\nmode = \"crossbar\"\n{attention}");
@@ -219,7 +204,7 @@ fn int8_attention_counts_and_energy_equal_the_closed_form() {
         chip.model.forward(&b).unwrap(),
         float.model.forward(&b).unwrap(),
     );
-    let err = max_relative_error(&a, &f);
+    let err = common::max_relative_error(&a, &f);
     assert!(err > 0.0 && err < 0.05, "int8 vs fp32 attention: {err}");
 }
 
@@ -234,7 +219,7 @@ fn ideal_crossbar_attention_reproduces_digital_attention() {
     let chip = AnalogModel::load(dir.path(), &hw, 5).unwrap();
     let got = chip.model.forward(&b).unwrap();
     chip.check().unwrap();
-    let err = max_relative_error(&got, &expected);
+    let err = common::max_relative_error(&got, &expected);
     println!("ideal crossbar attention: max relative logit error {err:e}");
     assert!(err < 1e-4, "{err}");
     // The products really went through the arrays.
@@ -334,7 +319,7 @@ fn write_noise_changes_logits_and_threads_do_not() {
     );
     let noisy = logits_on(dir.path(), &noisy_hw, 9, &b);
     // 10 % conductance spread on every written cell: far above the 1e-4 of ideal arrays.
-    let err = max_relative_error(&noisy, &quiet);
+    let err = common::max_relative_error(&noisy, &quiet);
     println!("write noise σ = 0.1: max relative logit change {err:e}");
     assert!(err > 1e-3, "{err}");
     // each inference draws afresh: the same sequences in a batch with another id differ

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: where the shared checkpoints and GLUE data are.
+//! Helpers shared by the integration tests: where the shared checkpoints and GLUE data are,
+//! and how far two logit matrices are apart.
 
 use std::path::PathBuf;
 
@@ -33,4 +34,23 @@ pub fn minilm_checkpoints(shared: &std::path::Path) -> Vec<PathBuf> {
         .collect();
     dirs.sort();
     dirs
+}
+
+/// Largest |got − expected| of a row relative to the row's largest |expected|, over all rows.
+#[allow(dead_code)]
+pub fn max_relative_error(
+    got: &crossbert::model::Matrix,
+    expected: &crossbert::model::Matrix,
+) -> f32 {
+    (0..expected.rows())
+        .map(|r| {
+            let scale = expected.row(r).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let err = got
+                .row(r)
+                .iter()
+                .zip(expected.row(r))
+                .fold(0.0f32, |m, (a, d)| m.max((a - d).abs()));
+            err / scale
+        })
+        .fold(0.0, f32::max)
 }

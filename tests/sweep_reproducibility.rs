@@ -149,8 +149,8 @@ fn rows_are_byte_identical_across_threads_runs_and_shards() {
     let spec = workload(dir.path(), 48, 2);
     let out = |name: &str| dir.path().join(name);
 
-    run_ok(&mut sweep(&spec, &out("t1.csv"), &["--threads", "1"]).env("RAYON_NUM_THREADS", "1"));
-    run_ok(&mut sweep(&spec, &out("t2.csv"), &["--threads", "2"]).env("RAYON_NUM_THREADS", "2"));
+    run_ok(sweep(&spec, &out("t1.csv"), &["--threads", "1"]).env("RAYON_NUM_THREADS", "1"));
+    run_ok(sweep(&spec, &out("t2.csv"), &["--threads", "2"]).env("RAYON_NUM_THREADS", "2"));
     run_ok(&mut sweep(&spec, &out("t2-again.csv"), &["--threads", "2"]));
     run_ok(&mut sweep(
         &spec,
