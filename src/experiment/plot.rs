@@ -299,8 +299,10 @@ fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
 }
 
 /// An axis label short enough not to overlap its neighbours: 3 significant digits, in
-/// scientific notation outside 1e-3..1e4.
-fn tick_label(v: f64) -> String {
+/// scientific notation outside 1e-3..1e4. A tick within a billionth of the axis `span` of
+/// zero is 0 (tick positions are sums of steps, so a zero tick may land at ±1e-17).
+fn tick_label(v: f64, span: f64) -> String {
+    let v = if v.abs() <= span * 1e-9 { 0.0 } else { v };
     let magnitude = v.abs();
     if v != 0.0 && !(1e-3..1e4).contains(&magnitude) {
         format!("{v:.2e}")
@@ -329,6 +331,7 @@ fn draw<DB: DrawingBackend>(
         _ => padded_range(all().map(|p| p.0)),
     };
     let y_range = padded_range(all().flat_map(|p| [band(&p.1).0, band(&p.1).1]));
+    let (x_span, y_span) = (x_range.end - x_range.start, y_range.end - y_range.start);
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("{} vs {}", request.y, request.x),
@@ -344,18 +347,19 @@ fn draw<DB: DrawingBackend>(
             values.get(x.round() as usize).cloned().unwrap_or_default()
         }
         Layout::Categories(_) => String::new(),
-        Layout::LogNumeric => tick_label(10f64.powf(*x)),
-        _ => tick_label(*x),
+        Layout::LogNumeric => tick_label(10f64.powf(*x), 0.0),
+        _ => tick_label(*x, x_span),
     };
     let x_desc = match layout {
         Layout::LogNumeric => format!("{} (log scale)", request.x),
         _ => request.x.clone(),
     };
+    let value_label = |y: &f64| tick_label(*y, y_span);
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(x_desc)
         .y_desc(request.y.as_str())
         .x_label_formatter(&category_label)
-        .y_label_formatter(&|y| tick_label(*y))
+        .y_label_formatter(&value_label)
         .label_style(("sans-serif", 15));
     if let Layout::Categories(values) = layout {
         mesh.x_labels(values.len() + 1).disable_x_mesh();
@@ -441,10 +445,13 @@ mod tests {
 
     #[test]
     fn tick_labels_stay_short() {
-        assert_eq!(tick_label(0.85), "0.85");
-        assert_eq!(tick_label(100.0), "100");
-        assert_eq!(tick_label(0.0), "0");
-        assert_eq!(tick_label(-0.0001), "-1.00e-4");
-        assert_eq!(tick_label(3.5e8), "3.50e8");
+        assert_eq!(tick_label(0.85, 1.0), "0.85");
+        assert_eq!(tick_label(100.0, 1.0), "100");
+        assert_eq!(tick_label(0.0, 1.0), "0");
+        assert_eq!(tick_label(-0.0001, 1.0), "-1.00e-4");
+        assert_eq!(tick_label(3.5e8, 1.0), "3.50e8");
+        // A zero tick reached by adding steps of an axis 0.35 wide.
+        assert_eq!(tick_label(-5.55e-17, 0.35), "0");
+        assert_eq!(tick_label(-5.55e-17, 0.0), "-5.55e-17");
     }
 }
