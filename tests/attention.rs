@@ -78,17 +78,15 @@ fn tiny_bert() -> tempfile::TempDir {
     dir
 }
 
-/// Sequences of the given lengths with deterministic token ids, batch id `id`.
-fn batch(lengths: &[usize], id: u64) -> PackedBatch {
-    let mut b = PackedBatch {
-        id,
-        ..Default::default()
-    };
+/// Sequences of the given lengths with deterministic token ids, examples `first`, `first`
+/// + 1, ….
+fn batch(lengths: &[usize], first: u64) -> PackedBatch {
+    let mut b = PackedBatch::default();
     for (s, &len) in lengths.iter().enumerate() {
         let ids: Vec<u32> = (0..len)
             .map(|i| ((i * 37 + s * 11 + 5) % 150) as u32)
             .collect();
-        b.push(&ids, &vec![0; len]);
+        b.push_example(first + s as u64, &ids, &vec![0; len]);
     }
     b
 }
@@ -322,16 +320,8 @@ fn write_noise_changes_logits_and_threads_do_not() {
     let err = common::max_relative_error(&noisy, &quiet);
     println!("write noise σ = 0.1: max relative logit change {err:e}");
     assert!(err > 1e-3, "{err}");
-    // each inference draws afresh: the same sequences in a batch with another id differ
-    let other = logits_on(
-        dir.path(),
-        &noisy_hw,
-        9,
-        &PackedBatch {
-            id: 200,
-            ..b.clone()
-        },
-    );
+    // each inference draws afresh: the same sequences as other examples differ
+    let other = logits_on(dir.path(), &noisy_hw, 9, &batch(&[4, 11, 23, 7, 30], 200));
     assert_ne!(noisy.as_slice(), other.as_slice());
 
     let run = |threads: usize| {

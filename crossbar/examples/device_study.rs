@@ -34,7 +34,7 @@ fn level_table(cell: &CellConfig, key: StreamKey) {
         cell.g_min_us, cell.g_max_us
     );
     println!("{CELLS_PER_LEVEL} cells per level (seed 2026). Conductances in µS.\n");
-    println!("level  target  | t = 1 s: mean    σ   | t = 1 day: mean    σ    | read σ (1 day)");
+    println!("level  target  | t = 1 s: mean    σ   | t = 1 day: mean    σ    | of it 1/f σ");
     let mut widest = 0f64;
     for level in 0..=cell.max_level() {
         let levels = vec![level; CELLS_PER_LEVEL];
@@ -52,10 +52,15 @@ fn level_table(cell: &CellConfig, key: StreamKey) {
         let (m0, s0) = mean_sd(&program(&just_programmed));
         let aged = program(&one_day);
         let (m1, s1) = mean_sd(&aged);
-        let read_sigma = one_day.read_noise_sigma_us(m1 as f32);
+        let one_over_f = one_day.accumulated_noise.sigma_us(
+            m0 as f32,
+            m1 as f32,
+            cell.g_max_us,
+            one_day.read_time_s,
+        );
         widest = widest.max(s1);
         println!(
-            "{level:>5}  {:>6.2}  |        {m0:>7.3} {s0:>6.3} |           {m1:>7.3} {s1:>6.3} | {read_sigma:>6.3}",
+            "{level:>5}  {:>6.2}  |        {m0:>7.3} {s0:>6.3} |           {m1:>7.3} {s1:>6.3} | {one_over_f:>6.3}",
             cell.conductance_us(level)
         );
     }

@@ -77,7 +77,15 @@ fn main() {
                 };
                 let converter = adc.converter(i_max, drive.bipolar);
                 let mut out = vec![0.0f32; VECTORS * COLS];
-                tile.mvm(&drive, &converter, adc_bits, 0, &mut out, &mut Vec::new());
+                let reads: Vec<u64> = (0..VECTORS as u64).collect();
+                tile.mvm(
+                    &drive,
+                    &converter,
+                    adc_bits,
+                    &reads,
+                    &mut out,
+                    &mut Vec::new(),
+                );
                 let err: f64 = out
                     .iter()
                     .zip(&ideal)

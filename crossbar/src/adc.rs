@@ -29,7 +29,7 @@ pub enum AdcRange {
 }
 
 /// ADC settings. Defaults: 8 bits, full-scale range, one ADC per 128 columns (ISAAC,
-/// ISCA 2016: 8-bit 1.28 GS/s ADC shared by the 128 columns of an array).
+/// ISCA 2016: 8-bit 1.28 GS/s ADC shared by the 128 columns of an array), no noise.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdcConfig {
@@ -42,6 +42,11 @@ pub struct AdcConfig {
     pub range: AdcRange,
     /// Columns time-sharing one ADC (latency/area bookkeeping only). Default 128 (ISAAC).
     pub columns_per_adc: u32,
+    /// Input-referred noise: σ of a Gaussian added to the current of every conversion,
+    /// as a fraction of the range's magnitude I_max (dimensionless). Default 0. aihwkit's
+    /// `forward.out_noise` is the same idea relative to its output bound (0.04 in its BERT
+    /// example hardware); thermal noise of the sense amplifier and comparator.
+    pub noise: f32,
 }
 
 impl Default for AdcConfig {
@@ -51,6 +56,7 @@ impl Default for AdcConfig {
             ideal: false,
             range: AdcRange::FullScale,
             columns_per_adc: 128,
+            noise: 0.0,
         }
     }
 }
@@ -62,6 +68,13 @@ impl AdcConfig {
                 format!("{key}.adc_bits"),
                 "1 to 24 (or ideal = true)",
                 self.adc_bits,
+            ));
+        }
+        if !(self.noise >= 0.0 && self.noise.is_finite()) || (self.ideal && self.noise > 0.0) {
+            return Err(ConfigError::new(
+                format!("{key}.noise"),
+                "a finite fraction of the range >= 0 (0 for an ideal ADC)",
+                self.noise,
             ));
         }
         if self.columns_per_adc == 0 {
@@ -112,6 +125,7 @@ impl AdcConfig {
         };
         let lsb = (i_max - lo) / max_code;
         Adc::Quantizing {
+            noise_ua: self.noise * i_max,
             lo,
             lsb,
             // A zero range (a tile that never conducts) converts everything to code 0.
@@ -130,10 +144,20 @@ pub enum Adc {
         lsb: f32,
         inv_lsb: f32,
         max_code: f32,
+        /// σ of the input-referred noise, µA (0 = noiseless).
+        noise_ua: f32,
     },
 }
 
 impl Adc {
+    /// σ of the input-referred noise of every conversion, µA (0 for a noiseless ADC).
+    pub fn noise_ua(&self) -> f32 {
+        match *self {
+            Adc::Ideal => 0.0,
+            Adc::Quantizing { noise_ua, .. } => noise_ua,
+        }
+    }
+
     /// Converts a column current (µA) and returns the current its code stands for.
     #[inline]
     pub fn convert(&self, i_ua: f32) -> f32 {
@@ -144,6 +168,7 @@ impl Adc {
                 lsb,
                 inv_lsb,
                 max_code,
+                ..
             } => {
                 // f32::max maps NaN to 0, so x is a number in [0, max_code].
                 let x = ((i_ua - lo) * inv_lsb).max(0.0).min(max_code);
@@ -222,5 +247,13 @@ mod tests {
         .validate("hw.adc")
         .unwrap_err();
         assert_eq!(e.key, "hw.adc.columns_per_adc");
+        for (noise, ideal) in [(-0.01, false), (f32::NAN, false), (0.02, true)] {
+            let e = AdcConfig {
+                noise,
+                ideal,
+                ..Default::default()
+            };
+            assert_eq!(e.validate("hw.adc").unwrap_err().key, "hw.adc.noise");
+        }
     }
 }

@@ -282,6 +282,39 @@ impl Drive {
         self.cycle_weights.len()
     }
 
+    /// The drive of every pair of cycles c ≤ c' (pairs in the order (0,0), (0,1), …,
+    /// (0,C−1), (1,1), …), with row voltage V_c·V_c' (V²) and unit weights: its product with
+    /// a per-cell variance σ² gives the covariance Σ_i V_ci·V_c'i·σ_i² of two cycles'
+    /// column currents under one shared draw per device (per-MVM read noise).
+    pub fn cycle_pairs(&self) -> Drive {
+        let (cycles, vectors) = (self.cycles(), self.vectors);
+        let pairs: Vec<(usize, usize)> = (0..cycles)
+            .flat_map(|c| (c..cycles).map(move |d| (c, d)))
+            .collect();
+        let m = pairs.len() * vectors;
+        let mut volts = vec![0.0f32; self.rows * m];
+        for (i, row) in volts.chunks_exact_mut(m).enumerate() {
+            for (p, &(c, d)) in pairs.iter().enumerate() {
+                for t in 0..vectors {
+                    row[p * vectors + t] = self.volts_at(c, t, i) * self.volts_at(d, t, i);
+                }
+            }
+        }
+        let binary = self
+            .binary
+            .as_ref()
+            .map(|b| BinaryDrive::pack(&volts, self.rows, m, b.volts * b.volts));
+        Drive {
+            volts,
+            vectors,
+            rows: self.rows,
+            cycle_weights: vec![1.0; pairs.len()],
+            bipolar: false,
+            binary,
+            bytes: None,
+        }
+    }
+
     /// Voltage on row `row` in cycle `cycle` for vector `vector`, volts.
     pub fn volts_at(&self, cycle: usize, vector: usize, row: usize) -> f32 {
         self.volts[row * self.cycles() * self.vectors + cycle * self.vectors + vector]

@@ -29,6 +29,8 @@ pub struct EventCounts {
     pub adder_tree_ops: u64,
     /// Bits moved through on-chip buffers (inputs read, outputs written).
     pub buffer_bits: u64,
+    /// Digital multiplies of array outputs by a drift-compensation gain.
+    pub compensation_multiplies: u64,
 }
 
 impl EventCounts {
@@ -51,6 +53,7 @@ impl EventCounts {
             shift_adds: self.shift_adds * k,
             adder_tree_ops: self.adder_tree_ops * k,
             buffer_bits: self.buffer_bits * k,
+            compensation_multiplies: self.compensation_multiplies * k,
         }
     }
 }
@@ -66,6 +69,7 @@ impl AddAssign<&EventCounts> for EventCounts {
         self.shift_adds += other.shift_adds;
         self.adder_tree_ops += other.adder_tree_ops;
         self.buffer_bits += other.buffer_bits;
+        self.compensation_multiplies += other.compensation_multiplies;
     }
 }
 

@@ -19,7 +19,8 @@ pub enum Purpose {
     StuckAt = 2,
     /// Per-device drift / relaxation parameters (once per chip instance).
     Drift = 3,
-    /// Read noise (once per MVM; `index` says which).
+    /// Per-read noise of the devices (once per read; `index` is the read id, see
+    /// `crate::tile`).
     ReadNoise = 4,
     /// Write noise of cells written at inference time (attention on crossbars).
     Write = 5,
@@ -31,6 +32,10 @@ pub enum Purpose {
     /// Random token ids of benchmark sequences (`crossbert bench --scale`); `index` numbers
     /// the sequence.
     BenchmarkInputs = 8,
+    /// The 1/f deviation accumulated until the read time (once per chip instance).
+    AccumulatedNoise = 9,
+    /// Input-referred noise of the ADC (once per conversion; `index` is the read id).
+    AdcNoise = 10,
 }
 
 /// The identity of one random stream: (seed, matrix, tile, purpose, index).

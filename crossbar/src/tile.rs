@@ -9,11 +9,18 @@
 //!    µA), all cycles and vectors at once (cycles stacked along the vector dimension): a
 //!    matrix product, or for 1-bit DACs, whose rows are either driven or not, a sum of
 //!    table entries (see `subset_sums`), which is the same sum in another order;
-//! 2. adds read noise: the devices fluctuate independently per read with σ_ij from the
-//!    device model, so the column current gets a Gaussian of variance Σ_i V_i²·σ_ij². We draw
-//!    that one column-level Gaussian instead of one per device: it has exactly the same
-//!    distribution and costs a draw per conversion instead of per cell;
-//! 3. samples and holds the current and converts it with the tile's ADC;
+//! 2. adds per-read noise: the devices fluctuate independently with σ_ij from the device
+//!    model, so the column currents get Gaussian noise. We draw it at the column level,
+//!    which has exactly the distribution of per-device draws and costs a draw per
+//!    conversion instead of per cell:
+//!    * `per_cycle` (a fresh draw on every cycle): independent Gaussians of variance
+//!      Σ_i V_ci²·σ_ij² for each cycle c;
+//!    * `per_mvm` (one draw per device shared by the cycles of an MVM): the C cycles' noises
+//!      of a column are jointly Gaussian with covariance Σ_i V_ci·V_c'i·σ_ij², computed by
+//!      one table product over the drive of every pair of cycles
+//!      ([`Drive::cycle_pairs`]) and sampled through its Cholesky factor;
+//! 3. samples and holds the current, adds the ADC's input-referred noise (a Gaussian per
+//!    conversion, [`Adc::noise_ua`]) and converts it;
 //! 4. shift-and-adds the cycles: out_tj = Σ_c weight_c·ADC(I_ctj), which in the ideal case
 //!    equals Σ_i code_ti·G_ij ("code × µS" units).
 //!
@@ -23,17 +30,21 @@
 //! soon as they are computed (steps 1, 3 and 4 fused), so no cycles × vectors × cols
 //! buffer of currents is ever written.
 //!
-//! Read-noise draws come from the tile's stream `(seed, matrix, tile, ReadNoise)` at the
-//! index the caller gives per MVM batch, in a fixed order, so results do not depend on how
+//! Randomness per read is keyed by a **read id** per input vector that the caller gives
+//! (crossbert uses example index and token position): the per-read noise of vector t comes
+//! from the stream `(seed, matrix, tile, ReadNoise, read id of t)` and its ADC noise from
+//! `(…, AdcNoise, read id of t)`, each in a fixed order (cycle, then column). A vector's
+//! noise therefore does not depend on which other vectors share its batch, nor on how
 //! tiles are spread over threads.
 
 use crate::adc::Adc;
 use crate::bit_planes::{LevelPlanes, LANES as PLANE_LANES};
 use crate::cell::CellConfig;
 use crate::dac::{BinaryDrive, Drive};
+use crate::device::Correlation;
 use crate::events::EventCounts;
 use crate::level_bytes::LevelBytes;
-use crate::rng::StreamKey;
+use crate::rng::{Purpose, StreamKey};
 use crate::sample_hold;
 use rand_distr::{Distribution, StandardNormal};
 use std::sync::Arc;
@@ -113,16 +124,19 @@ pub struct Tile {
     /// Per-read noise σ of a cell from its conductance; `None` when read noise is off
     /// (σ = 0 for every cell of the tile).
     read_sigma: Option<ReadSigma>,
+    /// Whether the cycles of one MVM share the per-read draw.
+    correlation: Correlation,
     /// Nominal largest conductance of a cell, µS (for the full-scale ADC range).
     g_max_us: f32,
-    /// Stream of this tile's read noise (purpose `ReadNoise`; the index is set per MVM).
+    /// This tile's streams (seed, matrix, tile); purpose and read id are set per draw.
     noise_key: StreamKey,
 }
 
 impl Tile {
     /// A tile over conductances `g_us` (µS, rows × cols) whose devices have per-read noise
     /// σ = `read_sigma_us(G)` µS (pass `move |g| device.read_noise_sigma_us(g)` with an
-    /// owned `DeviceConfig` to use its model).
+    /// owned `DeviceConfig` to use its model), shared by the cycles of an MVM (`per_mvm`;
+    /// see [`Tile::with_correlation`]). `noise_key` names the tile's streams.
     pub fn new(
         g_us: Vec<f32>,
         rows: usize,
@@ -142,9 +156,16 @@ impl Tile {
             cols,
             conductances: Conductances::Analog(g_us),
             read_sigma: noisy.then(|| ReadSigma(Arc::new(read_sigma_us))),
+            correlation: Correlation::PerMvm,
             g_max_us,
             noise_key,
         }
+    }
+
+    /// The same tile with per-read draws correlated across the cycles of an MVM as stated.
+    pub fn with_correlation(mut self, correlation: Correlation) -> Tile {
+        self.correlation = correlation;
+        self
     }
 
     pub fn rows(&self) -> usize {
@@ -228,8 +249,8 @@ impl Tile {
     }
 
     /// Column currents (µA) of every cycle and vector, `(cycles·vectors) × cols`, into
-    /// `currents`, with read noise of MVM number `mvm_index` when `noisy`.
-    pub fn currents(&self, drive: &Drive, noisy: bool, mvm_index: u64, currents: &mut Vec<f32>) {
+    /// `currents`, with per-read noise when `reads` gives each vector's read id.
+    pub fn currents(&self, drive: &Drive, reads: Option<&[u64]>, currents: &mut Vec<f32>) {
         assert_eq!(drive.rows, self.rows, "drive rows must match tile rows");
         let m = drive.cycles() * drive.vectors;
         // Every element is overwritten below, so a reused buffer of the right size is not
@@ -239,16 +260,95 @@ impl Tile {
             currents.resize(m * self.cols, 0.0);
         }
         self.conductance_product(drive, currents);
-        if let (true, Some(sigma)) = (noisy, &self.read_sigma) {
+        if let (Some(reads), Some(sigma)) = (reads, &self.read_sigma) {
+            assert_eq!(reads.len(), drive.vectors, "one read id per input vector");
             let var = self.noise_variances(sigma);
-            let mut column_var = vec![0.0f32; m * self.cols];
-            self.product(drive, &var, true, &mut column_var);
-            let mut rng = self.noise_key.with_index(mvm_index).rng();
-            for (i, v) in currents.iter_mut().zip(&column_var) {
-                let z: f32 = StandardNormal.sample(&mut rng);
-                *i += v.sqrt() * z;
+            if self.correlation == Correlation::PerCycle || drive.cycles() == 1 {
+                self.add_independent_noise(drive, &var, reads, currents);
+            } else {
+                self.add_shared_noise(drive, &var, reads, currents);
             }
         }
+    }
+
+    /// Per-cycle read noise: an independent Gaussian of variance Σ_i V_ci²·σ_ij² on every
+    /// cycle's column current.
+    fn add_independent_noise(
+        &self,
+        drive: &Drive,
+        var: &[f32],
+        reads: &[u64],
+        currents: &mut [f32],
+    ) {
+        let (cycles, vectors, cols) = (drive.cycles(), drive.vectors, self.cols);
+        let mut column_var = vec![0.0f32; cycles * vectors * cols];
+        self.product(drive, var, true, &mut column_var);
+        for (t, &read) in reads.iter().enumerate() {
+            let mut rng = self.read_stream(Purpose::ReadNoise, read);
+            for c in 0..cycles {
+                let at = (c * vectors + t) * cols;
+                for (i, v) in currents[at..at + cols]
+                    .iter_mut()
+                    .zip(&column_var[at..at + cols])
+                {
+                    let z: f32 = StandardNormal.sample(&mut rng);
+                    *i += v.sqrt() * z;
+                }
+            }
+        }
+    }
+
+    /// Per-MVM read noise: one draw per device shared by the cycles, so the cycles' column
+    /// noises are jointly Gaussian with covariance Σ_i V_ci·V_c'i·σ_ij² (from the product
+    /// over the drive of cycle pairs), sampled as L·z with L its Cholesky factor.
+    fn add_shared_noise(&self, drive: &Drive, var: &[f32], reads: &[u64], currents: &mut [f32]) {
+        let (cycles, vectors, cols) = (drive.cycles(), drive.vectors, self.cols);
+        let pairs = drive.cycle_pairs();
+        let mut pair_cov = vec![0.0f32; pairs.cycles() * vectors * cols];
+        self.product(&pairs, var, false, &mut pair_cov);
+        let mut cov = vec![0.0f64; cycles * cycles];
+        let mut z = vec![0.0f64; cycles];
+        for (t, &read) in reads.iter().enumerate() {
+            let mut rng = self.read_stream(Purpose::ReadNoise, read);
+            for j in 0..cols {
+                let mut p = 0;
+                for c in 0..cycles {
+                    for d in c..cycles {
+                        cov[c * cycles + d] = pair_cov[(p * vectors + t) * cols + j] as f64;
+                        p += 1;
+                    }
+                }
+                cholesky_in_place(&mut cov, cycles);
+                for zc in z.iter_mut() {
+                    *zc = StandardNormal.sample(&mut rng);
+                }
+                for c in 0..cycles {
+                    let n: f64 = (0..=c).map(|d| cov[c * cycles + d] * z[d]).sum();
+                    currents[(c * vectors + t) * cols + j] += n as f32;
+                }
+            }
+        }
+    }
+
+    /// The ADC's input-referred noise: a Gaussian of σ `noise_ua` on every conversion's
+    /// current, drawn per vector from its read id.
+    fn add_adc_noise(&self, drive: &Drive, noise_ua: f32, reads: &[u64], currents: &mut [f32]) {
+        let (cycles, vectors, cols) = (drive.cycles(), drive.vectors, self.cols);
+        for (t, &read) in reads.iter().enumerate() {
+            let mut rng = self.read_stream(Purpose::AdcNoise, read);
+            for c in 0..cycles {
+                let at = (c * vectors + t) * cols;
+                for i in &mut currents[at..at + cols] {
+                    let z: f32 = StandardNormal.sample(&mut rng);
+                    *i += noise_ua * z;
+                }
+            }
+        }
+    }
+
+    /// The stream of one read's draws of `purpose`.
+    fn read_stream(&self, purpose: Purpose, read: u64) -> rand_chacha::ChaCha8Rng {
+        self.noise_key.with_purpose(purpose).with_index(read).rng()
     }
 
     /// Per-read noise variance of every cell, µS², rows × cols.
@@ -306,31 +406,34 @@ impl Tile {
             return levels_max_current(planes, b);
         }
         let mut currents = Vec::new();
-        self.currents(drive, false, 0, &mut currents);
+        self.currents(drive, None, &mut currents);
         currents.iter().fold(0.0f32, |m, i| m.max(i.abs()))
     }
 
     /// One MVM of a batch: `out` (vectors × cols) receives Σ_c weight_c·ADC(I_c) in
-    /// code·µS units; `scratch` is reused between calls. Returns the exact event counts.
+    /// code·µS units; `reads` gives each vector's read id (see the module docs); `scratch`
+    /// is reused between calls. Returns the exact event counts.
     pub fn mvm(
         &self,
         drive: &Drive,
         adc: &Adc,
         adc_bits: u8,
-        mvm_index: u64,
+        reads: &[u64],
         out: &mut [f32],
         scratch: &mut Vec<f32>,
     ) -> EventCounts {
         let (vectors, cycles, cols) = (drive.vectors, drive.cycles(), self.cols);
         assert_eq!(out.len(), vectors * cols, "output must be vectors×cols");
-        if let (Conductances::Levels(planes), Some(b), None) =
-            (&self.conductances, &drive.binary, &self.read_sigma)
+        assert_eq!(reads.len(), vectors, "one read id per input vector");
+        let noiseless = self.read_sigma.is_none() && adc.noise_ua() == 0.0;
+        if let (Conductances::Levels(planes), Some(b), true) =
+            (&self.conductances, &drive.binary, noiseless)
         {
             levels_mvm(planes, b, &drive.cycle_weights, adc, out);
             return self.events(vectors, cycles, adc_bits);
         }
-        if let (Conductances::Bytes(bytes), Some(codes), None) =
-            (&self.conductances, &drive.bytes, &self.read_sigma)
+        if let (Conductances::Bytes(bytes), Some(codes), true) =
+            (&self.conductances, &drive.bytes, noiseless)
         {
             // One cycle (one-shot codes): convert each current as soon as it is computed.
             let weight = drive.cycle_weights[0] as f32;
@@ -342,7 +445,10 @@ impl Tile {
             }
             return self.events(vectors, cycles, adc_bits);
         }
-        self.currents(drive, true, mvm_index, scratch);
+        self.currents(drive, Some(reads), scratch);
+        if adc.noise_ua() > 0.0 {
+            self.add_adc_noise(drive, adc.noise_ua(), reads, scratch);
+        }
         out.fill(0.0);
         for (c, &weight) in drive.cycle_weights.iter().enumerate() {
             let cycle = &scratch[c * vectors * cols..(c + 1) * vectors * cols];
@@ -720,6 +826,38 @@ fn accumulate_portable(nibbles: &[u8], groups: usize, cols: usize, table: &[f32]
     }
 }
 
+/// Overwrites the upper triangle (row-major n×n, `a[c·n + d]` for d ≥ c) of a covariance
+/// matrix with its lower Cholesky factor L (`a[c·n + d]` for d ≤ c; L·Lᵀ = the matrix). A
+/// covariance of read noise is positive semi-definite but can be singular (a cycle that
+/// drives no row has zero variance, two cycles that drive the same rows are perfectly
+/// correlated): a pivot at or below 1e-12 of the largest diagonal entry gives a zero column,
+/// which samples the same distribution.
+fn cholesky_in_place(a: &mut [f64], n: usize) {
+    for c in 0..n {
+        for d in 0..c {
+            a[c * n + d] = a[d * n + c]; // mirror the upper triangle into the lower
+        }
+    }
+    let scale = (0..n).map(|c| a[c * n + c]).fold(0.0f64, f64::max);
+    for c in 0..n {
+        let pivot = a[c * n + c] - (0..c).map(|k| a[c * n + k] * a[c * n + k]).sum::<f64>();
+        let l = if pivot > 1e-12 * scale {
+            pivot.sqrt()
+        } else {
+            0.0
+        };
+        a[c * n + c] = l;
+        for r in c + 1..n {
+            let dot: f64 = (0..c).map(|k| a[r * n + k] * a[c * n + k]).sum();
+            a[r * n + c] = if l > 0.0 {
+                (a[r * n + c] - dot) / l
+            } else {
+                0.0
+            };
+        }
+    }
+}
+
 /// c = aᵀ·b for a stored k×m row-major (the drive layout), b (k×n) and c (m×n) row-major,
 /// single-threaded: callers parallelize over tiles so results never depend on the thread
 /// count.
@@ -751,10 +889,16 @@ mod tests {
     use super::*;
     use crate::adc::AdcConfig;
     use crate::dac::{Dac, DacConfig};
+    use crate::device::Correlation;
     use crate::rng::Purpose;
 
     fn key() -> StreamKey {
         StreamKey::new(1, 0, 0, Purpose::ReadNoise)
+    }
+
+    /// Read ids first, first + 1, … of `vectors` vectors.
+    fn reads(first: u64, vectors: usize) -> Vec<u64> {
+        (first..first + vectors as u64).collect()
     }
 
     /// 3×2 tile, 4-bit codes through 1-bit DACs, ideal ADC: out = codes·G exactly (to f32
@@ -772,7 +916,14 @@ mod tests {
         }
         .converter(0.0, false);
         let mut out = vec![0.0; 4];
-        let ev = tile.mvm(&drive, &adc, 0, 0, &mut out, &mut Vec::new());
+        let ev = tile.mvm(
+            &drive,
+            &adc,
+            0,
+            &reads(0, drive.vectors),
+            &mut out,
+            &mut Vec::new(),
+        );
         for t in 0..2 {
             for j in 0..2 {
                 let want: f32 = (0..3).map(|i| codes[t * 3 + i] as f32 * g[i * 2 + j]).sum();
@@ -798,64 +949,217 @@ mod tests {
         assert_eq!(fs, 2.0 * 0.5 * 100.0);
         let adc = AdcConfig::default().converter(fs / 10.0, false);
         let mut out = vec![0.0; 2];
-        tile.mvm(&drive, &adc, 8, 0, &mut out, &mut Vec::new());
+        tile.mvm(
+            &drive,
+            &adc,
+            8,
+            &reads(0, drive.vectors),
+            &mut out,
+            &mut Vec::new(),
+        );
         // Ideal: 7·100 + 7·100 = 1400; clipped at 10 µA per cycle: (1+2+4)·10/0.5 = 140.
         assert!((out[0] - 140.0).abs() < 1e-3, "{}", out[0]);
     }
 
-    /// Column read noise: 1 row-vector of 4-bit codes on a 16×3 tile with σ = 5 % of G.
-    /// Over 4000 MVMs (seed 1, indices 0..4000) the mean output matches the noiseless one
-    /// and the variance matches Σ_c w_c²·Σ_i V_ci²·σ_i² within 8 % (the standard error of
-    /// a variance estimate from 4000 samples is about 2.2 %).
+    /// Mean and unbiased variance.
+    fn moments(xs: &[f64]) -> (f64, f64) {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        (
+            mean,
+            xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0),
+        )
+    }
+
+    /// Pearson correlation of two samples.
+    fn pearson(a: &[f64], b: &[f64]) -> f64 {
+        let ((ma, va), (mb, vb)) = (moments(a), moments(b));
+        let cov = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - ma) * (y - mb))
+            .sum::<f64>()
+            / (a.len() as f64 - 1.0);
+        cov / (va * vb).sqrt()
+    }
+
+    /// Column read noise through the shift-and-add: 1 row-vector of 4-bit codes on a 16×3
+    /// tile with σ = 5 % of G, ideal ADC, 4000 MVMs (seed 1, read ids 0..4000). The mean
+    /// output matches the noiseless one (4 standard errors) and the variance matches its
+    /// closed form within 8 % (the standard error of a variance from 4000 samples is
+    /// 2.2 %): per_cycle Σ_c w_c²·Σ_i V_ci²·σ_i² (cycles independent), per_mvm
+    /// Σ_i (Σ_c w_c·V_ci)²·σ_i² (one draw per device, weighted by its input code). For these
+    /// codes the two differ by a factor of about 2, so each closed form rejects the other.
     #[test]
-    fn read_noise_has_the_column_variance_of_independent_devices() {
+    fn read_noise_has_the_variance_of_its_time_scale() {
         let rows = 16;
         let g: Vec<f32> = (0..rows * 3)
             .map(|k| 10.0 + (k % 7) as f32 * 10.0)
             .collect();
-        let tile = Tile::new(g.clone(), rows, 3, |g| 0.05 * g, 100.0, key());
         let codes: Vec<i32> = (0..rows as i32).map(|i| (i * 5) % 15 - 7).collect();
         let dac = Dac::new(&DacConfig::default(), 4);
         let drive = dac.drive(&codes, 1, rows);
-        let adc = Adc::Ideal;
-        let n = 4000;
-        let mut samples = vec![Vec::new(); 3];
-        let mut out = vec![0.0; 3];
-        let mut scratch = Vec::new();
-        for k in 0..n {
-            tile.mvm(&drive, &adc, 0, k, &mut out, &mut scratch);
+        let sigma = |i: usize, j: usize| 0.05 * g[i * 3 + j] as f64;
+        for correlation in [Correlation::PerCycle, Correlation::PerMvm] {
+            let tile = Tile::new(g.clone(), rows, 3, |g| 0.05 * g, 100.0, key())
+                .with_correlation(correlation);
+            let n = 4000;
+            let mut samples = vec![Vec::new(); 3];
+            let (mut out, mut scratch) = (vec![0.0; 3], Vec::new());
+            for k in 0..n {
+                tile.mvm(&drive, &Adc::Ideal, 0, &[k], &mut out, &mut scratch);
+                for j in 0..3 {
+                    samples[j].push(out[j] as f64);
+                }
+            }
             for j in 0..3 {
-                samples[j].push(out[j] as f64);
+                let ideal: f64 = (0..rows)
+                    .map(|i| codes[i] as f64 * g[i * 3 + j] as f64)
+                    .sum();
+                let weighted = |i: usize, square_each: bool| -> f64 {
+                    let terms = (0..drive.cycles())
+                        .map(|c| drive.cycle_weights[c] * drive.volts_at(c, 0, i) as f64);
+                    if square_each {
+                        terms.map(|x| x * x).sum()
+                    } else {
+                        terms.sum::<f64>().powi(2)
+                    }
+                };
+                let per_cycle = correlation == Correlation::PerCycle;
+                let var_want: f64 = (0..rows)
+                    .map(|i| weighted(i, per_cycle) * sigma(i, j).powi(2))
+                    .sum();
+                let (mean, var) = moments(&samples[j]);
+                let se_mean = (var_want / n as f64).sqrt();
+                assert!(
+                    (mean - ideal).abs() < 4.0 * se_mean,
+                    "{correlation:?} col {j}: mean {mean} vs {ideal}"
+                );
+                assert!(
+                    (var / var_want - 1.0).abs() < 0.08,
+                    "{correlation:?} col {j}: var {var} vs {var_want}"
+                );
             }
         }
-        for j in 0..3 {
-            let ideal: f64 = (0..rows)
-                .map(|i| codes[i] as f64 * g[i * 3 + j] as f64)
-                .sum();
-            let var_want: f64 = (0..drive.cycles())
-                .map(|c| {
-                    let w = drive.cycle_weights[c];
-                    let v: f64 = (0..rows)
-                        .map(|i| {
-                            let volts = drive.volts_at(c, 0, i) as f64;
-                            let sigma = 0.05 * g[i * 3 + j] as f64;
-                            volts * volts * sigma * sigma
-                        })
-                        .sum();
-                    w * w * v
-                })
-                .sum();
-            let mean = samples[j].iter().sum::<f64>() / n as f64;
-            let var = samples[j].iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-            let se_mean = (var_want / n as f64).sqrt();
+    }
+
+    /// The time scales told apart on the column currents of one 32×4 tile (σ = 3 % of G,
+    /// ADC noise σ 0.5 µA, seed 1). Every code is 3, so cycles 0 and 1 drive exactly the same
+    /// rows. Over 3000 reads:
+    /// * within one MVM, per_mvm read noise is the same on both cycles (correlation > 0.999)
+    ///   and per_cycle noise independent (|r| < 4/√3000 = 0.073);
+    /// * across MVMs, consecutive read ids are independent (|r| < 0.073) and one read id
+    ///   gives the same currents bit for bit;
+    /// * the ADC's noise is independent between the two cycles of one MVM (|r| < 0.073) with
+    ///   σ 0.5 µA within 8 %.
+    #[test]
+    fn noise_time_scales_are_told_apart() {
+        let rows = 32;
+        let g: Vec<f32> = (0..rows * 4)
+            .map(|k| 20.0 + (k % 5) as f32 * 15.0)
+            .collect();
+        let drive = Dac::new(&DacConfig::default(), 4).drive(&vec![3; rows], 1, rows);
+        let n = 3000u64;
+        let noise = |tile: &Tile, read: u64| -> (f64, f64) {
+            let mut clean = Vec::new();
+            tile.currents(&drive, None, &mut clean);
+            let mut noisy = Vec::new();
+            tile.currents(&drive, Some(&[read]), &mut noisy);
+            ((noisy[0] - clean[0]) as f64, (noisy[4] - clean[4]) as f64) // column 0, cycles 0 and 1
+        };
+        let threshold = 4.0 / (n as f64).sqrt();
+        for correlation in [Correlation::PerMvm, Correlation::PerCycle] {
+            let tile = Tile::new(g.clone(), rows, 4, |g| 0.03 * g, 100.0, key())
+                .with_correlation(correlation);
+            let (c0, c1): (Vec<f64>, Vec<f64>) = (0..n).map(|k| noise(&tile, k)).unzip();
+            let within = pearson(&c0, &c1);
+            match correlation {
+                Correlation::PerMvm => assert!(within > 0.999, "per_mvm within one MVM: {within}"),
+                Correlation::PerCycle => {
+                    assert!(
+                        within.abs() < threshold,
+                        "per_cycle within one MVM: {within}"
+                    )
+                }
+            }
+            let across = pearson(&c0[..n as usize - 1], &c0[1..]);
             assert!(
-                (mean - ideal).abs() < 4.0 * se_mean,
-                "col {j}: mean {mean} vs {ideal}"
+                across.abs() < threshold,
+                "{correlation:?} across MVMs: {across}"
             );
-            assert!(
-                (var / var_want - 1.0).abs() < 0.08,
-                "col {j}: var {var} vs {var_want}"
-            );
+            assert_eq!(noise(&tile, 17), noise(&tile, 17));
+        }
+        // ADC noise: a fresh draw per conversion.
+        let tile = Tile::new(g.clone(), rows, 4, |_| 0.0, 100.0, key());
+        let adc = AdcConfig {
+            ideal: false,
+            adc_bits: 24,
+            noise: 0.5 / 1000.0,
+            ..Default::default()
+        }
+        .converter(1000.0, false);
+        assert!((adc.noise_ua() - 0.5).abs() < 1e-6);
+        let mut clean = Vec::new();
+        tile.currents(&drive, None, &mut clean);
+        let (mut c0, mut c1) = (Vec::new(), Vec::new());
+        for k in 0..n {
+            let mut noisy = clean.clone();
+            tile.add_adc_noise(&drive, adc.noise_ua(), &[k], &mut noisy);
+            c0.push((noisy[0] - clean[0]) as f64);
+            c1.push((noisy[4] - clean[4]) as f64);
+        }
+        assert!(pearson(&c0, &c1).abs() < threshold);
+        assert!((moments(&c0).1.sqrt() / 0.5 - 1.0).abs() < 0.08);
+    }
+
+    /// Per-MVM noise of a vector does not depend on the batch it runs in: the same three
+    /// input vectors (seed-free integer patterns) run as one batch of 3 and as three batches
+    /// of 1, with their read ids 5, 9, 2, give the same outputs bit for bit, with an 8-bit
+    /// ADC (a calibrated range) and ADC noise on.
+    #[test]
+    fn noise_of_a_vector_does_not_depend_on_its_batch() {
+        let (rows, cols) = (40, 6);
+        let g: Vec<f32> = (0..rows * cols)
+            .map(|k| 10.0 + (k * 13 % 17) as f32 * 4.0)
+            .collect();
+        let tile = Tile::new(g, rows, cols, |g| 0.02 * g, 88.2, key());
+        let codes: Vec<i32> = (0..3 * rows).map(|k| (k as i32 * 37) % 255 - 127).collect();
+        let dac = Dac::new(&DacConfig::default(), 8);
+        let batch = dac.drive(&codes, 3, rows);
+        let adc = AdcConfig {
+            noise: 0.01,
+            ..Default::default()
+        }
+        .converter(tile.max_abs_current_ua(&batch), false);
+        let mut together = vec![0.0; 3 * cols];
+        tile.mvm(&batch, &adc, 8, &[5, 9, 2], &mut together, &mut Vec::new());
+        for (t, read) in [5u64, 9, 2].into_iter().enumerate() {
+            let alone = dac.drive(&codes[t * rows..(t + 1) * rows], 1, rows);
+            let mut out = vec![0.0; cols];
+            tile.mvm(&alone, &adc, 8, &[read], &mut out, &mut Vec::new());
+            assert_eq!(out, together[t * cols..(t + 1) * cols], "vector {t}");
+        }
+    }
+
+    /// The Cholesky factor of a singular covariance (two identical cycles and an empty one)
+    /// reproduces the matrix: L·Lᵀ = C to 1e-12.
+    #[test]
+    fn cholesky_handles_singular_covariances() {
+        // Cycles 0 and 1 identical (variance 4), cycle 2 empty, cycle 3 partly shared.
+        let c = [
+            4.0, 4.0, 0.0, 2.0, 4.0, 4.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 2.0, 2.0, 0.0, 3.0,
+        ];
+        let mut l = c;
+        cholesky_in_place(&mut l, 4);
+        for r in 0..4 {
+            for s in 0..4 {
+                let v: f64 = (0..=r.min(s)).map(|k| l[r * 4 + k] * l[s * 4 + k]).sum();
+                assert!(
+                    (v - c[r * 4 + s]).abs() < 1e-12,
+                    "({r},{s}): {v} vs {}",
+                    c[r * 4 + s]
+                );
+            }
         }
     }
 
@@ -948,8 +1252,22 @@ mod tests {
             crate::adc::AdcConfig::default().converter(range, true),
         ] {
             let (mut a, mut b) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
-            analog.mvm(&drive, &adc, 8, 0, &mut a, &mut Vec::new());
-            bytes.mvm(&drive, &adc, 8, 0, &mut b, &mut Vec::new());
+            analog.mvm(
+                &drive,
+                &adc,
+                8,
+                &reads(0, drive.vectors),
+                &mut a,
+                &mut Vec::new(),
+            );
+            bytes.mvm(
+                &drive,
+                &adc,
+                8,
+                &reads(0, drive.vectors),
+                &mut b,
+                &mut Vec::new(),
+            );
             let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let close = a
                 .iter()
@@ -995,8 +1313,22 @@ mod tests {
             .collect();
         let drive = Dac::new(&DacConfig::default(), 8).drive(&codes, vectors, rows);
         let (mut a, mut b) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
-        analog.mvm(&drive, &Adc::Ideal, 0, 7, &mut a, &mut Vec::new());
-        grid.mvm(&drive, &Adc::Ideal, 0, 7, &mut b, &mut Vec::new());
+        analog.mvm(
+            &drive,
+            &Adc::Ideal,
+            0,
+            &reads(7, drive.vectors),
+            &mut a,
+            &mut Vec::new(),
+        );
+        grid.mvm(
+            &drive,
+            &Adc::Ideal,
+            0,
+            &reads(7, drive.vectors),
+            &mut b,
+            &mut Vec::new(),
+        );
         let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() <= 1e-4 * max, "{x} vs {y}");
@@ -1034,8 +1366,22 @@ mod tests {
             assert_eq!(levels.conductances_us(), g);
             let adc = Adc::Ideal;
             let (mut a, mut l) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
-            analog.mvm(&drive, &adc, 0, 3, &mut a, &mut Vec::new());
-            levels.mvm(&drive, &adc, 0, 3, &mut l, &mut Vec::new());
+            analog.mvm(
+                &drive,
+                &adc,
+                0,
+                &reads(3, drive.vectors),
+                &mut a,
+                &mut Vec::new(),
+            );
+            levels.mvm(
+                &drive,
+                &adc,
+                0,
+                &reads(3, drive.vectors),
+                &mut l,
+                &mut Vec::new(),
+            );
             let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let tol = if sigma == 0.0 { 1e-5 } else { 1e-4 };
             for (x, y) in a.iter().zip(&l) {
@@ -1053,8 +1399,22 @@ mod tests {
         assert!((levels.max_abs_current_ua(&drive) - range).abs() <= 1e-5 * range);
         let adc = crate::adc::AdcConfig::default().converter(range, false);
         let (mut a, mut l) = (vec![0.0; vectors * cols], vec![0.0; vectors * cols]);
-        analog.mvm(&drive, &adc, 8, 0, &mut a, &mut Vec::new());
-        levels.mvm(&drive, &adc, 8, 0, &mut l, &mut Vec::new());
+        analog.mvm(
+            &drive,
+            &adc,
+            8,
+            &reads(0, drive.vectors),
+            &mut a,
+            &mut Vec::new(),
+        );
+        levels.mvm(
+            &drive,
+            &adc,
+            8,
+            &reads(0, drive.vectors),
+            &mut l,
+            &mut Vec::new(),
+        );
         let one_code: f64 =
             drive.cycle_weights.iter().map(|w| w.abs()).sum::<f64>() * range as f64 / 255.0;
         let max = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));

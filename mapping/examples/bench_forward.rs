@@ -87,12 +87,18 @@ fn one_shot(w: &[f32], x: &[f32], tokens: usize, gemm_s: f64, repeats: usize) {
         ..Default::default()
     };
     let m = MappedMatrix::program(w, OUT, IN, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
-    let _ = m.forward(x, tokens, 0).unwrap();
+    let _ = m.forward(x, tokens, &mapping::read_ids(0, tokens)).unwrap();
     let forward_s = median(
         (0..repeats * 4)
             .map(|i| {
                 let t = Instant::now();
-                let _ = m.forward(x, tokens, i as u64).unwrap();
+                let _ = m
+                    .forward(
+                        x,
+                        tokens,
+                        &mapping::read_ids(i as u64 * tokens as u64, tokens),
+                    )
+                    .unwrap();
                 t.elapsed().as_secs_f64()
             })
             .collect(),
@@ -161,13 +167,21 @@ fn main() {
             })
             .collect(),
     );
-    let (y, _) = m.forward(&x, tokens, 0).unwrap(); // warm-up
+    let (y, _) = m
+        .forward(&x, tokens, &mapping::read_ids(0, tokens))
+        .unwrap(); // warm-up
     let cpu_before = cpu_seconds();
     let forward_s = median(
         (0..repeats)
             .map(|i| {
                 let t = Instant::now();
-                let _ = m.forward(&x, tokens, i as u64).unwrap();
+                let _ = m
+                    .forward(
+                        &x,
+                        tokens,
+                        &mapping::read_ids(i as u64 * tokens as u64, tokens),
+                    )
+                    .unwrap();
                 t.elapsed().as_secs_f64()
             })
             .collect(),

@@ -46,7 +46,7 @@ fn relative_error_with_faults(
     m.calibrate(x, TOKENS)
         .expect("calibration data has the right shape");
     let (y, _) = m
-        .forward(x, TOKENS, 0)
+        .forward(x, TOKENS, &mapping::read_ids(0, TOKENS))
         .expect("inputs have the right shape");
     let num: f64 = y
         .iter()

@@ -55,6 +55,45 @@ impl Encoding {
     }
 }
 
+/// Drift compensation: a digital gain per array (or per array column) that undoes the
+/// uniform part of conductance drift, measured with a known reference input (aihwkit's
+/// `GlobalDriftCompensation` and `PerColumnDriftCompensation`).
+///
+/// Right after programming, and again at read time, each array is read with the one-hot
+/// reference inputs e_1 … e_rows (every row driven alone, the read-out tensor aihwkit
+/// uses); each read gives every output feature's digitized column difference, the stored
+/// weight of that row. With `ref` the mean magnitude of those outputs after programming
+/// and `meas` the same at read time, the array's outputs are multiplied by α = ref/meas:
+/// one α per array (`global`, the mean over all its outputs) or one per output feature of
+/// the array (`per_column`). The reference reads are modelled as exact (ideal converters,
+/// no per-read noise: a real chip averages repeated reference reads), so α reflects the
+/// conductances alone; aihwkit reads them through its noisy periphery. The multiplies by α
+/// (one per token, output feature and array) are digital events of every inference; the
+/// reference reads, 2 × rows one-hot reads per array, happen once per chip instance and
+/// read time and are reported apart ([`crate::MappingReport::drift_compensation_reads`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftCompensation {
+    /// No compensation (default).
+    #[default]
+    None,
+    /// One gain per array.
+    Global,
+    /// One gain per output feature of each array.
+    PerColumn,
+}
+
+impl DriftCompensation {
+    /// The name used in configurations and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            DriftCompensation::None => "none",
+            DriftCompensation::Global => "global",
+            DriftCompensation::PerColumn => "per_column",
+        }
+    }
+}
+
 /// Granularity of the weight quantization scale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,6 +155,8 @@ pub struct MappingConfig {
     /// Wire resistance of the arrays (a static effective conductance per cell, applied at
     /// programming; see `crossbar::ir_drop`). Default off.
     pub ir_drop: IrDropConfig,
+    /// Digital drift compensation (see [`DriftCompensation`]). Default `none`.
+    pub drift_compensation: DriftCompensation,
 }
 
 impl Default for MappingConfig {
@@ -140,6 +181,7 @@ impl Default for MappingConfig {
             dac: DacConfig::default(),
             adc: AdcConfig::default(),
             ir_drop: IrDropConfig::default(),
+            drift_compensation: DriftCompensation::None,
         }
     }
 }

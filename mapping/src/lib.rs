@@ -42,7 +42,14 @@ pub mod quantize;
 pub mod remap;
 pub mod tiling;
 
-pub use config::{Encoding, Fidelity, InputScale, MappingConfig, WeightScale};
+pub use config::{DriftCompensation, Encoding, Fidelity, InputScale, MappingConfig, WeightScale};
 pub use error::MappingError;
 pub use matrix::{MappedMatrix, MappingReport};
 pub use remap::{FaultMap, StuckAt, StuckCell};
+
+/// Read ids `first`, `first + 1`, … for `tokens` tokens: for studies that read each token
+/// once (see [`MappedMatrix::forward`]); pass `pass · tokens` as `first` for the pass-th
+/// forward pass so that every pass draws new per-read noise.
+pub fn read_ids(first: u64, tokens: usize) -> Vec<u64> {
+    (first..first + tokens as u64).collect()
+}

@@ -8,10 +8,11 @@
 //! share output features, and rescale by the weight and input scales.
 //!
 //! Arrays are processed in parallel by column tile; each output feature is computed by one
-//! task that visits its row tiles in a fixed order, and read noise comes from per-array
-//! streams, so the result is bitwise the same for any number of threads.
+//! task that visits its row tiles in a fixed order, and per-read noise comes from per-array
+//! streams keyed by each token's read id, so the result is bitwise the same for any number
+//! of threads and any batching of the tokens.
 
-use crate::config::{InputScale, MappingConfig};
+use crate::config::{DriftCompensation, InputScale, MappingConfig};
 use crate::error::MappingError;
 use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
 use crate::remap::{self, apply_faults, FaultMap};
@@ -46,6 +47,9 @@ pub struct MappedMatrix {
     adc_ranges_ua: Option<Vec<f32>>,
     /// Calibrated input scale; `None` for dynamic scaling or before calibration.
     input_scale: Option<f32>,
+    /// Drift-compensation gain of every output feature of every array (row-tile-major,
+    /// then the array's outputs); `None` when compensation is off.
+    drift_gains: Option<Vec<Vec<f32>>>,
 }
 
 /// What a mapping occupies and spends, without running data.
@@ -83,6 +87,11 @@ pub struct MappingReport {
     /// Bytes of state the mapped matrix stores (conductances or level bit planes, noise
     /// variances, scales).
     pub stored_bytes: usize,
+    /// `none`, `global` or `per_column`.
+    pub drift_compensation: &'static str,
+    /// One-hot reference reads (one input vector each) of the drift compensation, once per
+    /// chip instance and read time: 2 × active rows per array; 0 when off.
+    pub drift_compensation_reads: u64,
 }
 
 impl MappedMatrix {
@@ -159,6 +168,20 @@ impl MappedMatrix {
             .into_par_iter()
             .map(|a| chip.program_tile(&q.codes, a, &fault_maps[a]))
             .collect();
+        let fresh_device = device.at_programming();
+        let drift_gains = (cfg.drift_compensation != DriftCompensation::None).then(|| {
+            let fresh = Chip {
+                device: &fresh_device,
+                ..chip
+            };
+            (0..layout.arrays())
+                .into_par_iter()
+                .map(|a| {
+                    let reference = fresh.program_tile(&q.codes, a, &fault_maps[a]);
+                    drift_gains(&layout, a, &reference, &tiles[a], cfg.drift_compensation)
+                })
+                .collect()
+        });
         let dac = Dac::new(&cfg.dac, cfg.input_bits);
         let adc_ranges_ua = match cfg.adc.range {
             AdcRange::FullScale => Some(
@@ -179,6 +202,7 @@ impl MappedMatrix {
             tiles,
             adc_ranges_ua,
             input_scale: None,
+            drift_gains,
         })
     }
 
@@ -239,15 +263,25 @@ impl MappedMatrix {
     }
 
     /// y = x·Wᵀ on the chip for `tokens` rows of x (tokens × in, row-major), giving
-    /// tokens × out (bias not added) and the exact events. `mvm_index` selects the read
-    /// noise draws: give every forward pass of a chip instance its own index.
+    /// tokens × out (bias not added) and the exact events. `reads` holds one read id per
+    /// token and selects its per-read noise (device read noise, ADC noise): give every
+    /// token read by a chip instance its own id, e.g. from its example and position, so
+    /// that a token's noise does not depend on the batch it runs in.
     pub fn forward(
         &self,
         x: &[f32],
         tokens: usize,
-        mvm_index: u64,
+        reads: &[u64],
     ) -> Result<(Vec<f32>, EventCounts), MappingError> {
         self.check_input(x, tokens)?;
+        if reads.len() != tokens {
+            return Err(MappingError::Shape {
+                matrix_id: self.matrix_id,
+                what: "read ids (one per token)".into(),
+                expected: format!("{tokens} ids"),
+                found: format!("{} ids", reads.len()),
+            });
+        }
         let ranges = self
             .adc_ranges_ua
             .as_ref()
@@ -258,7 +292,7 @@ impl MappedMatrix {
         let (scales, drives) = self.drives(x, tokens)?;
         let per_tile: Vec<(Vec<f32>, EventCounts)> = (0..self.layout.col_tiles)
             .into_par_iter()
-            .map(|j| self.column_tile(j, &drives, ranges, tokens, mvm_index))
+            .map(|j| self.column_tile(j, &drives, ranges, tokens, reads))
             .collect();
         let n_out = self.layout.out_features;
         let mut y = vec![0.0f32; tokens * n_out];
@@ -325,7 +359,7 @@ impl MappedMatrix {
         drives: &[Drive],
         ranges: &[f32],
         tokens: usize,
-        mvm_index: u64,
+        reads: &[u64],
     ) -> (Vec<f32>, EventCounts) {
         let l = &self.layout;
         let width = l.outputs(j).len();
@@ -349,24 +383,21 @@ impl MappedMatrix {
         let mut tile_out = vec![0.0f32; tokens * cols];
         let mut scratch = Vec::new();
         let mut events = self.digital_events(j, tokens);
+        let unit = vec![1.0f32; width];
         for (r, drive) in drives.iter().enumerate() {
             let a = l.array_index(r, j);
+            let gains = self.drift_gains.as_ref().map_or(&unit, |g| &g[a]);
             let adc = self.cfg.adc.converter(ranges[a], drive.bipolar);
-            events += self.tiles[a].mvm(
-                drive,
-                &adc,
-                adc_bits,
-                mvm_index,
-                &mut tile_out,
-                &mut scratch,
-            );
+            events += self.tiles[a].mvm(drive, &adc, adc_bits, reads, &mut tile_out, &mut scratch);
             for (acc_t, out_t) in acc.chunks_mut(width).zip(tile_out.chunks(cols)) {
-                for (acc_to, output) in acc_t.iter_mut().zip(terms.chunks_exact(slices)) {
+                for ((acc_to, output), &gain) in
+                    acc_t.iter_mut().zip(terms.chunks_exact(slices)).zip(gains)
+                {
                     let mut sum = 0.0f32;
                     for &(plus, minus, sig) in output {
                         sum += sig * (out_t[plus] - out_t[minus]);
                     }
-                    *acc_to += sum;
+                    *acc_to += gain * sum;
                 }
             }
         }
@@ -375,13 +406,16 @@ impl MappedMatrix {
 
     /// Digital events of column tile `j` outside the arrays: per token, output and row
     /// tile 2S − 1 shift-and-adds (S subtractions of the W⁻ / reference column, S − 1
-    /// shifted additions of slices); per token and output R − 1 adder-tree additions.
+    /// shifted additions of slices) and, with drift compensation, one multiply by the
+    /// array's gain; per token and output R − 1 adder-tree additions.
     fn digital_events(&self, j: usize, tokens: usize) -> EventCounts {
         let l = &self.layout;
         let outputs = (tokens * l.outputs(j).len()) as u64;
+        let compensated = self.drift_gains.is_some() as u64;
         EventCounts {
             shift_adds: outputs * l.row_tiles as u64 * (2 * l.slicing.slices as u64 - 1),
             adder_tree_ops: outputs * (l.row_tiles as u64 - 1),
+            compensation_multiplies: compensated * outputs * l.row_tiles as u64,
             ..Default::default()
         }
     }
@@ -445,6 +479,12 @@ impl MappedMatrix {
                     .unwrap_or(0)) as u64,
             events_per_token: self.events(1),
             stored_bytes: self.stored_bytes(),
+            drift_compensation: self.cfg.drift_compensation.name(),
+            drift_compensation_reads: if self.drift_gains.is_some() {
+                2 * self.tiles.iter().map(|t| t.rows() as u64).sum::<u64>()
+            } else {
+                0
+            },
         }
     }
 
@@ -473,6 +513,54 @@ impl MappedMatrix {
             });
         }
         Ok(())
+    }
+}
+
+/// The drift-compensation gains of array `a` (one per output feature of its column tile):
+/// ref/meas of the mean magnitude of the one-hot reads' outputs, over the whole array
+/// (`global`) or per output feature (`per_column`). The one-hot read of row i gives output
+/// o the digitized difference Σ_s 2^(s·c)·(G⁺_i,(o,s) − G⁻_i,(o,s)), its stored weight; an
+/// output that reads 0 at read time keeps gain 1.
+fn drift_gains(
+    layout: &Layout,
+    a: usize,
+    reference: &Tile,
+    drifted: &Tile,
+    mode: DriftCompensation,
+) -> Vec<f32> {
+    let j = a % layout.col_tiles;
+    let width = layout.outputs(j).len();
+    let magnitudes = |tile: &Tile| -> Vec<f64> {
+        let (g, cols) = (tile.conductances_us(), tile.cols());
+        (0..width)
+            .map(|o| {
+                g.chunks_exact(cols)
+                    .map(|row| {
+                        (0..layout.slicing.slices)
+                            .map(|s| {
+                                let diff =
+                                    row[layout.plus_col(o, s)] - row[layout.minus_col(j, o, s)];
+                                layout.slicing.significance(s) as f64 * diff as f64
+                            })
+                            .sum::<f64>()
+                            .abs()
+                    })
+                    .sum()
+            })
+            .collect()
+    };
+    let (before, after) = (magnitudes(reference), magnitudes(drifted));
+    let gain = |r: f64, m: f64| if m > 0.0 { (r / m) as f32 } else { 1.0 };
+    match mode {
+        DriftCompensation::None => vec![1.0; width],
+        DriftCompensation::Global => {
+            vec![gain(before.iter().sum(), after.iter().sum()); width]
+        }
+        DriftCompensation::PerColumn => before
+            .iter()
+            .zip(&after)
+            .map(|(&r, &m)| gain(r, m))
+            .collect(),
     }
 }
 
@@ -524,6 +612,7 @@ fn check_fault_map(
 }
 
 /// What programming one array needs to know besides its weights.
+#[derive(Clone, Copy)]
 struct Chip<'a> {
     layout: &'a Layout,
     /// The cell's conductance range (its `bits_per_cell` is that of bit-sliced mappings;
@@ -611,14 +700,15 @@ impl Chip<'_> {
             move |g| device.read_noise_sigma_us(g),
             self.cell.g_max_us,
             key.with_purpose(Purpose::ReadNoise),
-        );
+        )
+        .with_correlation(self.device.read_noise.correlation());
         // Bit-sliced cells that landed exactly on their levels (ideal devices) are kept as
         // bit planes: 1/16 of the memory at 2 bits per cell, and popcount MVMs; unsliced
         // cells on at most 256 levels as bytes, read by an exact integer product; devices
         // that vary (programming, drift) as 16-bit codes of their conductance (half the
         // memory of f32, an error a thousandth of the variation's). Exact targets that are
         // no levels (finer one-shot scales, IR drop alone) stay f32, so ideal parity holds.
-        let varied = !(self.device.programming.is_none() && self.device.drift.is_none());
+        let varied = self.device.varies_conductance();
         let tile = match self.layout.slicing.bits {
             bits @ 1..=4 => tile.compact_levels(&CellConfig {
                 bits_per_cell: bits,

@@ -93,7 +93,9 @@ fn ideal_hardware_reproduces_the_digital_product() {
                 }
                 let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0)
                     .unwrap();
-                let (y, _) = m.forward(&x, tokens, 0).unwrap();
+                let (y, _) = m
+                    .forward(&x, tokens, &mapping::read_ids(0, tokens))
+                    .unwrap();
                 for i in 0..y.len() {
                     let err = (y[i] as f64 - want[i]).abs();
                     assert!(
@@ -126,7 +128,9 @@ fn ideal_24_bit_hardware_reproduces_real_valued_products() {
         cfg.dac.dac_bits = bits;
         cfg.cell.bits_per_cell = 4;
         let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
-        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        let (y, _) = m
+            .forward(&x, tokens, &mapping::read_ids(0, tokens))
+            .unwrap();
         (0..y.len())
             .map(|i| (y[i] as f64 - want[i]).abs() / mag[i])
             .fold(0.0, f64::max)
@@ -166,7 +170,9 @@ fn ideal_hardware_error_is_within_the_quantization_bound() {
         let mut cfg = ideal_cfg(fidelity, Encoding::Differential, rows, cols, bits);
         cfg.cell.bits_per_cell = 4;
         let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
-        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        let (y, _) = m
+            .forward(&x, tokens, &mapping::read_ids(0, tokens))
+            .unwrap();
         let qw = quantize_weights(&w, n_out, k, bits, cfg.weight_scale);
         for t in 0..tokens {
             let row = &x[t * k..(t + 1) * k];
@@ -234,7 +240,9 @@ fn wide_adc_bit_sliced_equals_the_integer_result() {
     };
     let achieved = |cfg: &MappingConfig| -> Vec<f64> {
         let m = MappedMatrix::program(&w, n_out, k, cfg, &DeviceConfig::default(), 1, 0).unwrap();
-        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        let (y, _) = m
+            .forward(&x, tokens, &mapping::read_ids(0, tokens))
+            .unwrap();
         let qw = quantize_weights(&w, n_out, k, 8, cfg.weight_scale);
         (0..tokens * n_out)
             .map(|i| {
@@ -297,7 +305,9 @@ fn calibrated_adc_range_beats_full_scale() {
         let mut m =
             MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
         m.calibrate(&x, tokens).unwrap();
-        let (y, _) = m.forward(&x, tokens, 0).unwrap();
+        let (y, _) = m
+            .forward(&x, tokens, &mapping::read_ids(0, tokens))
+            .unwrap();
         y.iter()
             .zip(&want)
             .map(|(a, b)| (*a as f64 - b).abs())
@@ -336,7 +346,13 @@ fn event_counts_match_the_closed_form() {
         0,
     )
     .unwrap();
-    let (_, ev) = m.forward(&random(tokens * k, 10), tokens, 0).unwrap();
+    let (_, ev) = m
+        .forward(
+            &random(tokens * k, 10),
+            tokens,
+            &mapping::read_ids(0, tokens),
+        )
+        .unwrap();
     let (t, c, s, j, r, cols) = (5u64, 8u64, 4u64, 38u64, 4u64, 2400u64);
     let (n, kk) = (n_out as u64, k as u64);
     assert_eq!(ev.adc_conversions.get(&8), Some(&(t * c * r * cols)));
@@ -381,7 +397,9 @@ fn deterministic_across_runs_and_threads() {
     };
     let run = || {
         let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 11, 3).unwrap();
-        m.forward(&x, tokens, 4).unwrap().0
+        m.forward(&x, tokens, &mapping::read_ids(4 * tokens as u64, tokens))
+            .unwrap()
+            .0
     };
     let one = run_in_pool(1, run);
     let two = run_in_pool(2, run);
@@ -420,7 +438,7 @@ fn bad_input_is_an_error_that_names_the_problem() {
     assert_eq!(e.key, "matrix 7 weight[1][0]");
     let m = MappedMatrix::program(&[0.5; 6], 2, 3, &cfg, &DeviceConfig::default(), 1, 7).unwrap();
     assert!(matches!(
-        m.forward(&[0.0; 5], 2, 0),
+        m.forward(&[0.0; 5], 2, &mapping::read_ids(0, 2)),
         Err(MappingError::Shape { .. })
     ));
     let cfg = MappingConfig {
@@ -430,14 +448,15 @@ fn bad_input_is_an_error_that_names_the_problem() {
     let mut m =
         MappedMatrix::program(&[0.5; 6], 2, 3, &cfg, &DeviceConfig::default(), 1, 7).unwrap();
     assert_eq!(
-        m.forward(&[0.1; 3], 1, 0).unwrap_err(),
+        m.forward(&[0.1; 3], 1, &mapping::read_ids(0, 1))
+            .unwrap_err(),
         MappingError::NotCalibrated {
             matrix_id: 7,
             what: "input_scale"
         }
     );
     m.calibrate(&[0.1, -0.2, 0.3], 1).unwrap();
-    assert!(m.forward(&[0.1; 3], 1, 0).is_ok());
+    assert!(m.forward(&[0.1; 3], 1, &mapping::read_ids(0, 1)).is_ok());
 }
 
 /// `columns_per_adc` changes only bookkeeping: outputs and events are identical for 1 and
@@ -458,7 +477,9 @@ fn columns_per_adc_changes_bookkeeping_only() {
             ..Default::default()
         };
         let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
-        let (y, ev) = m.forward(&x, tokens, 0).unwrap();
+        let (y, ev) = m
+            .forward(&x, tokens, &mapping::read_ids(0, tokens))
+            .unwrap();
         (y, ev, m.report())
     };
     let (y1, ev1, r1) = run(1);
@@ -539,7 +560,13 @@ fn one_shot_event_counts_match_the_closed_form() {
     };
     let w = random(n_out * k, 17);
     let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
-    let (_, ev) = m.forward(&random(tokens * k, 18), tokens, 0).unwrap();
+    let (_, ev) = m
+        .forward(
+            &random(tokens * k, 18),
+            tokens,
+            &mapping::read_ids(0, tokens),
+        )
+        .unwrap();
     let (t, j, r, cols, n, kk) = (5u64, 5u64, 4u64, 305u64, n_out as u64, k as u64);
     assert_eq!(ev.adc_conversions.get(&8), Some(&(t * r * cols)));
     assert_eq!(ev.sample_holds, t * r * cols);

@@ -71,7 +71,9 @@ fn remapping_reduces_the_error_of_stuck_cells() {
         };
         let m = MappedMatrix::program_with_faults(&w, n_out, k, &cfg, &device, 1, 0, fault_map)
             .unwrap();
-        m.forward(&x, tokens, 0).unwrap().0
+        m.forward(&x, tokens, &mapping::read_ids(0, tokens))
+            .unwrap()
+            .0
     };
     let clean = run(false, false);
     let dist = |y: &[f32]| -> f64 {

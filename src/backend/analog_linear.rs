@@ -84,12 +84,13 @@ impl AnalogLinear {
 }
 
 impl LinearOp for AnalogLinear {
-    fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix {
+    fn forward(&self, x: &Matrix, batch: BatchId<'_>) -> Matrix {
         if self.calibrate_next.swap(false, Ordering::SeqCst) {
             self.calibrate(x);
         }
         let out = self.bias.len();
-        let result = self.with_matrix(|m| m.forward(x.as_slice(), x.rows(), batch));
+        let reads = batch.read_ids(x.rows());
+        let result = self.with_matrix(|m| m.forward(x.as_slice(), x.rows(), &reads));
         match result {
             Ok((mut y, events)) => {
                 for row in y.chunks_exact_mut(out) {

@@ -141,7 +141,10 @@ impl CrossbarAttention {
                 matrix_id,
             )?;
             m.calibrate(x, tokens)?;
-            let (y, events) = m.forward(x, tokens, at.sequence)?;
+            let reads: Vec<u64> = (0..tokens as u64)
+                .map(|p| (at.sequence << 16) | p)
+                .collect();
+            let (y, events) = m.forward(x, tokens, &reads)?;
             Ok((y, events, written(&m)))
         };
         match run() {

@@ -70,6 +70,9 @@ pub struct InferenceCost {
     pub arrays: u64,
     /// Writes and endurance of attention on crossbars; `None` when attention is digital.
     pub attention: Option<CrossbarAttentionCost>,
+    /// One-hot reference reads of the drift compensation, all analog layers: once per chip
+    /// instance and read time, not per inference (0 when compensation is off).
+    pub drift_compensation_reads: u64,
 }
 
 /// What attention on write-enabled crossbars costs per inference.
@@ -93,7 +96,8 @@ pub struct CrossbarAttentionCost {
 }
 
 /// Converts the mapping's event counts into the energy roll-up's. DAC drives are recorded
-/// under the bits one drive resolves (`min(dac_bits, input_bits)`).
+/// under the bits one drive resolves (`min(dac_bits, input_bits)`); drift-compensation
+/// gains are fp32 multiplies of the periphery.
 pub fn energy_events(e: &crossbar::EventCounts, dac_bits: u8) -> energy::EventCounts {
     let mut out = energy::EventCounts {
         cell_reads: e.cell_reads,
@@ -103,6 +107,7 @@ pub fn energy_events(e: &crossbar::EventCounts, dac_bits: u8) -> energy::EventCo
         buffer_bits: e.buffer_bits,
         ..Default::default()
     };
+    out.periphery.fp32_mult += e.compensation_multiplies;
     for (&bits, &n) in &e.adc_conversions {
         // An ideal ADC (key 0) is a modelling device, not hardware: it costs nothing.
         if bits > 0 {
@@ -132,12 +137,14 @@ pub fn inference_cost(
 
     let mut events = energy::EventCounts::default();
     let mut layouts = Vec::new();
+    let mut drift_compensation_reads = 0;
     for layer in model.layers() {
         let per_token = layer.name().contains('.');
         let n = vectors(per_token);
         layer.with_matrix(|m| {
             events += energy_events(&m.events(n), dac_bits);
             layouts.push(matrix_layout(layer.name(), m, n as u64));
+            drift_compensation_reads += m.report().drift_compensation_reads;
         });
         events.periphery.fp32_add += (n * layer.with_matrix(|m| m.out_features())) as u64;
     }
@@ -196,6 +203,7 @@ pub fn inference_cost(
         area_mm2: area(&area_layouts, tech)?,
         arrays: area_layouts.iter().map(|l| l.arrays).sum(),
         attention: crossbar,
+        drift_compensation_reads,
     })
 }
 

@@ -17,9 +17,10 @@
 //! the new ranges. The result depends only on the checkpoint, the hardware, the seed and
 //! the train file, so it is part of the seed-reproducible state.
 //!
-//! Read noise. A forward pass of a layer draws its read noise from the stream
-//! (matrix, batch id), where the batch id is the file-order index of the batch's first
-//! example ([`crate::model::BatchId`]): results do not depend on the number of threads.
+//! Per-read noise. Each token's read noise and ADC noise come from streams keyed by
+//! (matrix, tile, read id), where the read id is the token's file-order example index and
+//! position ([`crate::model::BatchId::read_ids`]): results depend neither on the batch size
+//! nor on the number of threads.
 //!
 //! Cost ([`cost`]). Energy, latency and area per inference come from closed-form event
 //! counts of the mapping (equal to the counts the forward passes produce, which a test
@@ -50,9 +51,9 @@ pub use attention::{AttentionMeasured, CrossbarAttention};
 pub use cost::{DigitalLinearShape, InferenceCost};
 pub use glue_run::GlueRun;
 
-/// Batch id of the calibration pass; evaluation batches are numbered by example index, so
-/// they never reach it.
-pub const CALIBRATION_BATCH: u64 = u64::MAX;
+/// Added to the example index of calibration (train-split) examples, so that their read ids
+/// never meet those of evaluated examples (indices below it).
+pub const CALIBRATION_EXAMPLES: u64 = 1 << 45;
 
 /// Whether `hardware` has ranges that must be measured on data before inference.
 pub fn needs_calibration(hardware: &HardwareConfig) -> bool {
@@ -162,12 +163,13 @@ impl AnalogModel {
                  input and ADC ranges, found 0"
             );
         }
-        let mut batch = PackedBatch {
-            id: CALIBRATION_BATCH,
-            ..Default::default()
-        };
-        for e in examples {
-            batch.push(&e.input_ids, &e.token_type_ids);
+        let mut batch = PackedBatch::default();
+        for (i, e) in examples.iter().enumerate() {
+            batch.push_example(
+                CALIBRATION_EXAMPLES + i as u64,
+                &e.input_ids,
+                &e.token_type_ids,
+            );
         }
         self.layers
             .iter()

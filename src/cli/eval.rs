@@ -190,6 +190,8 @@ fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> 
             "attention_cell_writes_per_inference": cost.attention.as_ref().map(|a| a.cell_writes_per_inference),
             "inferences_to_endurance": cost.attention.as_ref().map(|a| a.inferences_to_endurance),
             "attention_crossbar": cost.attention,
+            "drift_compensation": hardware.mapping.drift_compensation,
+            "drift_compensation_reads": cost.drift_compensation_reads,
         })));
         println!("{}", serde_json::Value::Object(report));
     } else {

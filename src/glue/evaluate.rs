@@ -51,12 +51,9 @@ pub fn predict_logits(
     let results: Vec<Matrix> = buckets
         .par_iter()
         .map(|bucket| {
-            let mut batch = PackedBatch {
-                id: bucket[0] as u64,
-                ..Default::default()
-            };
+            let mut batch = PackedBatch::default();
             for &i in bucket {
-                batch.push(&encoded[i].input_ids, &encoded[i].token_type_ids);
+                batch.push_example(i as u64, &encoded[i].input_ids, &encoded[i].token_type_ids);
             }
             model.forward(&batch)
         })

@@ -71,8 +71,13 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
     (
         "reram-cmo",
-        "isaac-32nm on ReRAM with aihwkit's CMO/HfOx variation, read noise and relaxation (1 h)",
+        "isaac-32nm on ReRAM: aihwkit's CMO/HfOx variation, relaxation and 1/f deviation (1 h)",
         include_str!("../../data/hardware/reram-cmo.toml"),
+    ),
+    (
+        "pcm",
+        "isaac-32nm on PCM: aihwkit's PCM programming noise, drift and 1/f deviation (1 h), 0–25 µS",
+        include_str!("../../data/hardware/pcm.toml"),
     ),
 ];
 

@@ -33,9 +33,12 @@ fn a_file_overrides_its_preset_field_by_field() {
     let hw = HardwareConfig::from_toml_str(text, "test.toml").unwrap();
     assert_eq!(hw.preset, "reram-cmo");
     assert_eq!(hw.mapping.adc.adc_bits, 6);
-    // untouched fields keep the preset's values: the ADC range, the CMO read noise
+    // untouched fields keep the preset's values: the ADC range, the CMO 1/f deviation
     assert_eq!(hw.mapping.adc.range, crossbar::AdcRange::Calibrated);
-    assert!(!hw.device.read_noise.is_none());
+    assert_eq!(
+        hw.device.accumulated_noise,
+        crossbar::device::AccumulatedNoise::reram_cmo()
+    );
     assert_eq!(
         hw.device.programming,
         crossbar::device::ProgrammingVariation::Relative { sigma: 0.3 }

@@ -52,20 +52,34 @@ use super::matrix::{gemm_strided, Matrix, StridedRef};
 pub struct PackedBatch {
     pub input_ids: Vec<u32>,
     pub token_type_ids: Vec<u32>,
-    /// The batch's identity for per-read hardware randomness (see [`BatchId`]): by
-    /// convention the file-order index of its first example. Default 0.
-    pub id: BatchId,
+    /// Identity of each sequence for per-read hardware randomness (see [`BatchId`]): by
+    /// convention its file-order example index.
+    pub examples: Vec<u64>,
     /// Number of tokens of each sequence, in order; they sum to `input_ids.len()`.
     pub lengths: Vec<usize>,
 }
 
 impl PackedBatch {
-    /// Appends one sequence.
+    /// Appends one sequence whose identity is its position in the batch.
     pub fn push(&mut self, input_ids: &[u32], token_type_ids: &[u32]) {
+        self.push_example(self.lengths.len() as u64, input_ids, token_type_ids);
+    }
+
+    /// Appends sequence `example` (its file-order index, below 2^46).
+    pub fn push_example(&mut self, example: u64, input_ids: &[u32], token_type_ids: &[u32]) {
         assert_eq!(input_ids.len(), token_type_ids.len());
         self.input_ids.extend_from_slice(input_ids);
         self.token_type_ids.extend_from_slice(token_type_ids);
         self.lengths.push(input_ids.len());
+        self.examples.push(example);
+    }
+
+    /// The rows' identities for per-read hardware randomness.
+    pub fn id(&self) -> BatchId<'_> {
+        BatchId {
+            examples: &self.examples,
+            lengths: &self.lengths,
+        }
     }
 
     pub fn num_sequences(&self) -> usize {
@@ -261,8 +275,8 @@ impl BertEmbeddings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeadAt {
     pub head: usize,
-    /// The sequence's identity for per-inference randomness: the batch id plus the
-    /// sequence's position in the batch (by convention its file-order example index).
+    /// The sequence's identity for per-inference randomness (by convention its file-order
+    /// example index, see [`BatchId`]).
     pub sequence: u64,
     /// Tokens of the sequence.
     pub len: usize,
@@ -336,7 +350,7 @@ impl BertSelfAttention {
     }
 
     /// The concatenated head outputs (tokens × hidden), before the output projection.
-    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId) -> Matrix {
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId<'_>) -> Matrix {
         let q = self.query.forward(hidden, batch);
         let k = self.key.forward(hidden, batch);
         let v = self.value.forward(hidden, batch);
@@ -349,7 +363,7 @@ impl BertSelfAttention {
         let mut start = 0;
         for (i, &len) in lengths.iter().enumerate() {
             let (block, tail) = rest.split_at_mut(len * width);
-            blocks.push((batch.wrapping_add(i as u64), start, len, block));
+            blocks.push((batch.sequence(i), start, len, block));
             rest = tail;
             start += len;
         }
@@ -512,7 +526,7 @@ impl BertSelfOutput {
     }
 
     /// `LayerNorm(dense(context) + input)`.
-    pub fn forward(&self, context: &Matrix, input: &Matrix, batch: BatchId) -> Matrix {
+    pub fn forward(&self, context: &Matrix, input: &Matrix, batch: BatchId<'_>) -> Matrix {
         let mut x = self.dense.forward(context, batch);
         x.add_assign(input);
         self.layer_norm.forward(&mut x);
@@ -552,7 +566,7 @@ impl BertAttention {
         })
     }
 
-    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId) -> Matrix {
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId<'_>) -> Matrix {
         let context = self.self_attention.forward(hidden, lengths, batch);
         self.output.forward(&context, hidden, batch)
     }
@@ -589,7 +603,7 @@ impl BertIntermediate {
         })
     }
 
-    pub fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix {
+    pub fn forward(&self, x: &Matrix, batch: BatchId<'_>) -> Matrix {
         let mut y = self.dense.forward(x, batch);
         match &self.approximation {
             None => self.act.apply(y.as_mut_slice()),
@@ -632,7 +646,7 @@ impl BertOutput {
     }
 
     /// `LayerNorm(dense(intermediate) + input)`.
-    pub fn forward(&self, intermediate: &Matrix, input: &Matrix, batch: BatchId) -> Matrix {
+    pub fn forward(&self, intermediate: &Matrix, input: &Matrix, batch: BatchId<'_>) -> Matrix {
         let mut x = self.dense.forward(intermediate, batch);
         x.add_assign(input);
         self.layer_norm.forward(&mut x);
@@ -674,7 +688,7 @@ impl BertLayer {
         })
     }
 
-    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId) -> Matrix {
+    pub fn forward(&self, hidden: &Matrix, lengths: &[usize], batch: BatchId<'_>) -> Matrix {
         let attended = self.attention.forward(hidden, lengths, batch);
         let inner = self.intermediate.forward(&attended, batch);
         self.output.forward(&inner, &attended, batch)
@@ -717,7 +731,7 @@ impl BertEncoder {
         Ok(Self { layers })
     }
 
-    pub fn forward(&self, hidden: Matrix, lengths: &[usize], batch: BatchId) -> Matrix {
+    pub fn forward(&self, hidden: Matrix, lengths: &[usize], batch: BatchId<'_>) -> Matrix {
         self.layers
             .iter()
             .fold(hidden, |h, layer| layer.forward(&h, lengths, batch))
@@ -751,7 +765,7 @@ impl BertPooler {
     }
 
     /// One row per sequence, from the rows of the [CLS] tokens (`cls_rows`).
-    pub fn forward(&self, hidden: &Matrix, cls_rows: &[usize], batch: BatchId) -> Matrix {
+    pub fn forward(&self, hidden: &Matrix, cls_rows: &[usize], batch: BatchId<'_>) -> Matrix {
         let mut pooled = self.dense.forward(&hidden.select_rows(cls_rows), batch);
         pooled.as_mut_slice().iter_mut().for_each(|v| *v = v.tanh());
         pooled
@@ -782,10 +796,10 @@ impl BertModel {
     /// The pooled output, one row per sequence.
     pub fn forward(&self, batch: &PackedBatch) -> Result<Matrix, InputError> {
         self.embeddings.check(batch)?;
-        let hidden = self
-            .encoder
-            .forward(self.embeddings.forward(batch), &batch.lengths, batch.id);
-        Ok(self.pooler.forward(&hidden, &batch.offsets(), batch.id))
+        let hidden =
+            self.encoder
+                .forward(self.embeddings.forward(batch), &batch.lengths, batch.id());
+        Ok(self.pooler.forward(&hidden, &batch.offsets(), batch.id()))
     }
 }
 
@@ -858,7 +872,7 @@ impl BertForSequenceClassification {
     /// Logits, one row per sequence of the batch, `num_labels` columns.
     pub fn forward(&self, batch: &PackedBatch) -> Result<Matrix, InputError> {
         let pooled = self.bert.forward(batch)?;
-        Ok(self.classifier.forward(&pooled, batch.id))
+        Ok(self.classifier.forward(&pooled, batch.id()))
     }
 
     /// Floating-point operations of the matrix products for sequences of these lengths

@@ -49,23 +49,55 @@ impl LinearSpec {
     }
 }
 
-/// Which batch of an evaluation a forward pass computes: the file-order index of the
-/// batch's first example. It is fixed by the data, not by the thread that runs the batch,
-/// so hardware with per-read randomness (read noise) draws the same numbers for the same
-/// batch under any number of threads.
-pub type BatchId = u64;
+/// Whose rows a forward pass computes: the identity of each sequence of the batch (by
+/// convention its file-order example index) and its length. Hardware with per-read
+/// randomness (read noise, ADC noise) keys its draws by [`BatchId::read_ids`], which depend
+/// on the data only, so a token draws the same numbers whatever batch it is packed into
+/// and however many threads run.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchId<'a> {
+    /// Identity of each sequence, below 2^46.
+    pub examples: &'a [u64],
+    /// Tokens of each sequence.
+    pub lengths: &'a [usize],
+}
+
+impl BatchId<'_> {
+    /// Identity of sequence `i` of the batch.
+    pub fn sequence(&self, i: usize) -> u64 {
+        self.examples[i]
+    }
+
+    /// One read id per row of a forward pass over `rows` rows: example·2^16 + position.
+    /// Token rows (the sum of the lengths) are numbered by their position in their
+    /// sequence; pooled rows (one per sequence: the pooler's input is each sequence's
+    /// [CLS] token, the classifier's its pooled output) by position 0, the [CLS] token's.
+    /// (When every sequence has one token the two readings agree.)
+    pub fn read_ids(&self, rows: usize) -> Vec<u64> {
+        let id = |example: u64, position: usize| (example << 16) | position as u64;
+        if rows == self.examples.len() {
+            return self.examples.iter().map(|&e| id(e, 0)).collect();
+        }
+        debug_assert_eq!(rows, self.lengths.iter().sum::<usize>(), "rows of a batch");
+        self.examples
+            .iter()
+            .zip(self.lengths)
+            .flat_map(|(&e, &len)| (0..len).map(move |p| id(e, p)))
+            .collect()
+    }
+}
 
 /// One linear layer's computation: maps `x` (tokens × in_features) to
 /// `x·Wᵀ + b` (tokens × out_features), as computed by some hardware. `batch` identifies
 /// the batch (see [`BatchId`]); exact hardware ignores it.
 pub trait LinearOp: Send + Sync {
-    fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix;
+    fn forward(&self, x: &Matrix, batch: BatchId<'_>) -> Matrix;
 }
 
 /// A shared op computes what it wraps (a backend may keep a handle to each layer's op to
 /// calibrate it or read its counters).
 impl<T: LinearOp + ?Sized> LinearOp for std::sync::Arc<T> {
-    fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix {
+    fn forward(&self, x: &Matrix, batch: BatchId<'_>) -> Matrix {
         (**self).forward(x, batch)
     }
 }
@@ -89,7 +121,7 @@ impl DigitalLinear {
 }
 
 impl LinearOp for DigitalLinear {
-    fn forward(&self, x: &Matrix, _batch: BatchId) -> Matrix {
+    fn forward(&self, x: &Matrix, _batch: BatchId<'_>) -> Matrix {
         matmul_transposed(x, &self.weight, Some(&self.bias))
     }
 }
@@ -142,7 +174,7 @@ impl Linear {
         (tokens * self.in_features * self.out_features) as u64
     }
 
-    pub fn forward(&self, x: &Matrix, batch: BatchId) -> Matrix {
+    pub fn forward(&self, x: &Matrix, batch: BatchId<'_>) -> Matrix {
         debug_assert_eq!(x.cols(), self.in_features, "{}", self.name);
         let y = self.op.forward(x, batch);
         debug_assert_eq!(y.cols(), self.out_features, "{}", self.name);

@@ -2,13 +2,20 @@
 //! at time t (seconds after programming, the chip's `read_time_s`).
 //!
 //! Each device gets one draw z ~ N(0, 1) from the [`Purpose::Drift`](crate::Purpose::Drift)
-//! stream, once per chip instance. Two laws:
+//! stream, once per chip instance. Three laws:
 //!
-//! * **Power law** (PCM-like): G(t) = G·(t/t₀)^(−ν) for t > t₀, with a per-device exponent
-//!   ν = μ_ν + σ_ν·z. Before t₀ (the reference read after programming) G is unchanged, as in
-//!   aihwkit's PCM model. aihwkit PCM: t₀ = 20 s, μ_ν 0.049–0.1 and σ_ν 0.008–0.045 depending
-//!   on the conductance state (crossbert takes one μ_ν and σ_ν for all states). ν is
-//!   Gaussian and not truncated, so a few devices with ν < 0 grow instead of decay.
+//! * **PCM** (`pcm`, aihwkit `PCMLikeNoiseModel`, Nandakumar et al., ICECS 2019):
+//!   G(t) = G_p·((t + t₀)/t₀)^(−ν) with t₀ = 20 s and a per-device exponent
+//!   ν = │μ_ν(g) + σ_ν(g)·z│ whose mean and spread depend on the target conductance
+//!   relative to the cell's largest, g = G_target/G_max (floored at 10⁻⁷):
+//!   μ_ν = clamp(−0.0155·ln g + 0.0244, 0.049, 0.1), σ_ν = clamp(−0.0125·ln g − 0.0059,
+//!   0.008, 0.045). As in aihwkit, time runs from t₀ before the end of programming (its
+//!   t = t_inference + t₀), so drift has already begun at the first read.
+//! * **Power law** (`power_law`, a generic PCM-like form): G(t) = G·(t/t₀)^(−ν) for t > t₀
+//!   and unchanged before, with one Gaussian ν = μ_ν + σ_ν·z for every state, not
+//!   truncated (a few devices with ν < 0 grow). It differs from aihwkit's PCM in the time
+//!   origin (t/t₀, not (t + t₀)/t₀), in ν not depending on G and in ν not being folded at 0;
+//!   use `pcm` to reproduce aihwkit.
 //! * **ReRAM relaxation** (aihwkit `ReRamCMONoiseModel`, CMO/HfOx devices): the conductance
 //!   distribution's mean shifts by m·ln t and spreads by σ(t) = s₁·ln t + s₀, independent of
 //!   the level: G(t) = G + m·ln t + σ(t)·z, with m = −0.0890 µS, s₁ = 0.04201 µS,
@@ -30,6 +37,12 @@ pub enum Drift {
     /// Conductances stay where programming left them.
     #[default]
     None,
+    /// aihwkit PCM: G_p·((t + t0_s)/t0_s)^(−ν), ν = |μ_ν(G/G_max) + σ_ν(G/G_max)·z|;
+    /// `t0_s` defaults to 20 s.
+    Pcm {
+        #[serde(default = "pcm_t0_s")]
+        t0_s: f64,
+    },
     /// G(t) = G·(t/t0_s)^(−ν), ν ~ N(nu_mean, nu_sigma²) per device; t0_s defaults to 20 s
     /// (aihwkit PCM).
     PowerLaw {
@@ -50,10 +63,7 @@ pub enum Drift {
     },
 }
 
-/// aihwkit PCM drift reference time t₀, s.
-fn pcm_t0_s() -> f64 {
-    20.0
-}
+use super::accumulated_noise::pcm_t0_s;
 
 /// aihwkit ReRAM-CMO relaxation: mean shift per unit ln t, µS.
 fn cmo_mean_slope_us() -> f32 {
@@ -75,6 +85,8 @@ fn cmo_sigma_intercept_us() -> f32 {
 pub(crate) enum DriftAt {
     /// No change.
     Identity,
+    /// G·exp(−ν·ln((t + t₀)/t₀)) with ν from the target's state.
+    Pcm { log_ratio: f32 },
     /// G·exp(−ν·ln(t/t₀)) with ν = nu_mean + nu_sigma·z.
     PowerLaw {
         log_ratio: f32,
@@ -86,10 +98,15 @@ pub(crate) enum DriftAt {
 }
 
 impl DriftAt {
+    /// The conductance at read time of a device programmed to `g_us` (target `target_us`,
+    /// cell maximum `g_max_us`) for its standard-normal draw `z`.
     #[inline]
-    pub(crate) fn apply(&self, g_us: f32, z: f32) -> f32 {
+    pub(crate) fn apply(&self, g_us: f32, target_us: f32, g_max_us: f32, z: f32) -> f32 {
         match *self {
             DriftAt::Identity => g_us,
+            DriftAt::Pcm { log_ratio } => {
+                g_us * (-pcm_nu(target_us / g_max_us, z) * log_ratio).exp()
+            }
             DriftAt::PowerLaw {
                 log_ratio,
                 nu_mean,
@@ -100,7 +117,20 @@ impl DriftAt {
     }
 }
 
+/// The aihwkit PCM drift exponent of a device at relative target conductance `g_rel`.
+fn pcm_nu(g_rel: f32, z: f32) -> f32 {
+    let ln_g = g_rel.abs().max(1e-7).ln();
+    let mean = (-0.0155 * ln_g + 0.0244).clamp(0.049, 0.1);
+    let spread = (-0.0125 * ln_g - 0.0059).clamp(0.008, 0.045);
+    (mean + spread * z).abs()
+}
+
 impl Drift {
+    /// The aihwkit PCM drift with its published coefficients.
+    pub fn pcm() -> Self {
+        Drift::Pcm { t0_s: pcm_t0_s() }
+    }
+
     /// The aihwkit ReRAM-CMO relaxation with its published coefficients.
     pub fn reram_cmo() -> Self {
         Drift::ReramRelaxation {
@@ -118,6 +148,9 @@ impl Drift {
     pub(crate) fn at(&self, t_s: f64) -> DriftAt {
         match *self {
             Drift::None => DriftAt::Identity,
+            Drift::Pcm { t0_s } => DriftAt::Pcm {
+                log_ratio: ((t_s + t0_s) / t0_s).ln() as f32,
+            },
             Drift::PowerLaw { t0_s, .. } if t_s <= t0_s => DriftAt::Identity,
             Drift::PowerLaw {
                 t0_s,
@@ -154,18 +187,13 @@ impl Drift {
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
         match *self {
             Drift::None => Ok(()),
+            Drift::Pcm { t0_s } => positive_t0(key, t0_s),
             Drift::PowerLaw {
                 t0_s,
                 nu_mean,
                 nu_sigma,
             } => {
-                if !(t0_s > 0.0 && t0_s.is_finite()) {
-                    return Err(ConfigError::new(
-                        format!("{key}.t0_s"),
-                        "a reference time > 0 s",
-                        t0_s,
-                    ));
-                }
+                positive_t0(key, t0_s)?;
                 finite(&format!("{key}.nu_mean"), nu_mean)?;
                 non_negative(&format!("{key}.nu_sigma"), nu_sigma)
             }
@@ -179,6 +207,18 @@ impl Drift {
                 non_negative(&format!("{key}.sigma_intercept_us"), sigma_intercept_us)
             }
         }
+    }
+}
+
+fn positive_t0(key: &str, t0_s: f64) -> Result<(), ConfigError> {
+    if t0_s > 0.0 && t0_s.is_finite() {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            format!("{key}.t0_s"),
+            "a reference time > 0 s",
+            t0_s,
+        ))
     }
 }
 
@@ -207,7 +247,23 @@ mod tests {
         };
         assert_eq!(pcm.at(10.0), DriftAt::Identity);
         // (2000/20)^(−0.05) = 100^(−0.05) = 0.79433.
-        assert!((pcm.at(2000.0).apply(10.0, 0.0) - 7.9433).abs() < 1e-3);
+        assert!((pcm.at(2000.0).apply(10.0, 10.0, 25.0, 0.0) - 7.9433).abs() < 1e-3);
+    }
+
+    #[test]
+    fn pcm_exponent_follows_the_state() {
+        // g = 1 (G_max): μ = clamp(0.0244, 0.049, 0.1) = 0.049, σ = clamp(−0.0059, …) = 0.008;
+        // g = 0.01: μ = 0.0155·4.6052 + 0.0244 = 0.09578, σ = 0.0125·4.6052 − 0.0059 = 0.05167
+        // → 0.045. ν is folded at 0: z = −20 gives |0.049 − 0.16| = 0.111.
+        assert!((pcm_nu(1.0, 0.0) - 0.049).abs() < 1e-6);
+        assert!((pcm_nu(1.0, 1.0) - 0.057).abs() < 1e-6);
+        assert!((pcm_nu(0.01, 0.0) - 0.095_781).abs() < 1e-5);
+        assert!((pcm_nu(0.01, 1.0) - 0.140_781).abs() < 1e-5);
+        assert!((pcm_nu(1.0, -20.0) - 0.111).abs() < 1e-5);
+        // One hour: G·(3620/20)^(−0.049) at G = G_max with z = 0.
+        let at = Drift::pcm().at(3600.0);
+        let want = 25.0 * (3620.0f64 / 20.0).powf(-0.049);
+        assert!((at.apply(25.0, 25.0, 25.0, 0.0) as f64 - want).abs() < 1e-4);
     }
 
     #[test]

@@ -1,26 +1,42 @@
-//! Device non-idealities of ReRAM cells: what conductance a cell really has when it is read.
+//! Device non-idealities of ReRAM and PCM cells: what conductance a cell really has when it
+//! is read.
 //!
-//! Four effects, each a separate swappable part of [`DeviceConfig`] with its own module:
+//! The effects are grouped by the time scale on which they are drawn, each a separate
+//! swappable part of [`DeviceConfig`] with its own module, unit and source:
 //!
-//! 1. [`programming`]: programming variation, sampled once per chip instance;
-//! 2. [`faults`]: stuck-at faults at G_max and G_min, sampled once per chip instance;
-//! 3. [`drift`]: drift / relaxation from programming to the read time `read_time_s`,
-//!    with per-device parameters sampled once per chip instance;
-//! 4. [`read_noise`]: a fresh fluctuation on every read: σ per device for the tile's MVM
+//! **State at read time t** — drawn once per chip instance (seed) and read time
+//! `read_time_s`, then frozen: every MVM of that chip at that time sees the same
+//! conductances.
+//! 1. [`programming`]: programming variation (write-and-verify leaves G near its target);
+//! 2. [`drift`]: drift / relaxation from programming to t, with per-device parameters;
+//! 3. [`accumulated_noise`]: the 1/f deviation accumulated between programming and t
+//!    (aihwkit's "read noise" of its ReRAM-CMO and PCM fits, drawn as aihwkit draws it);
+//! 4. [`faults`]: stuck-at faults at G_max and G_min.
+//!
+//! **Per read** — drawn afresh for every MVM (or every cycle of one, by its `correlation`):
+//! 5. [`read_noise`]: short-time fluctuation of each device (aihwkit's `forward.w_noise`):
+//!    a σ per device the tile turns into column-current noise
 //!    ([`DeviceConfig::read_noise_sigma_us`]), or one sampled read of an array
 //!    ([`DeviceConfig::sample_read`]).
 //!
-//! [`program_array`] applies 1–3 in that order to an array of levels: target G(ℓ) from the
-//! [`CellConfig`] (or any target conductance, [`program_conductances`]), then programming variation, then drift to `read_time_s`, then stuck cells
-//! overwrite their conductance with exactly G_max or G_min (a stuck cell neither programs
-//! nor drifts). Finally every conductance is clamped at 0 µS: the additive models
-//! (relative, absolute, state-dependent σ, ReRAM relaxation) have Gaussian tails below
+//! (The ADC's own input-referred noise, per conversion, belongs to the converter:
+//! `crate::adc::AdcConfig::noise`.)
+//!
+//! [`program_array`] applies 1–4 in that order to an array of levels: target G(ℓ) from the
+//! [`CellConfig`] (or any target conductance, [`program_conductances`]), then programming
+//! variation, then drift to `read_time_s`, then the accumulated 1/f deviation, then stuck
+//! cells overwrite their conductance with exactly G_max or G_min (a stuck cell neither
+//! programs nor drifts). Finally every conductance is clamped at 0 µS: the additive models
+//! (relative, absolute, state-dependent σ, ReRAM relaxation, 1/f) have Gaussian tails below
 //! zero, which a physical device cannot reach. Nothing is clamped above G_max: a device can
 //! overshoot its nominal range, and the ADC range handles what that does to currents.
+//! (aihwkit's ReRAM-CMO clamps to [G_min, G_max] instead; its PCM model clamps at 0.)
 //!
-//! Each effect draws from its own stream (`Purpose::Programming`, `StuckAt`, `Drift` of the
-//! caller's key), one standard normal per cell in row-major order whatever the other effects
-//! do, so switching faults on does not change the programming draw of healthy cells.
+//! Each effect draws from its own stream (`Purpose::Programming`, `Drift`,
+//! `AccumulatedNoise`, `StuckAt` of the caller's key), one standard normal per cell in
+//! row-major order whatever the other effects do, so switching faults on does not change
+//! the programming draw of healthy cells, and a later read time moves the same devices
+//! along the same trajectories.
 //!
 //! A configuration as a researcher writes it (TOML; every part optional, unknown keys are
 //! errors), programmed onto one 2-bit ReRAM-CMO array:
@@ -29,10 +45,11 @@
 //! use crossbar::{program_array, CellConfig, DeviceConfig, Purpose, StreamKey};
 //!
 //! let cfg: DeviceConfig = toml::from_str(r#"
-//!     read_time_s = 86400                        # read one day after programming
-//!     programming = { model = "reram_cmo_2pct" } # aihwkit ReRAM-CMO, 2 % acceptance
-//!     drift = { model = "reram_relaxation" }     # aihwkit ReRAM-CMO coefficients
-//!     read_noise = { model = "relative", sigma = 0.01 }
+//!     read_time_s = 86400                          # read one day after programming
+//!     programming = { model = "reram_cmo_2pct" }   # aihwkit ReRAM-CMO, 2 % acceptance
+//!     drift = { model = "reram_relaxation" }       # aihwkit ReRAM-CMO coefficients
+//!     accumulated_noise = { model = "reram_cmo" }  # aihwkit ReRAM-CMO 1/f deviation
+//!     read_noise = { model = "relative", sigma = 0.01, correlation = "per_mvm" }
 //!     stuck_at = { rate_g_max = 0.001, rate_g_min = 0.001, layout = "independent" }
 //! "#).unwrap();
 //! cfg.validate("device").unwrap();
@@ -51,27 +68,31 @@
 //!   and `is_ideal()`;
 //! * `program_array(cfg, cell, levels, rows, cols, key) -> ProgrammedArray`: the actual
 //!   conductances (µS, row-major rows×cols) of an array whose cells were programmed to
-//!   `levels`, after programming variation, stuck-at faults and drift to `cfg`'s read time,
-//!   all sampled once per chip instance from `key` (purposes derived inside);
+//!   `levels`, in their state at `cfg`'s read time, all sampled once per chip instance from
+//!   `key` (purposes derived inside);
 //! * `program_conductances(cfg, cell, targets_us, rows, cols, key) -> ProgrammedArray`: the
 //!   same for continuous target conductances (µS) instead of levels, with the same streams
 //!   (`program_array` is this applied to the targets G(ℓ));
 //! * `DeviceConfig::read_noise_sigma_us(g_us)`: σ in µS of the per-read Gaussian
-//!   fluctuation of a device at conductance `g_us` (0 when read noise is off).
+//!   fluctuation of a device at conductance `g_us` (0 when read noise is off), and
+//!   `read_noise.correlation()` across the cycles of one MVM.
 
+pub mod accumulated_noise;
 pub mod drift;
 pub mod faults;
 pub mod programming;
 pub mod read_noise;
 
+pub use accumulated_noise::AccumulatedNoise;
 pub use drift::Drift;
 pub use faults::{sample_fault_map, FaultLayout, FaultMap, StuckAt, StuckAtFaults, StuckCell};
 pub use programming::ProgrammingVariation;
-pub use read_noise::ReadNoise;
+pub use read_noise::{Correlation, ReadNoise};
 
 use crate::cell::CellConfig;
 use crate::error::ConfigError;
 use crate::rng::{Purpose, StreamKey};
+use accumulated_noise::AccumulatedAt;
 use drift::DriftAt;
 use programming::LevelDraw;
 use rand::Rng;
@@ -83,13 +104,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeviceConfig {
-    /// Programming variation (once per chip instance). Default: none.
+    /// Programming variation (state at read time: once per chip instance). Default: none.
     pub programming: ProgrammingVariation,
-    /// Per-read noise. Default: none.
-    pub read_noise: ReadNoise,
-    /// Drift / relaxation to `read_time_s`. Default: none.
+    /// Drift / relaxation to `read_time_s` (state at read time). Default: none.
     pub drift: Drift,
-    /// Stuck-at faults. Default: rates 0.
+    /// 1/f deviation accumulated until `read_time_s` (state at read time). Default: none.
+    pub accumulated_noise: AccumulatedNoise,
+    /// Per-read noise (every MVM, or every cycle). Default: none.
+    pub read_noise: ReadNoise,
+    /// Stuck-at faults (once per chip instance). Default: rates 0.
     pub stuck_at: StuckAtFaults,
     /// Time between programming and the read (inference), s. Default 1 s, the origin of the
     /// aihwkit ReRAM-CMO relaxation fit (no shift yet). Drift studies set it (86 400 = a day).
@@ -100,8 +123,9 @@ impl Default for DeviceConfig {
     fn default() -> Self {
         Self {
             programming: ProgrammingVariation::None,
-            read_noise: ReadNoise::None,
             drift: Drift::None,
+            accumulated_noise: AccumulatedNoise::None,
+            read_noise: ReadNoise::None,
             stuck_at: StuckAtFaults::default(),
             read_time_s: 1.0,
         }
@@ -109,13 +133,15 @@ impl Default for DeviceConfig {
 }
 
 impl DeviceConfig {
-    /// The aihwkit ReRAM-CMO device (2 % acceptance programming, relaxation and 1/f read
-    /// noise) read `read_time_s` after programming, without faults.
+    /// The aihwkit ReRAM-CMO device (2 % acceptance programming, relaxation and the
+    /// accumulated 1/f deviation) read `read_time_s` after programming, without per-read
+    /// noise or faults.
     pub fn reram_cmo(read_time_s: f64) -> Self {
         Self {
             programming: ProgrammingVariation::ReramCmo2Pct,
-            read_noise: ReadNoise::reram_cmo(),
             drift: Drift::reram_cmo(),
+            accumulated_noise: AccumulatedNoise::reram_cmo(),
+            read_noise: ReadNoise::None,
             stuck_at: StuckAtFaults::default(),
             read_time_s,
         }
@@ -124,17 +150,19 @@ impl DeviceConfig {
     /// Checks every part; `key` is the dotted path of this config (e.g. `hardware.device`).
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
         self.programming.validate(&format!("{key}.programming"))?;
-        self.read_noise.validate(&format!("{key}.read_noise"))?;
         self.drift.validate(&format!("{key}.drift"))?;
+        self.accumulated_noise
+            .validate(&format!("{key}.accumulated_noise"))?;
+        self.read_noise.validate(&format!("{key}.read_noise"))?;
         self.stuck_at.validate(&format!("{key}.stuck_at"))?;
         let earliest = self
-            .read_noise
+            .accumulated_noise
             .earliest_read_time_s()
             .max(self.drift.earliest_read_time_s());
         if !(self.read_time_s >= earliest && self.read_time_s.is_finite()) {
             return Err(ConfigError::new(
                 format!("{key}.read_time_s"),
-                format!("a finite time >= {earliest} s (the earliest the drift and read-noise models are defined)"),
+                format!("a finite time >= {earliest} s (the earliest the drift and accumulated-noise models are defined)"),
                 self.read_time_s,
             ));
         }
@@ -146,13 +174,32 @@ impl DeviceConfig {
         self.programming.is_none()
             && self.read_noise.is_none()
             && self.drift.is_none()
+            && self.accumulated_noise.is_none()
             && self.stuck_at.is_none()
     }
 
-    /// σ in µS of the per-read Gaussian fluctuation of one device at conductance `g_us`,
-    /// at this config's read time (0 when read noise is off).
+    /// True when programmed conductances leave their targets other than by stuck cells
+    /// (programming variation, drift or accumulated 1/f deviation).
+    pub fn varies_conductance(&self) -> bool {
+        !(self.programming.is_none() && self.drift.is_none() && self.accumulated_noise.is_none())
+    }
+
+    /// The same device right after programming: programming variation and stuck cells,
+    /// without drift or accumulated deviation (what a drift compensation's reference read
+    /// sees). Its streams are those of `self`, so the two states share every programming
+    /// draw.
+    pub fn at_programming(&self) -> DeviceConfig {
+        DeviceConfig {
+            drift: Drift::None,
+            accumulated_noise: AccumulatedNoise::None,
+            ..self.clone()
+        }
+    }
+
+    /// σ in µS of the per-read Gaussian fluctuation of one device at conductance `g_us`
+    /// (0 when read noise is off).
     pub fn read_noise_sigma_us(&self, g_us: f32) -> f32 {
-        self.read_noise.sigma_us(g_us, self.read_time_s)
+        self.read_noise.sigma_us(g_us)
     }
 
     /// One read of every device: g + σ(g)·z with z ~ N(0, 1) from `key`'s
@@ -206,7 +253,10 @@ pub fn program_array(
     );
     // Every level has one target G, so its σ(G) is evaluated once per level, not per cell.
     let per_level: Vec<_> = (0..=top)
-        .map(|l| cfg.programming.level_draw(cell.conductance_us(l)))
+        .map(|l| {
+            cfg.programming
+                .level_draw(cell.conductance_us(l), cell.g_max_us)
+        })
         .collect();
     let programmed = with_programming_variation(
         &cfg.programming,
@@ -214,7 +264,8 @@ pub fn program_array(
         |i| per_level[levels[i] as usize],
         key,
     );
-    after_programming(cfg, cell, programmed, rows, cols, key)
+    let targets: Vec<f32> = levels.iter().map(|&l| cell.conductance_us(l)).collect();
+    after_programming(cfg, cell, &targets, programmed, rows, cols, key)
 }
 
 /// Programs a rows×cols array to arbitrary target conductances `targets_us` (µS,
@@ -244,23 +295,27 @@ pub fn program_conductances(
     let programmed = with_programming_variation(
         &cfg.programming,
         targets_us.len(),
-        |i| cfg.programming.level_draw(targets_us[i]),
+        |i| cfg.programming.level_draw(targets_us[i], cell.g_max_us),
         key,
     );
-    after_programming(cfg, cell, programmed, rows, cols, key)
+    after_programming(cfg, cell, targets_us, programmed, rows, cols, key)
 }
 
-/// Drift to the read time, stuck cells forced, the clamp at 0 µS: the effects that follow
-/// programming variation, applied to the programmed conductances `g_us`.
+/// Drift and accumulated deviation to the read time, stuck cells forced, the clamp at 0 µS:
+/// the effects that follow programming variation, applied to the programmed conductances
+/// `g_us` of cells whose targets were `targets_us`.
 fn after_programming(
     cfg: &DeviceConfig,
     cell: &CellConfig,
-    mut g_us: Vec<f32>,
+    targets_us: &[f32],
+    programmed: Vec<f32>,
     rows: usize,
     cols: usize,
     key: StreamKey,
 ) -> ProgrammedArray {
-    apply_drift(cfg.drift.at(cfg.read_time_s), &mut g_us, key);
+    let mut g_us = programmed.clone();
+    apply_drift(cfg, cell, targets_us, &mut g_us, key);
+    apply_accumulated_noise(cfg, cell, &programmed, &mut g_us, key);
     let faults = sample_fault_map(&cfg.stuck_at, rows, cols, key);
     for stuck in &faults.cells {
         g_us[stuck.row as usize * cols + stuck.col as usize] = match stuck.kind {
@@ -292,13 +347,39 @@ fn with_programming_variation(
 }
 
 /// Moves every conductance to the read time (one normal per cell).
-fn apply_drift(law: DriftAt, g_us: &mut [f32], key: StreamKey) {
+fn apply_drift(
+    cfg: &DeviceConfig,
+    cell: &CellConfig,
+    targets_us: &[f32],
+    g_us: &mut [f32],
+    key: StreamKey,
+) {
+    let law = cfg.drift.at(cfg.read_time_s);
     if law == DriftAt::Identity {
         return;
     }
     let mut rng = key.with_purpose(Purpose::Drift).rng();
-    for g in g_us {
-        *g = law.apply(*g, rng.sample(StandardNormal));
+    for (g, &target) in g_us.iter_mut().zip(targets_us) {
+        *g = law.apply(*g, target, cell.g_max_us, rng.sample(StandardNormal));
+    }
+}
+
+/// Adds the 1/f deviation accumulated until the read time (one normal per cell) to the
+/// drifted conductances `g_us` of cells programmed to `programmed_us`.
+fn apply_accumulated_noise(
+    cfg: &DeviceConfig,
+    cell: &CellConfig,
+    programmed_us: &[f32],
+    g_us: &mut [f32],
+    key: StreamKey,
+) {
+    let law = cfg.accumulated_noise.at(cfg.read_time_s);
+    if law == AccumulatedAt::Identity {
+        return;
+    }
+    let mut rng = key.with_purpose(Purpose::AccumulatedNoise).rng();
+    for (g, &g_prog) in g_us.iter_mut().zip(programmed_us) {
+        *g = law.apply(g_prog, *g, cell.g_max_us, rng.sample(StandardNormal));
     }
 }
 

@@ -17,7 +17,11 @@
 //!   devices programmed with a 2 % acceptance range;
 //! * `reram_cmo_0p2pct`: σ = 0.00081107 + 0.00106879·G, same model, 0.2 % acceptance;
 //! * `crosssim_rram_milo`: σ = max(−0.009107·G + 4.782, 0), CrossSim's RRAM_Milo device,
-//!   fitted over 50–225 µS (outside that range the line is extrapolated; σ hits 0 at 525 µS).
+//!   fitted over 50–225 µS (outside that range the line is extrapolated; σ hits 0 at 525 µS);
+//! * `pcm`: σ = (0.26348 + 1.9650·g − 1.1731·g²)·G_max/25 µS with g = G/G_max, aihwkit
+//!   `PCMLikeNoiseModel` (Nandakumar et al., ICECS 2019; the polynomial was fitted in µS for
+//!   G_max = 25 µS and scales with the cell's G_max, the conductance the largest weight maps
+//!   to).
 //!
 //! Additive models can produce a negative conductance; `program_array` clamps the final
 //! conductance at 0 µS (see the crate docs). σ(G) is a function of the target conductance,
@@ -53,6 +57,8 @@ pub enum ProgrammingVariation {
     ReramCmo0p2Pct,
     /// CrossSim RRAM_Milo: σ = max(−0.009107·G + 4.782, 0) µS, fitted over 50–225 µS.
     CrosssimRramMilo,
+    /// aihwkit PCM: σ = (0.26348 + 1.9650·g − 1.1731·g²)·G_max/25 µS, g = G/G_max.
+    Pcm,
 }
 
 /// How a level's programmed conductance is drawn from one standard normal z.
@@ -86,8 +92,9 @@ impl ProgrammingVariation {
     }
 
     /// Standard deviation in µS of the programmed conductance of a cell whose target is
-    /// `g_us` (before the clamp at 0). Lognormal: G·√((e^(σ²) − 1)·e^(σ²)).
-    pub fn sigma_us(&self, g_us: f32) -> f32 {
+    /// `g_us` (before the clamp at 0) and whose largest conductance is `g_max_us` (used by
+    /// `pcm` only). Lognormal: G·√((e^(σ²) − 1)·e^(σ²)).
+    pub fn sigma_us(&self, g_us: f32, g_max_us: f32) -> f32 {
         match self {
             ProgrammingVariation::None => 0.0,
             ProgrammingVariation::Relative { sigma } => sigma * g_us,
@@ -101,11 +108,16 @@ impl ProgrammingVariation {
             ProgrammingVariation::ReramCmo2Pct => 0.011_218_539 + 0.011_290_274 * g_us,
             ProgrammingVariation::ReramCmo0p2Pct => 0.000_811_07 + 0.001_068_79 * g_us,
             ProgrammingVariation::CrosssimRramMilo => (-0.009_107 * g_us + 4.782).max(0.0),
+            ProgrammingVariation::Pcm => {
+                let g = g_us / g_max_us;
+                (0.263_48 + 1.965_0 * g - 1.173_1 * g * g) * g_max_us / 25.0
+            }
         }
     }
 
-    /// The draw rule for a cell whose target conductance is `target_us`.
-    pub(crate) fn level_draw(&self, target_us: f32) -> LevelDraw {
+    /// The draw rule for a cell whose target conductance is `target_us` (cell maximum
+    /// `g_max_us`).
+    pub(crate) fn level_draw(&self, target_us: f32, g_max_us: f32) -> LevelDraw {
         match self {
             ProgrammingVariation::Lognormal { sigma } => LevelDraw::Lognormal {
                 target_us,
@@ -113,7 +125,7 @@ impl ProgrammingVariation {
             },
             additive => LevelDraw::Additive {
                 target_us,
-                sigma_us: additive.sigma_us(target_us),
+                sigma_us: additive.sigma_us(target_us, g_max_us),
             },
         }
     }
@@ -204,12 +216,17 @@ mod tests {
     fn builtin_fits_follow_their_formulas() {
         // Hand-evaluated at G = 50 µS and 100 µS.
         let cmo = ProgrammingVariation::ReramCmo2Pct;
-        assert!((cmo.sigma_us(50.0) - (0.0112185 + 0.0112903 * 50.0)).abs() < 1e-5);
+        assert!((cmo.sigma_us(50.0, 100.0) - (0.0112185 + 0.0112903 * 50.0)).abs() < 1e-5);
         let fine = ProgrammingVariation::ReramCmo0p2Pct;
-        assert!((fine.sigma_us(100.0) - 0.10769).abs() < 1e-4);
+        assert!((fine.sigma_us(100.0, 100.0) - 0.10769).abs() < 1e-4);
         let milo = ProgrammingVariation::CrosssimRramMilo;
-        assert!((milo.sigma_us(100.0) - 3.8713).abs() < 1e-4);
-        assert_eq!(milo.sigma_us(600.0), 0.0);
+        assert!((milo.sigma_us(100.0, 100.0) - 3.8713).abs() < 1e-4);
+        assert_eq!(milo.sigma_us(600.0, 100.0), 0.0);
+        // PCM at G = G_max = 25 µS: 0.26348 + 1.9650 − 1.1731 = 1.05538 µS; at half of a
+        // 50 µS range the polynomial doubles: (0.26348 + 0.9825 − 0.293275)·2 = 1.90541.
+        let pcm = ProgrammingVariation::Pcm;
+        assert!((pcm.sigma_us(25.0, 25.0) - 1.05538).abs() < 1e-4);
+        assert!((pcm.sigma_us(25.0, 50.0) - 1.90541).abs() < 1e-4);
     }
 
     #[test]
@@ -219,11 +236,11 @@ mod tests {
             sigma_us: vec![1.0, 2.0, 0.0],
         };
         assert!(t.validate("p").is_ok());
-        assert_eq!(t.sigma_us(5.0), 1.0);
-        assert!((t.sigma_us(15.0) - 1.5).abs() < 1e-6);
-        assert!((t.sigma_us(30.0) - 1.0).abs() < 1e-6);
-        assert_eq!(t.sigma_us(40.0), 0.0);
-        assert_eq!(t.sigma_us(99.0), 0.0);
+        assert_eq!(t.sigma_us(5.0, 100.0), 1.0);
+        assert!((t.sigma_us(15.0, 100.0) - 1.5).abs() < 1e-6);
+        assert!((t.sigma_us(30.0, 100.0) - 1.0).abs() < 1e-6);
+        assert_eq!(t.sigma_us(40.0, 100.0), 0.0);
+        assert_eq!(t.sigma_us(99.0, 100.0), 0.0);
     }
 
     #[test]

@@ -40,20 +40,29 @@ fn assert_moments(what: &str, xs: &[f32], mean: f64, sd: f64) {
 
 #[test]
 fn read_noise_matches_its_sigma() {
-    // One read of N devices at 50 µS: relative 1 % (σ 0.5 µS), absolute 0.3 µS and the
-    // aihwkit ReRAM-CMO 1/f form one day after programming (σ = 0.0277316·log10(50)·
-    // sqrt(ln((86400 + 1e-6)/2e-6)) = 0.233157 µS). Seeds 70–72; two reads (index 0 and 1)
-    // of the same chip must differ.
+    // One read of N devices at 50 µS: relative 1 % (σ 0.5 µS) and absolute 0.3 µS. Seeds
+    // 70–71; two reads (index 0 and 1) of the same chip must differ.
     let g = vec![50.0f32; N];
+    let per_mvm = Correlation::PerMvm;
     let cases = [
-        (ReadNoise::Relative { sigma: 0.01 }, 1.0, 0.5),
-        (ReadNoise::Absolute { sigma_us: 0.3 }, 1.0, 0.3),
-        (ReadNoise::reram_cmo(), 86_400.0, 0.233_157),
+        (
+            ReadNoise::Relative {
+                sigma: 0.01,
+                correlation: per_mvm,
+            },
+            0.5,
+        ),
+        (
+            ReadNoise::Absolute {
+                sigma_us: 0.3,
+                correlation: per_mvm,
+            },
+            0.3,
+        ),
     ];
-    for (seed, (read_noise, read_time_s, sigma)) in (70..).zip(cases) {
+    for (seed, (read_noise, sigma)) in (70..).zip(cases) {
         let cfg = DeviceConfig {
             read_noise,
-            read_time_s,
             ..DeviceConfig::default()
         };
         assert!((cfg.read_noise_sigma_us(50.0) as f64 - sigma).abs() < 1e-5 * sigma);
@@ -66,6 +75,83 @@ fn read_noise_matches_its_sigma() {
         DeviceConfig::default().sample_read(&g[..4], key(1)),
         &g[..4]
     );
+}
+
+/// The accumulated 1/f deviation is part of the state at read time: N devices programmed
+/// (without variation) to 50 µS and read one day later have the aihwkit ReRAM-CMO σ
+/// 0.0277316·log10(50)·sqrt(ln((86400 + 1e-6)/2e-6)) = 0.233157 µS around 50 µS (seed 73),
+/// the same conductances for the same chip instance whatever reads follow, and other ones
+/// for another chip instance.
+#[test]
+fn accumulated_noise_is_drawn_once_per_chip_instance() {
+    let cell = CellConfig::reram_cmo(2);
+    let cfg = DeviceConfig {
+        accumulated_noise: AccumulatedNoise::reram_cmo(),
+        read_time_s: 86_400.0,
+        ..DeviceConfig::default()
+    };
+    assert!(!cfg.is_ideal() && cfg.varies_conductance());
+    let targets = vec![50.0f32; N];
+    let chip = |seed| program_conductances(&cfg, &cell, &targets, 1, N, key(seed)).g_us;
+    let g = chip(73);
+    assert_moments("accumulated reram_cmo", &g, 50.0, 0.233_157);
+    assert_eq!(g, chip(73));
+    assert_ne!(g, chip(74));
+    // Right after programming (the compensation reference), the device is on its target.
+    let fresh = program_conductances(&cfg.at_programming(), &cell, &targets, 1, N, key(73));
+    assert!(fresh.g_us.iter().all(|&x| x == 50.0));
+}
+
+/// The PCM device of aihwkit end to end at one state: target 10 µS of G_max 25 µS, read one
+/// hour after programming, N devices (seed 75). Programming σ = (0.26348 + 1.965·0.4 −
+/// 1.1731·0.16) = 0.86178 µS; ν = |μ + σ_ν·z| with μ = 0.0244 − 0.0155·ln 0.4 = 0.038603 →
+/// clamped to 0.049 and σ_ν = −0.0125·ln 0.4 − 0.0059 = 0.005554 → 0.008, so the drift
+/// factor (3620/20)^(−ν) has mean ≈ 0.7750 (ν ≈ 0.049 ± 0.008, nearly never folded); the
+/// 1/f deviation adds σ = G·Q_s·band with Q_s from the programmed G. The sample mean and σ
+/// are compared with a Monte-Carlo-free evaluation: mean = 10·E[f], σ² = Var(G_p·f) +
+/// E[(G·Q_s·band)²], evaluated by numerical integration over the two Gaussians (5 standard
+/// errors, as everywhere in this file).
+#[test]
+fn pcm_device_follows_the_aihwkit_fit() {
+    let cell = CellConfig {
+        bits_per_cell: 2,
+        g_min_us: 0.0,
+        g_max_us: 25.0,
+    };
+    let cfg = DeviceConfig {
+        programming: ProgrammingVariation::Pcm,
+        drift: Drift::pcm(),
+        accumulated_noise: AccumulatedNoise::pcm(),
+        read_time_s: 3600.0,
+        ..DeviceConfig::default()
+    };
+    cfg.validate("d").unwrap();
+    let g = program_conductances(&cfg, &cell, &vec![10.0f32; N], 1, N, key(75)).g_us;
+    // Quadrature over z_p (programming) and z_ν (drift exponent), 2001 points each on ±8σ.
+    let (sig_p, log_ratio) = (0.861_78f64, (3620.0f64 / 20.0).ln());
+    let band = ((3620.0f64 + 2.5e-7) / 5e-7).ln().sqrt();
+    let grid: Vec<(f64, f64)> = (0..2001)
+        .map(|k| {
+            let z = -8.0 + 16.0 * k as f64 / 2000.0;
+            (
+                z,
+                (-z * z / 2.0).exp() * 16.0 / 2000.0 / (2.0 * std::f64::consts::PI).sqrt(),
+            )
+        })
+        .collect();
+    let (mut m1, mut m2) = (0.0, 0.0);
+    for &(zp, wp) in &grid {
+        let g_p = (10.0 + sig_p * zp).max(0.0);
+        let q_s = (0.0088 / (g_p / 25.0).powf(0.65).max(1e-3)).min(0.2);
+        for &(zn, wn) in &grid {
+            let f = (-(0.049 + 0.008 * zn).abs() * log_ratio).exp();
+            let gd = g_p * f;
+            m1 += wp * wn * gd;
+            m2 += wp * wn * (gd * gd * (1.0 + (q_s * band).powi(2)));
+        }
+    }
+    let sd = (m2 - m1 * m1).sqrt();
+    assert_moments("pcm at 1 h", &g, m1, sd);
 }
 
 fn with_programming(programming: ProgrammingVariation) -> DeviceConfig {
@@ -119,7 +205,7 @@ fn lognormal_matches_formula() {
     let s2 = 0.2f64 * 0.2;
     let sd = 100.0 * ((s2.exp() - 1.0) * s2.exp()).sqrt();
     assert_moments("lognormal", &g, 100.0 * (s2 / 2.0).exp(), sd);
-    let reported = ProgrammingVariation::Lognormal { sigma: 0.2 }.sigma_us(100.0) as f64;
+    let reported = ProgrammingVariation::Lognormal { sigma: 0.2 }.sigma_us(100.0, 100.0) as f64;
     assert!((reported - sd).abs() < 1e-5 * sd);
     // Moments of ln G: exactly N(ln G, σ²).
     let logs: Vec<f32> = g.iter().map(|x| x.ln()).collect();
@@ -154,13 +240,13 @@ fn state_dependent_models_match_their_sigma_at_every_level() {
         let cfg = with_programming(model.clone());
         for level in 0..cell.levels() as u8 {
             let target = cell.conductance_us(level) as f64;
-            let sigma = model.sigma_us(target as f32) as f64;
+            let sigma = model.sigma_us(target as f32, cell.g_max_us) as f64;
             let g = program_row(&cfg, cell, level, 20 + level as u64);
             assert_moments(&format!("{model:?} level {level}"), &g, target, sigma);
         }
     }
     // The CMO 2 % σ at G_max, by hand: 0.0112185 + 0.0112903·88.2 = 1.0070 µS.
-    assert!((ProgrammingVariation::ReramCmo2Pct.sigma_us(88.2) - 1.00703).abs() < 1e-4);
+    assert!((ProgrammingVariation::ReramCmo2Pct.sigma_us(88.2, 88.2) - 1.00703).abs() < 1e-4);
 }
 
 /// Continuous targets (not on any 2-bit level): every state-dependent model draws σ(G) at
@@ -177,7 +263,7 @@ fn state_dependent_models_follow_sigma_at_continuous_targets() {
         let cfg = with_programming(model.clone());
         for (k, target) in [20.0f32, 37.3, 61.9].into_iter().enumerate() {
             let g = program_conductances(&cfg, &cell, &vec![target; N], 1, N, key(40 + k as u64));
-            let sigma = model.sigma_us(target) as f64;
+            let sigma = model.sigma_us(target, cell.g_max_us) as f64;
             assert_moments(
                 &format!("{model:?} at {target} µS"),
                 &g.g_us,
@@ -479,7 +565,8 @@ fn config_reads_from_toml_and_rejects_unknown_keys() {
         r#"
         read_time_s = 86400
         programming = { model = "reram_cmo_2pct" }
-        read_noise = { model = "relative", sigma = 0.01 }
+        read_noise = { model = "relative", sigma = 0.01, correlation = "per_cycle" }
+        accumulated_noise = { model = "pcm" }
         drift = { model = "power_law", nu_mean = 0.05, nu_sigma = 0.01 }
         stuck_at = { rate_g_max = 0.001, rate_g_min = 0.001, layout = "rows" }
         "#,
@@ -495,6 +582,12 @@ fn config_reads_from_toml_and_rejects_unknown_keys() {
         }
     );
     assert_eq!(cfg.stuck_at.layout, FaultLayout::Rows);
+    assert_eq!(cfg.read_noise.correlation(), Correlation::PerCycle);
+    assert_eq!(cfg.accumulated_noise, AccumulatedNoise::pcm());
+    // The 1/f fit moved from per-read noise to the state at read time: the old spelling
+    // is an error, not a silently different model.
+    let old = toml::from_str::<DeviceConfig>("read_noise = { model = \"reram_cmo\" }");
+    assert!(old.unwrap_err().to_string().contains("reram_cmo"));
     let relax: DeviceConfig = toml::from_str("drift = { model = \"reram_relaxation\" }").unwrap();
     assert_eq!(relax.drift, Drift::reram_cmo());
     assert!(toml::from_str::<DeviceConfig>("read_tme_s = 1").is_err());

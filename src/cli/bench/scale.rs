@@ -275,12 +275,10 @@ pub fn child_run(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     let sequences = random_sequences(0, args.sequences, args.seq_len, vocab);
     let (t, cpu) = (Instant::now(), cpu_seconds()?);
     for (b, batch_seqs) in sequences.chunks(args.scale_batch).enumerate() {
-        let mut batch = PackedBatch {
-            id: (b * args.scale_batch) as u64,
-            ..Default::default()
-        };
-        for e in batch_seqs {
-            batch.push(&e.input_ids, &e.token_type_ids);
+        let mut batch = PackedBatch::default();
+        for (i, e) in batch_seqs.iter().enumerate() {
+            let example = (b * args.scale_batch + i) as u64;
+            batch.push_example(example, &e.input_ids, &e.token_type_ids);
         }
         chip.model.forward(&batch)?;
     }
