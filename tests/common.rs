@@ -37,11 +37,14 @@ pub fn minilm_checkpoints(shared: &std::path::Path) -> Vec<PathBuf> {
 }
 
 /// Largest |got − expected| of a row relative to the row's largest |expected|, over all rows.
+/// Anything not a number (a NaN logit, a row of zeros) is an infinite error: `f32::max`
+/// would silently drop a NaN, and `err < tol` would then pass.
 #[allow(dead_code)]
 pub fn max_relative_error(
     got: &crossbert::model::Matrix,
     expected: &crossbert::model::Matrix,
 ) -> f32 {
+    let finite_or_infinite = |e: f32| if e.is_nan() { f32::INFINITY } else { e };
     (0..expected.rows())
         .map(|r| {
             let scale = expected.row(r).iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -49,8 +52,8 @@ pub fn max_relative_error(
                 .row(r)
                 .iter()
                 .zip(expected.row(r))
-                .fold(0.0f32, |m, (a, d)| m.max((a - d).abs()));
-            err / scale
+                .fold(0.0f32, |m, (a, d)| m.max(finite_or_infinite((a - d).abs())));
+            finite_or_infinite(err / scale)
         })
         .fold(0.0, f32::max)
 }

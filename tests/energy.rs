@@ -260,6 +260,7 @@ fn layout(columns_per_adc: u32, cycles: u32) -> MatrixLayout {
         arrays: 36,
         array_rows: 128,
         array_cols: 128,
+        converted_cols: 128,
         columns_per_adc,
         adc_bits: 8,
         cycles_per_mvm: cycles,
@@ -301,9 +302,16 @@ fn area_counts_arrays_and_converters() {
     one.columns_per_adc = 32;
     one.array_rows = 256;
     one.array_cols = 256;
-    let a = area(&[one], &t).unwrap();
+    one.converted_cols = 256;
+    let a = area(&[one.clone()], &t).unwrap();
     assert!((a.adc_mm2 - 8.0 * 1200.0e-6).abs() < 1e-12);
     assert!((a.arrays_mm2 - 4.0 * 25.0e-6).abs() < 1e-12);
+    // An analog-difference readout converts the 128 column pairs: 4 ADCs, 128 S&H units.
+    one.converted_cols = 128;
+    let b = area(&[one], &t).unwrap();
+    assert!((b.adc_mm2 - 4.0 * 1200.0e-6).abs() < 1e-12);
+    assert!((b.sample_hold_mm2 - a.sample_hold_mm2 / 2.0).abs() < 1e-15);
+    assert_eq!(b.arrays_mm2, a.arrays_mm2);
 }
 
 #[test]

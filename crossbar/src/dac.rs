@@ -315,6 +315,23 @@ impl Drive {
         }
     }
 
+    /// The sum of each vector's input codes over the rows, recovered from the drive:
+    /// Σ_c weight_c·Σ_i V_ci (what a digital offset correction multiplies).
+    pub fn code_sums(&self) -> Vec<f32> {
+        (0..self.vectors)
+            .map(|t| {
+                let sum: f64 = (0..self.cycles())
+                    .map(|c| {
+                        let volts: f64 =
+                            (0..self.rows).map(|i| self.volts_at(c, t, i) as f64).sum();
+                        self.cycle_weights[c] * volts
+                    })
+                    .sum();
+                sum as f32
+            })
+            .collect()
+    }
+
     /// Voltage on row `row` in cycle `cycle` for vector `vector`, volts.
     pub fn volts_at(&self, cycle: usize, vector: usize, row: usize) -> f32 {
         self.volts[row * self.cycles() * self.vectors + cycle * self.vectors + vector]

@@ -31,6 +31,9 @@ pub struct EventCounts {
     pub buffer_bits: u64,
     /// Digital multiplies of array outputs by a drift-compensation gain.
     pub compensation_multiplies: u64,
+    /// Digital multiply-adds of a digital offset correction: the sum of each token's input
+    /// codes over each array's rows, and one multiply of that sum per output slice.
+    pub offset_ops: u64,
 }
 
 impl EventCounts {
@@ -54,6 +57,7 @@ impl EventCounts {
             adder_tree_ops: self.adder_tree_ops * k,
             buffer_bits: self.buffer_bits * k,
             compensation_multiplies: self.compensation_multiplies * k,
+            offset_ops: self.offset_ops * k,
         }
     }
 }
@@ -70,6 +74,7 @@ impl AddAssign<&EventCounts> for EventCounts {
         self.adder_tree_ops += other.adder_tree_ops;
         self.buffer_bits += other.buffer_bits;
         self.compensation_multiplies += other.compensation_multiplies;
+        self.offset_ops += other.offset_ops;
     }
 }
 

@@ -9,11 +9,13 @@
 //!
 //! * [`cell`]: a cell stores 1–4 bits as levels spaced linearly over [G_min, G_max], with
 //!   the published ranges of NeuroSim, MNSIM, ISAAC/CrossSim and aihwkit ReRAM-CMO.
-//! * [`device`]: what a programmed cell really conducts. Programming variation, stuck-at
-//!   faults and drift/relaxation are sampled once per chip instance by
-//!   [`program_array`] from a [`StreamKey`]; read noise is a per-read σ the tile draws on
-//!   every MVM ([`DeviceConfig::read_noise_sigma_us`]). Each effect is a separate serde
-//!   part of [`DeviceConfig`] with its source in its module docs.
+//! * [`device`]: what a programmed cell really conducts, effect by effect and by the time
+//!   scale on which it is drawn. The state at read time (programming variation,
+//!   drift/relaxation, the accumulated 1/f deviation, stuck-at faults) is sampled once per
+//!   chip instance by [`program_array`] from a [`StreamKey`]; per-read noise is a σ the
+//!   tile draws on every MVM or every input cycle ([`DeviceConfig::read_noise_sigma_us`],
+//!   [`device::Correlation`]). Each effect is a separate serde part of [`DeviceConfig`]
+//!   with its source in its module docs.
 //! * [`ir_drop`]: wire resistance on word and bit lines; an exact nodal solve
 //!   ([`ir_drop::solve_exact`]) and a static per-cell attenuation
 //!   ([`ir_drop::effective_conductance`]) that keeps the MVM a plain product, with its error
@@ -25,9 +27,10 @@
 //! [`dac`] turns signed integer input codes into row voltages, one input cycle at a time
 //! (bit-serial, `dac_bits` per cycle, or one bipolar shot; the signed scheme is two's
 //! complement with a negatively weighted MSB cycle); [`tile`] sums the column currents
-//! I = Σ V·G (V in volts, G in µS, I in µA) with read noise; [`sample_hold`] holds each
-//! column current for [`adc`], which quantizes and clips it; the tile then shift-and-adds
-//! the cycles. Tiles whose cells sit exactly on their levels (ideal devices) are stored as
+//! I = Σ V·G (V in volts, G in µS, I in µA) with per-read noise; [`sample_hold`] holds
+//! each column current (or the difference of a column pair) for [`adc`], which adds its
+//! input-referred noise, quantizes and clips it; the tile then shift-and-adds the cycles.
+//! Randomness per read is keyed by a read id per input vector, never by batch. Tiles whose cells sit exactly on their levels (ideal devices) are stored as
 //! [`bit_planes`] and read by popcount, an exact integer shortcut of the same sum; unsliced
 //! one-shot tiles on at most 256 levels are stored as [`level_bytes`] and read by an exact
 //! byte product (AVX-512 VNNI where present). Tiles of varied devices keep a 16-bit code of

@@ -333,7 +333,19 @@ impl Tile {
     /// The ADC's input-referred noise: a Gaussian of σ `noise_ua` on every conversion's
     /// current, drawn per vector from its read id.
     fn add_adc_noise(&self, drive: &Drive, noise_ua: f32, reads: &[u64], currents: &mut [f32]) {
-        let (cycles, vectors, cols) = (drive.cycles(), drive.vectors, self.cols);
+        self.add_adc_noise_to(drive, noise_ua, reads, self.cols, currents)
+    }
+
+    /// The same for `cols` converted outputs per cycle and vector.
+    fn add_adc_noise_to(
+        &self,
+        drive: &Drive,
+        noise_ua: f32,
+        reads: &[u64],
+        cols: usize,
+        currents: &mut [f32],
+    ) {
+        let (cycles, vectors) = (drive.cycles(), drive.vectors);
         for (t, &read) in reads.iter().enumerate() {
             let mut rng = self.read_stream(Purpose::AdcNoise, read);
             for c in 0..cycles {
@@ -459,16 +471,82 @@ impl Tile {
 
     /// Closed-form events of one MVM of `vectors` vectors over `cycles` cycles.
     pub fn events(&self, vectors: usize, cycles: usize, adc_bits: u8) -> EventCounts {
-        let conversions = (vectors * cycles * self.cols) as u64;
+        self.events_converting(vectors, cycles, adc_bits, self.cols)
+    }
+
+    /// Closed-form events of one MVM whose `converted` outputs per cycle (every column, or
+    /// one difference per column pair) are sampled, converted and shift-added.
+    pub fn events_converting(
+        &self,
+        vectors: usize,
+        cycles: usize,
+        adc_bits: u8,
+        converted: usize,
+    ) -> EventCounts {
+        let conversions = (vectors * cycles * converted) as u64;
         let mut events = EventCounts {
             dac_drives: (vectors * cycles * self.rows) as u64,
             cell_reads: (vectors * cycles * self.rows * self.cols) as u64,
-            sample_holds: sample_hold::samples(vectors, cycles, self.cols),
-            shift_adds: (vectors * cycles.saturating_sub(1) * self.cols) as u64,
+            sample_holds: sample_hold::samples(vectors, cycles, converted),
+            shift_adds: (vectors * cycles.saturating_sub(1) * converted) as u64,
             ..Default::default()
         };
         events.adc_conversions.insert(adc_bits, conversions);
         events
+    }
+
+    /// One MVM read out as analog differences: for every column pair (p, m) of `pairs`,
+    /// `out` (vectors × pairs) receives Σ_c weight_c·ADC(I_p,c − I_m,c) in code·µS units,
+    /// one (bipolar) conversion per pair and cycle, with the per-read and ADC noise of
+    /// [`Tile::mvm`]. Returns the exact event counts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mvm_differences(
+        &self,
+        drive: &Drive,
+        adc: &Adc,
+        adc_bits: u8,
+        reads: &[u64],
+        pairs: &[(usize, usize)],
+        out: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) -> EventCounts {
+        let (vectors, cycles, cols) = (drive.vectors, drive.cycles(), self.cols);
+        assert_eq!(
+            out.len(),
+            vectors * pairs.len(),
+            "output must be vectors×pairs"
+        );
+        assert_eq!(reads.len(), vectors, "one read id per input vector");
+        self.currents(drive, Some(reads), scratch);
+        let mut diffs = vec![0.0f32; cycles * vectors * pairs.len()];
+        for (d, currents) in diffs
+            .chunks_exact_mut(pairs.len())
+            .zip(scratch.chunks_exact(cols))
+        {
+            for (x, &(p, m)) in d.iter_mut().zip(pairs) {
+                *x = currents[p] - currents[m];
+            }
+        }
+        if adc.noise_ua() > 0.0 {
+            self.add_adc_noise_to(drive, adc.noise_ua(), reads, pairs.len(), &mut diffs);
+        }
+        out.fill(0.0);
+        for (c, &weight) in drive.cycle_weights.iter().enumerate() {
+            let cycle = &diffs[c * vectors * pairs.len()..(c + 1) * vectors * pairs.len()];
+            convert_and_accumulate(adc, weight as f32, cycle, out);
+        }
+        self.events_converting(vectors, cycles, adc_bits, pairs.len())
+    }
+
+    /// Largest |I_p − I_m| over all cycles, vectors and column pairs of `drive`, µA,
+    /// without read noise (for calibrating the range of an analog-difference readout).
+    pub fn max_abs_difference_ua(&self, drive: &Drive, pairs: &[(usize, usize)]) -> f32 {
+        let mut currents = Vec::new();
+        self.currents(drive, None, &mut currents);
+        currents
+            .chunks_exact(self.cols)
+            .flat_map(|row| pairs.iter().map(move |&(p, m)| (row[p] - row[m]).abs()))
+            .fold(0.0f32, f32::max)
     }
 }
 

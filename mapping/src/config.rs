@@ -43,6 +43,15 @@ pub enum Encoding {
     /// 2^(b−1)·Σx and the G_min offset current (every column of the array carries
     /// G_min·ΣV).
     Offset,
+    /// w + 2^(b−1) on one column per output, like `offset`, but with no reference column:
+    /// the periphery subtracts the nominal current of the offset, (G_min + ℓ_off,s·step)·Σx
+    /// per slice s, computed from the input codes' sum Σx (one sum per token and array, one
+    /// multiply per output slice). One device per weight, as in aihwkit's inference tiles
+    /// (its `SingleDeviceConductanceConverter`) and ISAAC's biased encoding. Unlike a
+    /// reference column it does not cancel a shift common to all devices (relaxation),
+    /// since the subtracted current is nominal. aihwkit spreads the tile's [w_min, w_max]
+    /// over [G_min, G_max]; here each output's ±max|w| is, as for every encoding.
+    DigitalOffset,
 }
 
 impl Encoding {
@@ -51,6 +60,42 @@ impl Encoding {
         match self {
             Encoding::Differential => "differential",
             Encoding::Offset => "offset",
+            Encoding::DigitalOffset => "digital_offset",
+        }
+    }
+}
+
+/// How the two columns of a signed weight (W⁺ and W⁻, or a column and its reference
+/// column) are read out.
+///
+/// With a finite on/off ratio every driven row adds G_min·V to every column, so a column
+/// digitized on its own spends most of its ADC range on that common offset (at ReRAM-CMO's
+/// 9–88 µS, G_min/G_max = 10 %: the offset of the driven rows is as large as a tenth of the
+/// full-scale signal, and typical signals are far below full scale). Subtracting the pair
+/// in the analog domain first leaves only the signed difference to digitize.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readout {
+    /// Each column converted on its own (unipolar range from 0 for bit-serial drives);
+    /// the periphery subtracts the two codes (ISAAC). One conversion and one S&H sample
+    /// per column and cycle. Default.
+    #[default]
+    TwoConversions,
+    /// A differential sample-and-hold takes I⁺ − I⁻ (charge-domain subtraction) and one
+    /// bipolar conversion digitizes it; the ADC range is calibrated on the differences
+    /// (or is ±rows·V·(G_max − G_min) at full scale). One S&H sample and one conversion per
+    /// pair and cycle: half the conversions, ADCs and S&H units of `two_conversions`
+    /// (priced as such: a differential S&H is counted as one S&H), and no digital
+    /// subtraction.
+    AnalogDifference,
+}
+
+impl Readout {
+    /// The name used in configurations and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Readout::TwoConversions => "two_conversions",
+            Readout::AnalogDifference => "analog_difference",
         }
     }
 }
@@ -157,6 +202,8 @@ pub struct MappingConfig {
     pub ir_drop: IrDropConfig,
     /// Digital drift compensation (see [`DriftCompensation`]). Default `none`.
     pub drift_compensation: DriftCompensation,
+    /// Readout of a column pair (see [`Readout`]). Default `two_conversions` (ISAAC).
+    pub readout: Readout,
 }
 
 impl Default for MappingConfig {
@@ -182,6 +229,7 @@ impl Default for MappingConfig {
             adc: AdcConfig::default(),
             ir_drop: IrDropConfig::default(),
             drift_compensation: DriftCompensation::None,
+            readout: Readout::TwoConversions,
         }
     }
 }
@@ -191,7 +239,7 @@ impl MappingConfig {
     pub fn stored_bits(&self) -> u8 {
         match self.encoding {
             Encoding::Differential => self.weight_bits - 1,
-            Encoding::Offset => self.weight_bits,
+            Encoding::Offset | Encoding::DigitalOffset => self.weight_bits,
         }
     }
 
@@ -214,14 +262,14 @@ impl MappingConfig {
     pub fn columns_per_output(&self) -> usize {
         match self.encoding {
             Encoding::Differential => 2 * self.slices(),
-            Encoding::Offset => self.slices(),
+            Encoding::Offset | Encoding::DigitalOffset => self.slices(),
         }
     }
 
     /// Reference columns per array (offset encoding: one per slice).
     pub fn reference_columns(&self) -> usize {
         match self.encoding {
-            Encoding::Differential => 0,
+            Encoding::Differential | Encoding::DigitalOffset => 0,
             Encoding::Offset => self.slices(),
         }
     }
@@ -261,7 +309,27 @@ impl MappingConfig {
                 self.dac.dac_bits,
             ));
         }
-        self.adc.validate_for_drive(&k("adc"), one_shot_dac)
+        if self.readout == Readout::AnalogDifference && self.encoding == Encoding::DigitalOffset {
+            return Err(ConfigError::new(
+                k("readout"),
+                "\"two_conversions\" with encoding = \"digital_offset\" (it has no second \
+                 column to subtract in analog)",
+                "analog_difference",
+            ));
+        }
+        self.adc.validate_for_drive(
+            &k("adc"),
+            one_shot_dac || self.readout == Readout::AnalogDifference,
+        )
+    }
+
+    /// Converted outputs of an array with `cols` active columns holding `outputs` output
+    /// features: every column, or one difference per (output, slice) pair.
+    pub fn converted_columns(&self, cols: usize, outputs: usize) -> usize {
+        match self.readout {
+            Readout::TwoConversions => cols,
+            Readout::AnalogDifference => outputs * self.slices(),
+        }
     }
 }
 

@@ -51,7 +51,7 @@ impl Slicing {
     pub fn column_values(&self, w: i32) -> (u32, u32) {
         match self.encoding {
             Encoding::Differential => (w.max(0) as u32, (-w).max(0) as u32),
-            Encoding::Offset => ((w + self.offset() as i32) as u32, 0),
+            Encoding::Offset | Encoding::DigitalOffset => ((w + self.offset() as i32) as u32, 0),
         }
     }
 
@@ -90,7 +90,7 @@ mod tests {
                     let (p, m) = sl.column_values(w);
                     let back = match encoding {
                         Encoding::Differential => value(p) - value(m),
-                        Encoding::Offset => value(p) - value(sl.offset()),
+                        Encoding::Offset | Encoding::DigitalOffset => value(p) - value(sl.offset()),
                     };
                     assert_eq!(back, w as f32, "{encoding:?} {bits_per_cell} bits/cell");
                 }

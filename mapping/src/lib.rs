@@ -42,7 +42,9 @@ pub mod quantize;
 pub mod remap;
 pub mod tiling;
 
-pub use config::{DriftCompensation, Encoding, Fidelity, InputScale, MappingConfig, WeightScale};
+pub use config::{
+    DriftCompensation, Encoding, Fidelity, InputScale, MappingConfig, Readout, WeightScale,
+};
 pub use error::MappingError;
 pub use matrix::{MappedMatrix, MappingReport};
 pub use remap::{FaultMap, StuckAt, StuckCell};

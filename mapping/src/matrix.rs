@@ -12,7 +12,7 @@
 //! streams keyed by each token's read id, so the result is bitwise the same for any number
 //! of threads and any batching of the tokens.
 
-use crate::config::{DriftCompensation, InputScale, MappingConfig};
+use crate::config::{DriftCompensation, Encoding, InputScale, MappingConfig, Readout};
 use crate::error::MappingError;
 use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
 use crate::remap::{self, apply_faults, FaultMap};
@@ -50,6 +50,9 @@ pub struct MappedMatrix {
     /// Drift-compensation gain of every output feature of every array (row-tile-major,
     /// then the array's outputs); `None` when compensation is off.
     drift_gains: Option<Vec<Vec<f32>>>,
+    /// Nominal conductance of each slice of the offset 2^(b−1), µS: what the digital
+    /// offset subtracts per unit of input code.
+    nominal_offset_us: Vec<f32>,
 }
 
 /// What a mapping occupies and spends, without running data.
@@ -76,8 +79,12 @@ pub struct MappingReport {
     pub cells_total: u64,
     /// cells_used / cells_total.
     pub utilization: f64,
-    /// ADCs: per array ⌈array_cols / columns_per_adc⌉.
+    /// ADCs: per array ⌈converted columns / columns_per_adc⌉.
     pub adcs: u64,
+    /// `two_conversions` or `analog_difference`.
+    pub readout: &'static str,
+    /// Outputs one array converts per cycle: its columns, or its column pairs.
+    pub converted_columns_per_array: usize,
     /// Conversions one ADC performs one after another per token (arrays run in parallel):
     /// input cycles × the most active columns one ADC of any array serves. The latency
     /// roll-up multiplies it by the conversion time.
@@ -168,6 +175,12 @@ impl MappedMatrix {
             .into_par_iter()
             .map(|a| chip.program_tile(&q.codes, a, &fault_maps[a]))
             .collect();
+        let nominal_offset_us: Vec<f32> = (0..layout.slicing.slices)
+            .map(|s| {
+                let level = layout.slicing.slice_level(layout.slicing.offset(), s);
+                cfg.cell.g_min_us + level as f32 * chip.step_us
+            })
+            .collect();
         let fresh_device = device.at_programming();
         let drift_gains = (cfg.drift_compensation != DriftCompensation::None).then(|| {
             let fresh = Chip {
@@ -178,16 +191,27 @@ impl MappedMatrix {
                 .into_par_iter()
                 .map(|a| {
                     let reference = fresh.program_tile(&q.codes, a, &fault_maps[a]);
-                    drift_gains(&layout, a, &reference, &tiles[a], cfg.drift_compensation)
+                    let pair = (&reference, &tiles[a]);
+                    drift_gains(&layout, a, pair, &nominal_offset_us, cfg.drift_compensation)
                 })
                 .collect()
         });
         let dac = Dac::new(&cfg.dac, cfg.input_bits);
+        // A difference of two columns spans ±rows·V·(G_max − G_min) at most.
+        let full_scale = match cfg.readout {
+            Readout::TwoConversions => 1.0,
+            Readout::AnalogDifference => 1.0 - cfg.cell.g_min_us / cfg.cell.g_max_us,
+        };
+        // An ideal ADC neither quantizes nor clips: its range is never used, so it needs no
+        // calibration (a calibrated range would otherwise stay unset).
         let adc_ranges_ua = match cfg.adc.range {
+            AdcRange::FullScale | AdcRange::Calibrated if cfg.adc.ideal => {
+                Some(vec![0.0; tiles.len()])
+            }
             AdcRange::FullScale => Some(
                 tiles
                     .iter()
-                    .map(|t| t.full_scale_current_ua(dac.max_volts()))
+                    .map(|t| full_scale * t.full_scale_current_ua(dac.max_volts()))
                     .collect(),
             ),
             AdcRange::Calibrated => None,
@@ -203,6 +227,7 @@ impl MappedMatrix {
             adc_ranges_ua,
             input_scale: None,
             drift_gains,
+            nominal_offset_us,
         })
     }
 
@@ -251,7 +276,16 @@ impl MappedMatrix {
                 let drives = self.drives(xs, xs.len() / self.layout.in_features)?.1;
                 let maxima: Vec<f32> = (0..self.layout.arrays())
                     .into_par_iter()
-                    .map(|a| self.tiles[a].max_abs_current_ua(&drives[a / self.layout.col_tiles]))
+                    .map(|a| {
+                        let (tile, drive) = (&self.tiles[a], &drives[a / self.layout.col_tiles]);
+                        match self.cfg.readout {
+                            Readout::TwoConversions => tile.max_abs_current_ua(drive),
+                            Readout::AnalogDifference => tile.max_abs_difference_ua(
+                                drive,
+                                &analog_pairs(&self.column_pairs(a % self.layout.col_tiles)),
+                            ),
+                        }
+                    })
                     .collect();
                 for (range, m) in ranges.iter_mut().zip(maxima) {
                     *range = range.max(m);
@@ -296,7 +330,7 @@ impl MappedMatrix {
             .collect();
         let n_out = self.layout.out_features;
         let mut y = vec![0.0f32; tokens * n_out];
-        let mut events = self.buffer_events(tokens);
+        let mut events = self.buffer_events(tokens) + self.code_sum_events(tokens);
         for (j, (acc, ev)) in per_tile.into_iter().enumerate() {
             let outputs = self.layout.outputs(j);
             let width = outputs.len();
@@ -366,37 +400,62 @@ impl MappedMatrix {
         let cols = l.active_cols(j);
         let adc_bits = self.cfg.adc.counted_bits();
         let slices = l.slicing.slices;
-        // (W⁺ column, subtracted column, significance) of every slice of every output,
-        // output-major: the digital reduction below only reads this list.
-        let terms: Vec<(usize, usize, f32)> = (0..width)
-            .flat_map(|o| {
-                (0..slices).map(move |s| {
-                    (
-                        l.plus_col(o, s),
-                        l.minus_col(j, o, s),
-                        l.slicing.significance(s),
-                    )
-                })
-            })
-            .collect();
         let mut acc = vec![0.0f32; tokens * width];
-        let mut tile_out = vec![0.0f32; tokens * cols];
         let mut scratch = Vec::new();
         let mut events = self.digital_events(j, tokens);
         let unit = vec![1.0f32; width];
+        let pairs = self.column_pairs(j);
+        let converted = match self.cfg.readout {
+            Readout::TwoConversions => cols,
+            Readout::AnalogDifference => pairs.len(),
+        };
+        let mut tile_out = vec![0.0f32; tokens * converted];
         for (r, drive) in drives.iter().enumerate() {
             let a = l.array_index(r, j);
             let gains = self.drift_gains.as_ref().map_or(&unit, |g| &g[a]);
-            let adc = self.cfg.adc.converter(ranges[a], drive.bipolar);
-            events += self.tiles[a].mvm(drive, &adc, adc_bits, reads, &mut tile_out, &mut scratch);
-            for (acc_t, out_t) in acc.chunks_mut(width).zip(tile_out.chunks(cols)) {
-                for ((acc_to, output), &gain) in
-                    acc_t.iter_mut().zip(terms.chunks_exact(slices)).zip(gains)
-                {
-                    let mut sum = 0.0f32;
-                    for &(plus, minus, sig) in output {
-                        sum += sig * (out_t[plus] - out_t[minus]);
+            let tile = &self.tiles[a];
+            // Per slice of each output, the digitized difference of its column pair: two
+            // codes subtracted here, or one code of the difference taken in analog.
+            // (The digital offset subtracts its nominal current, Σx·G_off,s, from the codes.)
+            let code_sums = match self.cfg.encoding {
+                Encoding::DigitalOffset => drive.code_sums(),
+                _ => Vec::new(),
+            };
+            let difference: &dyn Fn(&[f32], usize, usize) -> f32 = match self.cfg.readout {
+                Readout::TwoConversions => {
+                    let adc = self.cfg.adc.converter(ranges[a], drive.bipolar);
+                    events += tile.mvm(drive, &adc, adc_bits, reads, &mut tile_out, &mut scratch);
+                    &|out: &[f32], t: usize, k: usize| {
+                        let subtracted = match pairs[k].1 {
+                            Some(m) => out[m],
+                            None => code_sums[t] * self.nominal_offset_us[k % slices],
+                        };
+                        out[pairs[k].0] - subtracted
                     }
+                }
+                Readout::AnalogDifference => {
+                    let adc = self.cfg.adc.converter(ranges[a], true);
+                    events += tile.mvm_differences(
+                        drive,
+                        &adc,
+                        adc_bits,
+                        reads,
+                        &analog_pairs(&pairs),
+                        &mut tile_out,
+                        &mut scratch,
+                    );
+                    &|out: &[f32], _: usize, k: usize| out[k]
+                }
+            };
+            for (t, (acc_t, out_t)) in acc
+                .chunks_mut(width)
+                .zip(tile_out.chunks(converted))
+                .enumerate()
+            {
+                for (o, (acc_to, &gain)) in acc_t.iter_mut().zip(gains).enumerate() {
+                    let sum: f32 = (0..slices)
+                        .map(|s| l.slicing.significance(s) * difference(out_t, t, o * slices + s))
+                        .sum();
                     *acc_to += gain * sum;
                 }
             }
@@ -404,18 +463,55 @@ impl MappedMatrix {
         (acc, events)
     }
 
+    /// The (W⁺ or value column, W⁻ or reference column) pair of every slice of every output
+    /// of column tile `j`, output-major; no second column for the digital offset.
+    fn column_pairs(&self, j: usize) -> Vec<(usize, Option<usize>)> {
+        let l = &self.layout;
+        (0..l.outputs(j).len())
+            .flat_map(|o| {
+                (0..l.slicing.slices).map(move |s| (l.plus_col(o, s), l.minus_col(j, o, s)))
+            })
+            .collect()
+    }
+
     /// Digital events of column tile `j` outside the arrays: per token, output and row
-    /// tile 2S − 1 shift-and-adds (S subtractions of the W⁻ / reference column, S − 1
-    /// shifted additions of slices) and, with drift compensation, one multiply by the
-    /// array's gain; per token and output R − 1 adder-tree additions.
+    /// tile 2S − 1 shift-and-adds (S subtractions of the W⁻ / reference column, none when
+    /// the pair is subtracted in analog, and S − 1 shifted additions of slices) and, with
+    /// drift compensation, one multiply by the array's gain; per token and output R − 1
+    /// adder-tree additions.
     fn digital_events(&self, j: usize, tokens: usize) -> EventCounts {
         let l = &self.layout;
         let outputs = (tokens * l.outputs(j).len()) as u64;
         let compensated = self.drift_gains.is_some() as u64;
+        let slices = l.slicing.slices as u64;
+        let per_output = match self.cfg.readout {
+            Readout::TwoConversions => 2 * slices - 1,
+            Readout::AnalogDifference => slices - 1,
+        };
+        // The digital offset: one multiply of the token's code sum per output slice and
+        // row tile (the code sums themselves are counted once, in `code_sum_events`).
+        let offset_ops = match self.cfg.encoding {
+            Encoding::DigitalOffset => outputs * slices * l.row_tiles as u64,
+            _ => 0,
+        };
         EventCounts {
-            shift_adds: outputs * l.row_tiles as u64 * (2 * l.slicing.slices as u64 - 1),
+            offset_ops,
+            shift_adds: outputs * l.row_tiles as u64 * per_output,
             adder_tree_ops: outputs * (l.row_tiles as u64 - 1),
             compensation_multiplies: compensated * outputs * l.row_tiles as u64,
+            ..Default::default()
+        }
+    }
+
+    /// The digital offset's sums of each token's input codes over the rows of each row tile
+    /// (one addition per input), shared by the column tiles; none for other encodings.
+    fn code_sum_events(&self, tokens: usize) -> EventCounts {
+        let adds = match self.cfg.encoding {
+            Encoding::DigitalOffset => (tokens * self.layout.in_features) as u64,
+            _ => 0,
+        };
+        EventCounts {
+            offset_ops: adds,
             ..Default::default()
         }
     }
@@ -436,12 +532,16 @@ impl MappedMatrix {
     pub fn events(&self, tokens: usize) -> EventCounts {
         let cycles = self.dac.cycles().len();
         let bits = self.cfg.adc.counted_bits();
-        let mut events = self.buffer_events(tokens);
+        let mut events = self.buffer_events(tokens) + self.code_sum_events(tokens);
         for j in 0..self.layout.col_tiles {
             events += self.digital_events(j, tokens);
         }
-        for tile in &self.tiles {
-            events += tile.events(tokens, cycles, bits);
+        for (a, tile) in self.tiles.iter().enumerate() {
+            let j = a % self.layout.col_tiles;
+            let converted = self
+                .cfg
+                .converted_columns(tile.cols(), self.layout.outputs(j).len());
+            events += tile.events_converting(tokens, cycles, bits, converted);
         }
         events
     }
@@ -455,6 +555,7 @@ impl MappedMatrix {
             .map(|t| (t.rows() * t.cols()) as u64)
             .sum();
         let cells_total = (l.arrays() * l.array_rows * l.array_cols) as u64;
+        let converted = self.cfg.converted_columns(l.array_cols, l.outputs_per_tile);
         MappingReport {
             fidelity: self.cfg.fidelity.name(),
             encoding: self.cfg.encoding.name(),
@@ -470,13 +571,19 @@ impl MappedMatrix {
             cells_used,
             cells_total,
             utilization: cells_used as f64 / cells_total as f64,
-            adcs: (l.arrays() * l.array_cols.div_ceil(self.cfg.adc.columns_per_adc as usize))
-                as u64,
+            adcs: (l.arrays() * converted.div_ceil(self.cfg.adc.columns_per_adc as usize)) as u64,
             adc_serial_conversions_per_token: (self.dac.cycles().len()
                 * (0..l.col_tiles)
-                    .map(|j| l.active_cols(j).min(self.cfg.adc.columns_per_adc as usize))
+                    .map(|j| {
+                        let active = self
+                            .cfg
+                            .converted_columns(l.active_cols(j), l.outputs(j).len());
+                        active.min(self.cfg.adc.columns_per_adc as usize)
+                    })
                     .max()
                     .unwrap_or(0)) as u64,
+            converted_columns_per_array: converted,
+            readout: self.cfg.readout.name(),
             events_per_token: self.events(1),
             stored_bytes: self.stored_bytes(),
             drift_compensation: self.cfg.drift_compensation.name(),
@@ -516,6 +623,20 @@ impl MappedMatrix {
     }
 }
 
+/// Column pairs of an analog-difference readout (every pair has its second column:
+/// `MappingConfig::validate` rejects the digital offset with this readout).
+fn analog_pairs(pairs: &[(usize, Option<usize>)]) -> Vec<(usize, usize)> {
+    pairs
+        .iter()
+        .map(|&(p, m)| {
+            (
+                p,
+                m.expect("analog difference needs a second column (validated)"),
+            )
+        })
+        .collect()
+}
+
 /// The drift-compensation gains of array `a` (one per output feature of its column tile):
 /// ref/meas of the mean magnitude of the one-hot reads' outputs, over the whole array
 /// (`global`) or per output feature (`per_column`). The one-hot read of row i gives output
@@ -524,8 +645,8 @@ impl MappedMatrix {
 fn drift_gains(
     layout: &Layout,
     a: usize,
-    reference: &Tile,
-    drifted: &Tile,
+    (reference, drifted): (&Tile, &Tile),
+    nominal_offset_us: &[f32],
     mode: DriftCompensation,
 ) -> Vec<f32> {
     let j = a % layout.col_tiles;
@@ -538,8 +659,10 @@ fn drift_gains(
                     .map(|row| {
                         (0..layout.slicing.slices)
                             .map(|s| {
-                                let diff =
-                                    row[layout.plus_col(o, s)] - row[layout.minus_col(j, o, s)];
+                                let subtracted = layout
+                                    .minus_col(j, o, s)
+                                    .map_or(nominal_offset_us[s], |m| row[m]);
+                                let diff = row[layout.plus_col(o, s)] - subtracted;
                                 layout.slicing.significance(s) as f64 * diff as f64
                             })
                             .sum::<f64>()

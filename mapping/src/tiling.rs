@@ -75,14 +75,14 @@ impl Layout {
     fn polarities(&self) -> usize {
         match self.slicing.encoding {
             Encoding::Differential => 2,
-            Encoding::Offset => 1,
+            Encoding::Offset | Encoding::DigitalOffset => 1,
         }
     }
 
     /// Active (used) columns of an array in column tile `j`.
     pub fn active_cols(&self, j: usize) -> usize {
         let refs = match self.slicing.encoding {
-            Encoding::Differential => 0,
+            Encoding::Differential | Encoding::DigitalOffset => 0,
             Encoding::Offset => self.slicing.slices,
         };
         self.outputs(j).len() * self.polarities() * self.slicing.slices + refs
@@ -94,11 +94,13 @@ impl Layout {
     }
 
     /// Logical column subtracted from `plus_col(o, s)`: the W⁻ column (differential) or
-    /// the array's reference column of slice `s` (offset), in column tile `j`.
-    pub fn minus_col(&self, j: usize, o: usize, s: usize) -> usize {
+    /// the array's reference column of slice `s` (offset), in column tile `j`; `None` when
+    /// the periphery subtracts a nominal offset instead (digital offset).
+    pub fn minus_col(&self, j: usize, o: usize, s: usize) -> Option<usize> {
         match self.slicing.encoding {
-            Encoding::Differential => self.plus_col(o, s) + 1,
-            Encoding::Offset => self.outputs(j).len() * self.slicing.slices + s,
+            Encoding::Differential => Some(self.plus_col(o, s) + 1),
+            Encoding::Offset => Some(self.outputs(j).len() * self.slicing.slices + s),
+            Encoding::DigitalOffset => None,
         }
     }
 
@@ -108,7 +110,9 @@ impl Layout {
         for o in 0..self.outputs(j).len() {
             for s in 0..self.slicing.slices {
                 sig[self.plus_col(o, s)] = self.slicing.significance(s);
-                sig[self.minus_col(j, o, s)] = self.slicing.significance(s);
+                if let Some(minus) = self.minus_col(j, o, s) {
+                    sig[minus] = self.slicing.significance(s);
+                }
             }
         }
         sig
@@ -128,13 +132,13 @@ impl Layout {
                 for s in 0..sl.slices {
                     row[self.plus_col(o, s)] = sl.slice_level(plus, s);
                     if sl.encoding == Encoding::Differential {
-                        row[self.minus_col(j, o, s)] = sl.slice_level(minus, s);
+                        row[self.plus_col(o, s) + 1] = sl.slice_level(minus, s);
                     }
                 }
             }
             if sl.encoding == Encoding::Offset {
                 for s in 0..sl.slices {
-                    row[self.minus_col(j, 0, s)] = sl.slice_level(sl.offset(), s);
+                    row[self.outputs(j).len() * sl.slices + s] = sl.slice_level(sl.offset(), s);
                 }
             }
         }

@@ -97,7 +97,8 @@ pub struct CrossbarAttentionCost {
 
 /// Converts the mapping's event counts into the energy roll-up's. DAC drives are recorded
 /// under the bits one drive resolves (`min(dac_bits, input_bits)`); drift-compensation
-/// gains are fp32 multiplies of the periphery.
+/// gains are fp32 multiplies of the periphery, digital offset corrections fp32
+/// multiply-adds.
 pub fn energy_events(e: &crossbar::EventCounts, dac_bits: u8) -> energy::EventCounts {
     let mut out = energy::EventCounts {
         cell_reads: e.cell_reads,
@@ -107,7 +108,8 @@ pub fn energy_events(e: &crossbar::EventCounts, dac_bits: u8) -> energy::EventCo
         buffer_bits: e.buffer_bits,
         ..Default::default()
     };
-    out.periphery.fp32_mult += e.compensation_multiplies;
+    out.periphery.fp32_mult += e.compensation_multiplies + e.offset_ops;
+    out.periphery.fp32_add += e.offset_ops;
     for (&bits, &n) in &e.adc_conversions {
         // An ideal ADC (key 0) is a modelling device, not hardware: it costs nothing.
         if bits > 0 {
@@ -270,6 +272,7 @@ pub fn matrix_layout(name: &str, m: &mapping::MappedMatrix, mvms: u64) -> Matrix
         arrays: report.arrays as u64,
         array_rows: report.array_rows as u32,
         array_cols: report.array_cols as u32,
+        converted_cols: report.converted_columns_per_array as u32,
         columns_per_adc: adc.columns_per_adc,
         adc_bits: adc.adc_bits as u32,
         cycles_per_mvm: report.input_cycles as u32,

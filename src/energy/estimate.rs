@@ -36,6 +36,9 @@ pub struct MatrixLayout {
     pub arrays: u64,
     pub array_rows: u32,
     pub array_cols: u32,
+    /// Outputs each array converts per cycle: its columns, or half of them when column
+    /// pairs are subtracted in analog before one conversion. ADCs and S&H units follow it.
+    pub converted_cols: u32,
     /// Columns that share one ADC.
     pub columns_per_adc: u32,
     /// Resolution of those ADCs (their area depends on it).
@@ -78,6 +81,7 @@ impl MatrixLayout {
         for (field, v) in [
             ("array_rows", self.array_rows),
             ("array_cols", self.array_cols),
+            ("converted_cols", self.converted_cols),
             ("columns_per_adc", self.columns_per_adc),
             ("adc_bits", self.adc_bits),
             ("cycles_per_mvm", self.cycles_per_mvm),
@@ -94,13 +98,13 @@ impl MatrixLayout {
     }
 
     fn adcs_per_array(&self) -> u64 {
-        self.array_cols.div_ceil(self.columns_per_adc) as u64
+        self.converted_cols.div_ceil(self.columns_per_adc) as u64
     }
 
     /// Duration of one MVM, ns.
     fn mvm_ns(&self, tech: &TechnologyTable) -> f64 {
         let read = tech.array.read_cycle_ns.value;
-        let samples = self.columns_per_adc.min(self.array_cols) as f64;
+        let samples = self.columns_per_adc.min(self.converted_cols) as f64;
         let convert = samples / tech.adc.sample_rate_gsps.value;
         self.cycles_per_mvm as f64 * read.max(convert) + read.min(convert)
     }
@@ -142,7 +146,7 @@ pub fn area(
         a.adc_mm2 += adcs * tech.adc.area_um2(m.adc_bits) / UM2_PER_MM2;
         a.dac_mm2 += arrays * m.array_rows as f64 * tech.dac.area_um2.value / UM2_PER_MM2;
         a.sample_hold_mm2 +=
-            arrays * m.array_cols as f64 * tech.sample_hold.area_um2.value / UM2_PER_MM2;
+            arrays * m.converted_cols as f64 * tech.sample_hold.area_um2.value / UM2_PER_MM2;
         a.shift_add_mm2 +=
             adcs * tech.shift_add.units_per_adc * tech.shift_add.area_um2.value / UM2_PER_MM2;
     }

@@ -26,7 +26,7 @@
 //! and undefined at 0; a σ is a magnitude); the PCM form follows aihwkit in measuring time
 //! from t₀ before programming completes (its t = t_inference + t₀).
 
-use super::programming::non_negative;
+use super::programming::{non_negative, positive_time};
 use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
@@ -165,26 +165,16 @@ impl AccumulatedNoise {
 
     /// Rejects a negative K and non-positive or non-finite times.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        let positive_time = |field: &str, t: f64| {
-            if t > 0.0 && t.is_finite() {
-                Ok(())
-            } else {
-                Err(ConfigError::new(
-                    format!("{key}.{field}"),
-                    "a time > 0 s",
-                    t,
-                ))
-            }
-        };
+        let time_ok = |field: &str, t: f64| positive_time(&format!("{key}.{field}"), t);
         match *self {
             AccumulatedNoise::None => Ok(()),
             AccumulatedNoise::ReramCmo { k, t_read_s } => {
                 non_negative(&format!("{key}.k"), k)?;
-                positive_time("t_read_s", t_read_s)
+                time_ok("t_read_s", t_read_s)
             }
             AccumulatedNoise::Pcm { t_read_s, t0_s } => {
-                positive_time("t_read_s", t_read_s)?;
-                positive_time("t0_s", t0_s)
+                time_ok("t_read_s", t_read_s)?;
+                time_ok("t0_s", t0_s)
             }
         }
     }

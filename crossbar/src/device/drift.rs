@@ -26,7 +26,7 @@
 //! Compensating drift (a global output scale measured through the tile) happens downstream,
 //! not here. The relaxation can push a device below 0 µS; `program_array` clamps at 0.
 
-use super::programming::{finite, non_negative};
+use super::programming::{finite, non_negative, positive_time};
 use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
@@ -211,15 +211,7 @@ impl Drift {
 }
 
 fn positive_t0(key: &str, t0_s: f64) -> Result<(), ConfigError> {
-    if t0_s > 0.0 && t0_s.is_finite() {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            format!("{key}.t0_s"),
-            "a reference time > 0 s",
-            t0_s,
-        ))
-    }
+    positive_time(&format!("{key}.t0_s"), t0_s)
 }
 
 #[cfg(test)]

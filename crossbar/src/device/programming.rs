@@ -200,6 +200,15 @@ pub(crate) fn non_negative(key: &str, value: f32) -> Result<(), ConfigError> {
     }
 }
 
+/// A time (s) that must be finite and > 0.
+pub(crate) fn positive_time(key: &str, t_s: f64) -> Result<(), ConfigError> {
+    if t_s > 0.0 && t_s.is_finite() {
+        Ok(())
+    } else {
+        Err(ConfigError::new(key, "a time > 0 s", t_s))
+    }
+}
+
 pub(crate) fn finite(key: &str, value: f32) -> Result<(), ConfigError> {
     if value.is_finite() {
         Ok(())
