@@ -31,11 +31,16 @@ SETTING_OF = {
     "crossbert-ideal-8bit-mrpc.csv": ("ideal-8bit", "ideal-8bit"),
     "crossbert-pcm-sst2.csv": ("pcm", "pcm"),
     "crossbert-pcm-mrpc.csv": ("pcm", "pcm"),
+    "crossbert-reram-cmo-0p2-sst2.csv": ("reram-cmo-0p2", "reram-cmo-0p2"),
+    "crossbert-reram-cmo-0p2-mrpc.csv": ("reram-cmo-0p2", "reram-cmo-0p2"),
     "crossbert-pcm-sst2-nocomp.csv": ("pcm, no compensation (crossbert only)", None),
     "crossbert-ablation-ideal-8bit-adc-ideal-sst2.csv": ("ablation: ideal-8bit, ideal ADC", "ideal-8bit"),
     "crossbert-ablation-ideal-8bit-adc-ideal-mrpc.csv": ("ablation: ideal-8bit, ideal ADC", "ideal-8bit"),
     "crossbert-ablation-pcm-adc-ideal-sst2.csv": ("ablation: pcm, ideal ADC", "pcm"),
     "crossbert-ablation-pcm-adc-ideal-mrpc.csv": ("ablation: pcm, ideal ADC", "pcm"),
+    "crossbert-ablation-reram-cmo-0p2-adc-ideal-sst2.csv": ("ablation: reram-cmo-0p2, ideal ADC", "reram-cmo-0p2"),
+    "crossbert-ablation-reram-cmo-0p2-adc-ideal-mrpc.csv": ("ablation: reram-cmo-0p2, ideal ADC", "reram-cmo-0p2"),
+    "crossbert-ablation-reram-cmo-0p2-nocomp-sst2.csv": ("ablation: reram-cmo-0p2, no compensation", "reram-cmo-0p2"),
 }
 FULL_ROWS = {"sst2": 872, "mrpc": 408}
 

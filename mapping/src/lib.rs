@@ -9,15 +9,18 @@
 //!    per output feature; inputs to `input_bits` with a dynamic (per token) or calibrated
 //!    scale. Symmetric ranges ±(2^(b−1) − 1).
 //! 2. [`encoding`]: signed weights on non-negative conductances, *differential*
-//!    (W⁺/W⁻ columns) or *offset* (w + 2^(b−1) with a reference column), and bit slicing of
-//!    the stored magnitude over `bits_per_cell`-bit cells.
+//!    (W⁺/W⁻ columns), *offset* (w + 2^(b−1) with a reference column) or *digital offset*
+//!    (w + 2^(b−1), one device per weight, the nominal offset subtracted digitally), and bit
+//!    slicing of the stored magnitude over `bits_per_cell`-bit cells.
 //! 3. [`tiling`]: cutting the matrix into `array_rows × array_cols` arrays (any sizes,
 //!    dividing or not), with optional spare rows/columns.
 //! 4. [`matrix::MappedMatrix`]: programming through the device model of `crossbar`, then
 //!    per forward pass the DAC cycles, analog MVMs and ADCs of every array (crate
 //!    `crossbar`) and the digital periphery: subtraction of the W⁻ / reference column
-//!    (which also cancels the G_min offset current), shift-and-add over slices, partial-sum
-//!    reduction over arrays sharing outputs, rescaling.
+//!    (which also cancels the G_min offset current; or, with `readout =
+//!    "analog_difference"`, the pair subtracted before one conversion), shift-and-add over
+//!    slices, an optional drift-compensation gain per array, partial-sum reduction over
+//!    arrays sharing outputs, rescaling.
 //!
 //! 5. [`remap`]: with spare rows/columns, fault-aware placement that steers the weights
 //!    stuck cells would hurt most away from them.
