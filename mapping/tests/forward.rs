@@ -411,29 +411,7 @@ fn analog_difference_frees_the_adc_from_the_offset_current() {
 #[test]
 fn analog_difference_event_counts_match_the_closed_form() {
     let (n_out, k, tokens) = (300usize, 200usize, 5usize);
-    let cfg = MappingConfig {
-        array_rows: 64,
-        array_cols: 64,
-        readout: Readout::AnalogDifference,
-        ..Default::default()
-    };
-    let m = MappedMatrix::program(
-        &random(n_out * k, 9),
-        n_out,
-        k,
-        &cfg,
-        &DeviceConfig::default(),
-        1,
-        0,
-    )
-    .unwrap();
-    let (_, ev) = m
-        .forward(
-            &random(tokens * k, 10),
-            tokens,
-            &mapping::read_ids(0, tokens),
-        )
-        .unwrap();
+    let (m, ev) = matrix_300x200(tokens, |c| c.readout = Readout::AnalogDifference);
     let (t, c, s, j, r, cols, pairs) = (5u64, 8u64, 4u64, 38u64, 4u64, 2400u64, 1200u64);
     let (n, kk) = (n_out as u64, k as u64);
     assert_eq!(ev.adc_conversions.get(&8), Some(&(t * c * r * pairs)));
@@ -451,19 +429,19 @@ fn analog_difference_event_counts_match_the_closed_form() {
     assert_eq!(report.adc_serial_conversions_per_token, c * 32);
 }
 
-/// The digital offset's events: the forward pass counts what the closed form says, with
-/// T·K code-sum additions plus T·N·S·R multiplies of the sums (300×200 on 64×64 arrays,
-/// 8-bit weights on 2-bit cells: S = 4 slices, one column each, R = 4 row tiles, T = 5),
-/// and no reference columns: the cells used are K·N·S.
-#[test]
-fn digital_offset_event_counts_match_the_closed_form() {
-    let (n_out, k, tokens) = (300usize, 200usize, 5usize);
-    let cfg = MappingConfig {
+/// A 300×200 matrix (data seed 9) on 64×64 arrays with `change` applied to the default
+/// mapping, and the events of one forward pass of `tokens` tokens (data seed 10).
+fn matrix_300x200(
+    tokens: usize,
+    change: impl FnOnce(&mut MappingConfig),
+) -> (MappedMatrix, crossbar::EventCounts) {
+    let (n_out, k) = (300, 200);
+    let mut cfg = MappingConfig {
         array_rows: 64,
         array_cols: 64,
-        encoding: Encoding::DigitalOffset,
         ..Default::default()
     };
+    change(&mut cfg);
     let m = MappedMatrix::program(
         &random(n_out * k, 9),
         n_out,
@@ -481,6 +459,17 @@ fn digital_offset_event_counts_match_the_closed_form() {
             &mapping::read_ids(0, tokens),
         )
         .unwrap();
+    (m, ev)
+}
+
+/// The digital offset's events: the forward pass counts what the closed form says, with
+/// T·K code-sum additions plus T·N·S·R multiplies of the sums (300×200 on 64×64 arrays,
+/// 8-bit weights on 2-bit cells: S = 4 slices, one column each, R = 4 row tiles, T = 5),
+/// and no reference columns: the cells used are K·N·S.
+#[test]
+fn digital_offset_event_counts_match_the_closed_form() {
+    let (n_out, k, tokens) = (300usize, 200usize, 5usize);
+    let (m, ev) = matrix_300x200(tokens, |c| c.encoding = Encoding::DigitalOffset);
     let (t, s, r) = (5u64, 4u64, 4u64);
     assert_eq!(ev.offset_ops, t * k as u64 + t * n_out as u64 * s * r);
     assert_eq!(m.report().events_per_token.scaled(t), ev);
@@ -500,28 +489,7 @@ fn digital_offset_event_counts_match_the_closed_form() {
 #[test]
 fn event_counts_match_the_closed_form() {
     let (n_out, k, tokens) = (300usize, 200usize, 5usize);
-    let cfg = MappingConfig {
-        array_rows: 64,
-        array_cols: 64,
-        ..Default::default()
-    };
-    let m = MappedMatrix::program(
-        &random(n_out * k, 9),
-        n_out,
-        k,
-        &cfg,
-        &DeviceConfig::default(),
-        1,
-        0,
-    )
-    .unwrap();
-    let (_, ev) = m
-        .forward(
-            &random(tokens * k, 10),
-            tokens,
-            &mapping::read_ids(0, tokens),
-        )
-        .unwrap();
+    let (m, ev) = matrix_300x200(tokens, |_| ());
     let (t, c, s, j, r, cols) = (5u64, 8u64, 4u64, 38u64, 4u64, 2400u64);
     let (n, kk) = (n_out as u64, k as u64);
     assert_eq!(ev.adc_conversions.get(&8), Some(&(t * c * r * cols)));
