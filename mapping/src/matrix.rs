@@ -410,29 +410,16 @@ impl MappedMatrix {
             Readout::AnalogDifference => pairs.len(),
         };
         let mut tile_out = vec![0.0f32; tokens * converted];
+        let mut pair_diffs = vec![0.0f32; tokens * pairs.len()];
+        let significance: Vec<f32> = (0..slices).map(|s| l.slicing.significance(s)).collect();
         for (r, drive) in drives.iter().enumerate() {
             let a = l.array_index(r, j);
             let gains = self.drift_gains.as_ref().map_or(&unit, |g| &g[a]);
             let tile = &self.tiles[a];
-            // Per slice of each output, the digitized difference of its column pair: two
-            // codes subtracted here, or one code of the difference taken in analog.
-            // (The digital offset subtracts its nominal current, Σx·G_off,s, from the codes.)
-            let code_sums = match self.cfg.encoding {
-                Encoding::DigitalOffset => drive.code_sums(),
-                _ => Vec::new(),
-            };
-            let difference: &dyn Fn(&[f32], usize, usize) -> f32 = match self.cfg.readout {
-                Readout::TwoConversions => {
-                    let adc = self.cfg.adc.converter(ranges[a], drive.bipolar);
-                    events += tile.mvm(drive, &adc, adc_bits, reads, &mut tile_out, &mut scratch);
-                    &|out: &[f32], t: usize, k: usize| {
-                        let subtracted = match pairs[k].1 {
-                            Some(m) => out[m],
-                            None => code_sums[t] * self.nominal_offset_us[k % slices],
-                        };
-                        out[pairs[k].0] - subtracted
-                    }
-                }
+            // Per slice of each output (k = o·S + s), the digitized difference of its column
+            // pair: one code of the difference taken in analog, or two codes subtracted here
+            // (the digital offset subtracts its nominal current Σx·G_off,s instead).
+            let diffs: &[f32] = match self.cfg.readout {
                 Readout::AnalogDifference => {
                     let adc = self.cfg.adc.converter(ranges[a], true);
                     events += tile.mvm_differences(
@@ -444,23 +431,55 @@ impl MappedMatrix {
                         &mut tile_out,
                         &mut scratch,
                     );
-                    &|out: &[f32], _: usize, k: usize| out[k]
+                    &tile_out
+                }
+                Readout::TwoConversions => {
+                    let adc = self.cfg.adc.converter(ranges[a], drive.bipolar);
+                    events += tile.mvm(drive, &adc, adc_bits, reads, &mut tile_out, &mut scratch);
+                    self.subtract_pairs(&tile_out, cols, &pairs, drive, &mut pair_diffs);
+                    &pair_diffs
                 }
             };
-            for (t, (acc_t, out_t)) in acc
-                .chunks_mut(width)
-                .zip(tile_out.chunks(converted))
-                .enumerate()
-            {
-                for (o, (acc_to, &gain)) in acc_t.iter_mut().zip(gains).enumerate() {
-                    let sum: f32 = (0..slices)
-                        .map(|s| l.slicing.significance(s) * difference(out_t, t, o * slices + s))
-                        .sum();
+            for (acc_t, diff_t) in acc.chunks_mut(width).zip(diffs.chunks(pairs.len())) {
+                for ((acc_to, d), &gain) in
+                    acc_t.iter_mut().zip(diff_t.chunks_exact(slices)).zip(gains)
+                {
+                    let sum: f32 = d.iter().zip(&significance).map(|(x, sig)| sig * x).sum();
                     *acc_to += gain * sum;
                 }
             }
         }
         (acc, events)
+    }
+
+    /// `diffs` (tokens × pairs) = each pair's first column minus its second in `out`
+    /// (tokens × `cols`), or minus the digital offset's nominal current Σx·G_off,s.
+    fn subtract_pairs(
+        &self,
+        out: &[f32],
+        cols: usize,
+        pairs: &[(usize, Option<usize>)],
+        drive: &Drive,
+        diffs: &mut [f32],
+    ) {
+        let slices = self.layout.slicing.slices;
+        let code_sums = match self.cfg.encoding {
+            Encoding::DigitalOffset => drive.code_sums(),
+            _ => vec![0.0; drive.vectors],
+        };
+        for ((d_t, out_t), &sum) in diffs
+            .chunks_mut(pairs.len())
+            .zip(out.chunks(cols))
+            .zip(&code_sums)
+        {
+            for (k, (d, &(p, m))) in d_t.iter_mut().zip(pairs).enumerate() {
+                *d = out_t[p]
+                    - match m {
+                        Some(m) => out_t[m],
+                        None => sum * self.nominal_offset_us[k % slices],
+                    };
+            }
+        }
     }
 
     /// The (W⁺ or value column, W⁻ or reference column) pair of every slice of every output
