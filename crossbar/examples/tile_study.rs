@@ -63,10 +63,20 @@ fn main() {
             INPUT_BITS,
         );
         let drive = dac.drive(&codes, VECTORS, ROWS);
-        for range in [AdcRange::FullScale, AdcRange::Calibrated] {
-            let i_max = match range {
-                AdcRange::FullScale => tile.full_scale_current_ua(dac.max_volts()),
-                AdcRange::Calibrated => tile.max_abs_current_ua(&drive),
+        for range in [
+            AdcRange::FullScale,
+            AdcRange::Calibrated,
+            AdcRange::CalibratedSpan,
+        ] {
+            let span = tile.current_span_ua(&drive);
+            let converter_of = |adc: &AdcConfig| match range {
+                AdcRange::FullScale => {
+                    adc.converter(tile.full_scale_current_ua(dac.max_volts()), drive.bipolar)
+                }
+                AdcRange::Calibrated => {
+                    adc.converter(tile.max_abs_current_ua(&drive), drive.bipolar)
+                }
+                AdcRange::CalibratedSpan => adc.converter_span(span.0, span.1),
             };
             let label = format!("{dac_bits}-bit, {} cyc ({range:?})", dac.cycles().len());
             print!("{label:<24}");
@@ -75,7 +85,7 @@ fn main() {
                     adc_bits,
                     ..Default::default()
                 };
-                let converter = adc.converter(i_max, drive.bipolar);
+                let converter = converter_of(&adc);
                 let mut out = vec![0.0f32; VECTORS * COLS];
                 let reads: Vec<u64> = (0..VECTORS as u64).collect();
                 tile.mvm(

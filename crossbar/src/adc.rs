@@ -10,8 +10,11 @@
 //!   LSB = I_max / (2^(b−1) − 1). Needs b ≥ 2.
 //!
 //! The range is either the **full scale** a tile can produce (every active row at full
-//! read voltage on cells at G_max) or **calibrated** per tile from sample data (the largest
-//! current magnitude seen). `columns_per_adc` says how many columns time-share one ADC:
+//! read voltage on cells at G_max), **calibrated** per tile from sample data (the largest
+//! current magnitude seen), or the calibrated **span** [smallest, largest current seen]: an
+//! offset-aware range whose low reference sits at the smallest current instead of 0, so
+//! that the levels are not spent on the G_min·V current every driven cell adds whatever
+//! its weight (a converter with an adjustable low reference voltage; no extra events). `columns_per_adc` says how many columns time-share one ADC:
 //! it changes latency and area, never the converted values. An **ideal** ADC passes the
 //! current through unquantized and unclipped.
 
@@ -26,6 +29,16 @@ pub enum AdcRange {
     FullScale,
     /// The largest current magnitude observed per tile on calibration data.
     Calibrated,
+    /// From the smallest to the largest current observed per tile on calibration data,
+    /// with 2^b − 1 steps (unipolar codes, whatever the drive's polarity).
+    CalibratedSpan,
+}
+
+impl AdcRange {
+    /// Whether the range is measured on calibration data.
+    pub fn is_calibrated(self) -> bool {
+        matches!(self, AdcRange::Calibrated | AdcRange::CalibratedSpan)
+    }
 }
 
 /// ADC settings. Defaults: 8 bits, full-scale range, one ADC per 128 columns (ISAAC,
@@ -43,7 +56,8 @@ pub struct AdcConfig {
     /// Columns time-sharing one ADC (latency/area bookkeeping only). Default 128 (ISAAC).
     pub columns_per_adc: u32,
     /// Input-referred noise: σ of a Gaussian added to the current of every conversion,
-    /// as a fraction of the range's magnitude I_max (dimensionless). Default 0. aihwkit's
+    /// as a fraction of the range's magnitude I_max (of its width for `calibrated_span`;
+    /// dimensionless). Default 0. aihwkit's
     /// `forward.out_noise` is the same idea relative to its output bound (0.04 in its BERT
     /// example hardware); thermal noise of the sense amplifier and comparator.
     pub noise: f32,
@@ -117,15 +131,37 @@ impl AdcConfig {
         }
         let i_max = i_max_ua.max(0.0);
         debug_assert!(!bipolar || self.adc_bits >= 2, "bipolar ADC with < 2 bits");
-        let (lo, max_code) = if bipolar {
+        if bipolar {
             let half = ((1u32 << (self.adc_bits - 1)) - 1) as f32;
-            (-i_max, 2.0 * half)
+            self.quantizing(-i_max, i_max, 2.0 * half, self.noise * i_max)
         } else {
-            (0.0, ((1u32 << self.adc_bits) - 1) as f32)
-        };
-        let lsb = (i_max - lo) / max_code;
+            self.quantizing(0.0, i_max, self.unipolar_codes(), self.noise * i_max)
+        }
+    }
+
+    /// The converter of a calibrated span [lo, hi] (µA): 2^b − 1 steps from lo, noise σ a
+    /// fraction `noise` of hi − lo.
+    pub fn converter_span(&self, lo_ua: f32, hi_ua: f32) -> Adc {
+        if self.ideal {
+            return Adc::Ideal;
+        }
+        let width = (hi_ua - lo_ua).max(0.0);
+        self.quantizing(
+            lo_ua,
+            lo_ua + width,
+            self.unipolar_codes(),
+            self.noise * width,
+        )
+    }
+
+    fn unipolar_codes(&self) -> f32 {
+        ((1u32 << self.adc_bits) - 1) as f32
+    }
+
+    fn quantizing(&self, lo: f32, hi: f32, max_code: f32, noise_ua: f32) -> Adc {
+        let lsb = (hi - lo) / max_code;
         Adc::Quantizing {
-            noise_ua: self.noise * i_max,
+            noise_ua,
             lo,
             lsb,
             // A zero range (a tile that never conducts) converts everything to code 0.

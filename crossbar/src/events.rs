@@ -29,8 +29,10 @@ pub struct EventCounts {
     pub adder_tree_ops: u64,
     /// Bits moved through on-chip buffers (inputs read, outputs written).
     pub buffer_bits: u64,
-    /// Digital multiplies of array outputs by a drift-compensation gain.
-    pub compensation_multiplies: u64,
+    /// Digital multiplies of array outputs by a per-array gain: a drift-compensation gain
+    /// and/or a per-array weight scale (one multiply per output of an array when either is
+    /// there; the two fold into one).
+    pub array_gain_multiplies: u64,
     /// Digital multiply-adds of a digital offset correction: the sum of each token's input
     /// codes over each array's rows, and one multiply of that sum per output slice.
     pub offset_ops: u64,
@@ -56,7 +58,7 @@ impl EventCounts {
             shift_adds: self.shift_adds * k,
             adder_tree_ops: self.adder_tree_ops * k,
             buffer_bits: self.buffer_bits * k,
-            compensation_multiplies: self.compensation_multiplies * k,
+            array_gain_multiplies: self.array_gain_multiplies * k,
             offset_ops: self.offset_ops * k,
         }
     }
@@ -73,7 +75,7 @@ impl AddAssign<&EventCounts> for EventCounts {
         self.shift_adds += other.shift_adds;
         self.adder_tree_ops += other.adder_tree_ops;
         self.buffer_bits += other.buffer_bits;
-        self.compensation_multiplies += other.compensation_multiplies;
+        self.array_gain_multiplies += other.array_gain_multiplies;
         self.offset_ops += other.offset_ops;
     }
 }

@@ -13,8 +13,13 @@
 //! summation order and thread count, and it runs on the CPU's byte dot-product instruction
 //! (AVX-512 VNNI: 64 multiply-adds per instruction, four times an f32 FMA) where present.
 //!
+//! Without VNNI the same integer sums come from an f32 matrix product, exact because every
+//! partial sum of a tile of up to 518 rows stays below 2^24.
+//!
 //! Storage is one byte per cell instead of a 32-bit conductance, and the conductances can
 //! always be recovered exactly ([`LevelBytes::conductances_us`]).
+
+use crate::tile::gemm;
 
 /// Columns per block: one AVX-512 register of 32-bit sums.
 pub const BLOCK: usize = 16;
@@ -155,8 +160,7 @@ impl LevelBytes {
         let mut g = Vec::with_capacity(self.rows * self.cols);
         for i in 0..self.rows {
             g.extend((0..self.cols).map(|j| {
-                let at = ((j / BLOCK * self.quads + i / 4) * BLOCK + j % BLOCK) * 4 + i % 4;
-                self.g_min_us + self.packed[at] as f32 * self.step_us
+                self.g_min_us + self.packed[self.packed_index(i, j)] as f32 * self.step_us
             }));
         }
         g
@@ -170,20 +174,32 @@ impl LevelBytes {
     }
 
     /// out[t·cols + j] = finish(I_tj) for every vector t of `codes` and column j, where
-    /// I_tj is the column current, µA. Columns are visited in blocks that stay in the
-    /// cache while all vectors stream through them.
+    /// I_tj is the column current, µA. The integer sums come from the byte kernel where the
+    /// CPU has AVX-512 VNNI, else from an f32 matrix product, which is exact for tiles of
+    /// up to [`F32_EXACT_ROWS`] rows and several times faster than the portable byte loop;
+    /// both give the same integers, so the same outputs.
     pub fn map_currents(&self, codes: &ByteCodes, finish: impl Fn(f32) -> f32, out: &mut [f32]) {
         assert_eq!(
             codes.stride,
             self.quads * 4,
             "codes must be packed for these rows"
         );
-        let vectors = codes.vectors();
         assert_eq!(
             out.len(),
-            vectors * self.cols,
+            codes.vectors() * self.cols,
             "output must be vectors×cols"
         );
+        if has_vnni() || self.rows > F32_EXACT_ROWS {
+            self.map_currents_bytes(codes, finish, out)
+        } else {
+            self.map_currents_f32(codes, finish, out)
+        }
+    }
+
+    /// `map_currents` through the byte kernel. Columns are visited in blocks that stay in
+    /// the cache while all vectors stream through them.
+    fn map_currents_bytes(&self, codes: &ByteCodes, finish: impl Fn(f32) -> f32, out: &mut [f32]) {
+        let vectors = codes.vectors();
         let step_cols = BLOCK * BLOCKS_PER_STEP;
         let mut sums = [[0i32; BLOCK * BLOCKS_PER_STEP]; VECTORS_PER_STEP];
         for first_block in (0..self.blocks).step_by(BLOCKS_PER_STEP) {
@@ -202,6 +218,38 @@ impl LevelBytes {
         }
     }
 
+    /// `map_currents` through an f32 matrix product of the codes and the levels: every
+    /// product and partial sum is an integer below 2^24 in magnitude, so exact.
+    fn map_currents_f32(&self, codes: &ByteCodes, finish: impl Fn(f32) -> f32, out: &mut [f32]) {
+        let (rows, cols, vectors) = (self.rows, self.cols, codes.vectors());
+        // Codes rows × vectors (the layout `gemm` reads its left operand in).
+        let mut x = vec![0.0f32; rows * vectors];
+        for (t, c) in codes
+            .codes
+            .chunks_exact(codes.stride)
+            .take(vectors)
+            .enumerate()
+        {
+            for (i, &code) in c[..rows].iter().enumerate() {
+                x[i * vectors + t] = code as f32;
+            }
+        }
+        let levels: Vec<f32> = (0..rows * cols)
+            .map(|k| self.packed[self.packed_index(k / cols, k % cols)] as f32)
+            .collect();
+        gemm(vectors, rows, cols, &x, &levels, out);
+        for (t, out_t) in out.chunks_exact_mut(cols).enumerate() {
+            for o in out_t {
+                *o = finish(self.current(codes.volts_per_code, codes.sums[t], *o as i32));
+            }
+        }
+    }
+
+    /// Where the level of row `i`, column `j` sits in `packed`.
+    fn packed_index(&self, i: usize, j: usize) -> usize {
+        ((j / BLOCK * self.quads + i / 4) * BLOCK + j % BLOCK) * 4 + i % 4
+    }
+
     /// Σ_i c_ti·ℓ_ij for the VECTORS_PER_STEP vectors from `first` and the columns of up to
     /// BLOCKS_PER_STEP blocks from `first_block` (columns past the tile give 0).
     fn products_step(
@@ -216,9 +264,7 @@ impl LevelBytes {
         let codes = &codes.codes[first * codes.stride..][..VECTORS_PER_STEP * codes.stride];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx512vnni")
-                && std::is_x86_feature_detected!("avx512f")
-            {
+            if has_vnni() {
                 // SAFETY: the CPU supports both features (checked just above); the slices
                 // hold `blocks` blocks of `quads` quads and VECTORS_PER_STEP vectors of
                 // 4·quads codes, which is all the kernel reads.
@@ -234,6 +280,21 @@ impl LevelBytes {
             }
         }
         products_portable(weights, self.quads, blocks, codes, sums);
+    }
+}
+
+/// Tallest tile whose f32 level products are exact: |Σ_i c_i·ℓ_i| ≤ rows·127·255 < 2^24.
+pub const F32_EXACT_ROWS: usize = (1 << 24) / (MAX_CODE as usize * 255);
+
+/// Whether the CPU has the byte dot-product instruction the integer kernel is written for.
+fn has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -327,6 +388,12 @@ mod tests {
         let packed = ByteCodes::pack(&codes, vectors, rows, volts).unwrap();
         let mut out = vec![0.0; vectors * cols];
         bytes.map_currents(&packed, |i| i, &mut out);
+        // The byte kernel and the f32 product give the same currents, bit for bit.
+        let mut by_f32 = vec![0.0; vectors * cols];
+        bytes.map_currents_f32(&packed, |i| i, &mut by_f32);
+        let mut by_bytes = vec![0.0; vectors * cols];
+        bytes.map_currents_bytes(&packed, |i| i, &mut by_bytes);
+        assert_eq!(by_f32, by_bytes);
         let max = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         for t in 0..vectors {
             for j in 0..cols {

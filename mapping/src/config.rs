@@ -147,6 +147,11 @@ pub enum WeightScale {
     PerTensor,
     /// One scale per output feature (a column of Wᵀ): max_k |W_nk| / (2^(b−1) − 1).
     PerColumn,
+    /// One scale per output feature and row tile: the max over that array's inputs only
+    /// (aihwkit's `weight_scaling_columnwise` on tiles of `max_input_size` rows). Every
+    /// array then uses its cells' full range; its outputs are scaled digitally before the
+    /// row tiles are added (counted in `array_gain_multiplies`).
+    PerArrayColumn,
 }
 
 /// Where the input quantization scale comes from.

@@ -12,14 +12,16 @@
 //! streams keyed by each token's read id, so the result is bitwise the same for any number
 //! of threads and any batching of the tokens.
 
-use crate::config::{DriftCompensation, Encoding, InputScale, MappingConfig, Readout};
+use crate::config::{
+    DriftCompensation, Encoding, InputScale, MappingConfig, Readout, WeightScale,
+};
 use crate::error::MappingError;
 use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
 use crate::remap::{self, apply_faults, FaultMap};
 use crate::tiling::{Layout, Placement};
 use crossbar::{
-    program_conductances, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive, EventCounts,
-    Purpose, StreamKey, Tile,
+    program_conductances, Adc, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive,
+    EventCounts, Purpose, StreamKey, Tile,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -43,13 +45,17 @@ pub struct MappedMatrix {
     dac: Dac,
     /// Row-tile-major, see [`Layout::array_index`].
     tiles: Vec<Tile>,
-    /// ADC range (µA, ± for bipolar) of each array; `None` until calibrated.
+    /// ADC range (µA, ± for bipolar) of each array; `None` until calibrated. The top of
+    /// the span for `calibrated_span`.
     adc_ranges_ua: Option<Vec<f32>>,
+    /// Bottom of each array's ADC span (µA), for `calibrated_span` only.
+    adc_floors_ua: Option<Vec<f32>>,
     /// Calibrated input scale; `None` for dynamic scaling or before calibration.
     input_scale: Option<f32>,
-    /// Drift-compensation gain of every output feature of every array (row-tile-major,
-    /// then the array's outputs); `None` when compensation is off.
-    drift_gains: Option<Vec<Vec<f32>>>,
+    /// Digital gain of every output feature of every array (row-tile-major, then the
+    /// array's outputs): its drift-compensation gain times its per-array weight scale;
+    /// `None` when there is neither.
+    array_gains: Option<Vec<Vec<f32>>>,
     /// Nominal conductance of each slice of the offset 2^(b−1), µS: what the digital
     /// offset subtracts per unit of input code.
     nominal_offset_us: Vec<f32>,
@@ -156,6 +162,7 @@ impl MappedMatrix {
             in_features,
             cfg.weight_bits,
             cfg.weight_scale,
+            layout.rows_per_tile,
         );
         let chip = Chip {
             layout: &layout,
@@ -196,6 +203,8 @@ impl MappedMatrix {
                 })
                 .collect()
         });
+        let (weight_scales, array_gains) =
+            output_and_array_scales(&layout, cfg.weight_scale, q.scales, drift_gains);
         let dac = Dac::new(&cfg.dac, cfg.input_bits);
         // A difference of two columns spans ±rows·V·(G_max − G_min) at most.
         let full_scale = match cfg.readout {
@@ -205,28 +214,27 @@ impl MappedMatrix {
         // An ideal ADC neither quantizes nor clips: its range is never used, so it needs no
         // calibration (a calibrated range would otherwise stay unset).
         let adc_ranges_ua = match cfg.adc.range {
-            AdcRange::FullScale | AdcRange::Calibrated if cfg.adc.ideal => {
-                Some(vec![0.0; tiles.len()])
-            }
+            _ if cfg.adc.ideal => Some(vec![0.0; tiles.len()]),
             AdcRange::FullScale => Some(
                 tiles
                     .iter()
                     .map(|t| full_scale * t.full_scale_current_ua(dac.max_volts()))
                     .collect(),
             ),
-            AdcRange::Calibrated => None,
+            AdcRange::Calibrated | AdcRange::CalibratedSpan => None,
         };
         Ok(MappedMatrix {
             cfg: cfg.clone(),
             step_us: chip.step_us,
             layout,
             matrix_id,
-            weight_scales: q.scales,
+            weight_scales,
             dac,
             tiles,
             adc_ranges_ua,
+            adc_floors_ua: None,
             input_scale: None,
-            drift_gains,
+            array_gains,
             nominal_offset_us,
         })
     }
@@ -269,31 +277,49 @@ impl MappedMatrix {
             let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             self.input_scale = Some(scale_for(max, self.cfg.input_bits));
         }
-        if self.cfg.adc.range == AdcRange::Calibrated {
-            let mut ranges = vec![0.0f32; self.layout.arrays()];
+        if self.cfg.adc.range.is_calibrated() && !self.cfg.adc.ideal {
+            let span = self.cfg.adc.range == AdcRange::CalibratedSpan;
+            let mut floors = vec![f32::INFINITY; self.layout.arrays()];
+            let mut ranges = vec![if span { f32::NEG_INFINITY } else { 0.0 }; floors.len()];
             let chunk = CALIBRATION_CHUNK * self.layout.in_features;
             for xs in x.chunks(chunk) {
                 let drives = self.drives(xs, xs.len() / self.layout.in_features)?.1;
-                let maxima: Vec<f32> = (0..self.layout.arrays())
+                let seen: Vec<(f32, f32)> = (0..self.layout.arrays())
                     .into_par_iter()
-                    .map(|a| {
-                        let (tile, drive) = (&self.tiles[a], &drives[a / self.layout.col_tiles]);
-                        match self.cfg.readout {
-                            Readout::TwoConversions => tile.max_abs_current_ua(drive),
-                            Readout::AnalogDifference => tile.max_abs_difference_ua(
-                                drive,
-                                &analog_pairs(&self.column_pairs(a % self.layout.col_tiles)),
-                            ),
-                        }
-                    })
+                    .map(|a| self.calibration_range(a, &drives[a / self.layout.col_tiles], span))
                     .collect();
-                for (range, m) in ranges.iter_mut().zip(maxima) {
-                    *range = range.max(m);
+                for ((floor, range), (lo, hi)) in floors.iter_mut().zip(&mut ranges).zip(seen) {
+                    *floor = floor.min(lo);
+                    *range = range.max(hi);
                 }
             }
+            self.adc_floors_ua = span.then_some(floors);
             self.adc_ranges_ua = Some(ranges);
         }
         Ok(())
+    }
+
+    /// What array `a` converts under `drive`: its (smallest, largest) current or pair
+    /// difference for an ADC span, else (0, largest magnitude).
+    fn calibration_range(&self, a: usize, drive: &Drive, span: bool) -> (f32, f32) {
+        let tile = &self.tiles[a];
+        let pairs = || analog_pairs(&self.column_pairs(a % self.layout.col_tiles));
+        match (self.cfg.readout, span) {
+            (Readout::TwoConversions, false) => (0.0, tile.max_abs_current_ua(drive)),
+            (Readout::AnalogDifference, false) => {
+                (0.0, tile.max_abs_difference_ua(drive, &pairs()))
+            }
+            (Readout::TwoConversions, true) => tile.current_span_ua(drive),
+            (Readout::AnalogDifference, true) => tile.difference_span_ua(drive, &pairs()),
+        }
+    }
+
+    /// The converter of array `a`: over its calibrated span, or over ±range / [0, range].
+    fn converter(&self, a: usize, ranges: &[f32], bipolar: bool) -> Adc {
+        match &self.adc_floors_ua {
+            Some(floors) => self.cfg.adc.converter_span(floors[a], ranges[a]),
+            None => self.cfg.adc.converter(ranges[a], bipolar),
+        }
     }
 
     /// y = x·Wᵀ on the chip for `tokens` rows of x (tokens × in, row-major), giving
@@ -414,14 +440,14 @@ impl MappedMatrix {
         let significance: Vec<f32> = (0..slices).map(|s| l.slicing.significance(s)).collect();
         for (r, drive) in drives.iter().enumerate() {
             let a = l.array_index(r, j);
-            let gains = self.drift_gains.as_ref().map_or(&unit, |g| &g[a]);
+            let gains = self.array_gains.as_ref().map_or(&unit, |g| &g[a]);
             let tile = &self.tiles[a];
             // Per slice of each output (k = o·S + s), the digitized difference of its column
             // pair: one code of the difference taken in analog, or two codes subtracted here
             // (the digital offset subtracts its nominal current Σx·G_off,s instead).
             let diffs: &[f32] = match self.cfg.readout {
                 Readout::AnalogDifference => {
-                    let adc = self.cfg.adc.converter(ranges[a], true);
+                    let adc = self.converter(a, ranges, true);
                     events += tile.mvm_differences(
                         drive,
                         &adc,
@@ -434,7 +460,7 @@ impl MappedMatrix {
                     &tile_out
                 }
                 Readout::TwoConversions => {
-                    let adc = self.cfg.adc.converter(ranges[a], drive.bipolar);
+                    let adc = self.converter(a, ranges, drive.bipolar);
                     events += tile.mvm(drive, &adc, adc_bits, reads, &mut tile_out, &mut scratch);
                     self.subtract_pairs(&tile_out, cols, &pairs, drive, &mut pair_diffs);
                     &pair_diffs
@@ -501,7 +527,7 @@ impl MappedMatrix {
     fn digital_events(&self, j: usize, tokens: usize) -> EventCounts {
         let l = &self.layout;
         let outputs = (tokens * l.outputs(j).len()) as u64;
-        let compensated = self.drift_gains.is_some() as u64;
+        let gained = self.array_gains.is_some() as u64;
         let slices = l.slicing.slices as u64;
         let per_output = match self.cfg.readout {
             Readout::TwoConversions => 2 * slices - 1,
@@ -517,7 +543,7 @@ impl MappedMatrix {
             offset_ops,
             shift_adds: outputs * l.row_tiles as u64 * per_output,
             adder_tree_ops: outputs * (l.row_tiles as u64 - 1),
-            compensation_multiplies: compensated * outputs * l.row_tiles as u64,
+            array_gain_multiplies: gained * outputs * l.row_tiles as u64,
             ..Default::default()
         }
     }
@@ -606,7 +632,7 @@ impl MappedMatrix {
             events_per_token: self.events(1),
             stored_bytes: self.stored_bytes(),
             drift_compensation: self.cfg.drift_compensation.name(),
-            drift_compensation_reads: if self.drift_gains.is_some() {
+            drift_compensation_reads: if self.cfg.drift_compensation != DriftCompensation::None {
                 2 * self.tiles.iter().map(|t| t.rows() as u64).sum::<u64>()
             } else {
                 0
@@ -661,6 +687,35 @@ fn analog_pairs(pairs: &[(usize, Option<usize>)]) -> Vec<(usize, usize)> {
 /// (`global`) or per output feature (`per_column`). The one-hot read of row i gives output
 /// o the digitized difference Σ_s 2^(s·c)·(G⁺_i,(o,s) − G⁻_i,(o,s)), its stored weight; an
 /// output that reads 0 at read time keeps gain 1.
+/// The scale applied to each output after the row tiles are added, and the gains applied
+/// to each array's outputs before: per-array weight scales (block-major `scales`, see
+/// `quantize_weights`) become array gains, folded with the drift-compensation gains.
+fn output_and_array_scales(
+    layout: &Layout,
+    granularity: WeightScale,
+    scales: Vec<f32>,
+    drift_gains: Option<Vec<Vec<f32>>>,
+) -> (Vec<f32>, Option<Vec<Vec<f32>>>) {
+    if granularity != WeightScale::PerArrayColumn {
+        return (scales, drift_gains);
+    }
+    let n_out = layout.out_features;
+    let gains = (0..layout.arrays())
+        .map(|a| {
+            let (r, j) = (a / layout.col_tiles, a % layout.col_tiles);
+            layout
+                .outputs(j)
+                .enumerate()
+                .map(|(o, n)| {
+                    let drift = drift_gains.as_ref().map_or(1.0, |g| g[a][o]);
+                    drift * scales[r * n_out + n]
+                })
+                .collect()
+        })
+        .collect();
+    (vec![1.0; n_out], Some(gains))
+}
+
 fn drift_gains(
     layout: &Layout,
     a: usize,

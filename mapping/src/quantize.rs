@@ -35,32 +35,49 @@ pub struct QuantizedWeights {
 }
 
 /// Quantizes a PyTorch-layout weight (out × in, row-major) to `bits`.
+///
+/// `row_block` is the number of inputs per row tile: with `PerArrayColumn` each block of
+/// that many inputs of an output gets its own scale, and `scales` holds them block-major
+/// (⌈in / row_block⌉ × out); otherwise `scales` has one per output.
 pub fn quantize_weights(
     weight: &[f32],
     out_features: usize,
     in_features: usize,
     bits: u8,
     granularity: WeightScale,
+    row_block: usize,
 ) -> QuantizedWeights {
-    let row_max = |n: usize| {
-        weight[n * in_features..(n + 1) * in_features]
+    let max_abs = |n: usize, inputs: std::ops::Range<usize>| {
+        weight[n * in_features..][inputs]
             .iter()
             .fold(0.0f32, |m, w| m.max(w.abs()))
     };
+    let blocks = in_features.div_ceil(row_block);
+    let block_inputs = |b: usize| b * row_block..((b + 1) * row_block).min(in_features);
     let scales: Vec<f32> = match granularity {
         WeightScale::PerColumn => (0..out_features)
-            .map(|n| scale_for(row_max(n), bits))
+            .map(|n| scale_for(max_abs(n, 0..in_features), bits))
             .collect(),
         WeightScale::PerTensor => {
-            let max = (0..out_features).map(row_max).fold(0.0f32, f32::max);
+            let max = (0..out_features)
+                .map(|n| max_abs(n, 0..in_features))
+                .fold(0.0f32, f32::max);
             vec![scale_for(max, bits); out_features]
         }
+        WeightScale::PerArrayColumn => (0..blocks)
+            .flat_map(|b| (0..out_features).map(move |n| (b, n)))
+            .map(|(b, n)| scale_for(max_abs(n, block_inputs(b)), bits))
+            .collect(),
+    };
+    let scale_of = |n: usize, i: usize| match granularity {
+        WeightScale::PerArrayColumn => scales[i / row_block * out_features + n],
+        _ => scales[n],
     };
     let q = max_code(bits);
     let codes = weight
         .iter()
         .enumerate()
-        .map(|(i, &w)| quantize(w, scales[i / in_features], q))
+        .map(|(k, &w)| quantize(w, scale_of(k / in_features, k % in_features), q))
         .collect();
     QuantizedWeights { codes, scales }
 }
@@ -72,11 +89,11 @@ mod tests {
     #[test]
     fn per_column_scales_hit_the_extremes_exactly() {
         let w = [0.55, -1.0, 0.25, 0.0, 3.0, -1.6];
-        let q = quantize_weights(&w, 2, 3, 4, WeightScale::PerColumn);
+        let q = quantize_weights(&w, 2, 3, 4, WeightScale::PerColumn, 3);
         // 4 bits: codes ±7. Row 0 max 1.0 → scale 1/7; row 1 max 3.0 → 3/7.
         assert_eq!(q.codes, vec![4, -7, 2, 0, 7, -4]);
         assert!((q.scales[1] - 3.0 / 7.0).abs() < 1e-7);
-        let t = quantize_weights(&w, 2, 3, 4, WeightScale::PerTensor);
+        let t = quantize_weights(&w, 2, 3, 4, WeightScale::PerTensor, 3);
         assert_eq!(t.codes, vec![1, -2, 1, 0, 7, -4]);
     }
 
@@ -85,7 +102,7 @@ mod tests {
         let w: Vec<f32> = (0..200)
             .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
             .collect();
-        let q = quantize_weights(&w, 4, 50, 6, WeightScale::PerColumn);
+        let q = quantize_weights(&w, 4, 50, 6, WeightScale::PerColumn, 50);
         for (i, &v) in w.iter().enumerate() {
             let s = q.scales[i / 50];
             assert!((q.codes[i] as f32 * s - v).abs() <= 0.5 * s * (1.0 + 1e-6));

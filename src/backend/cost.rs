@@ -108,7 +108,7 @@ pub fn energy_events(e: &crossbar::EventCounts, dac_bits: u8) -> energy::EventCo
         buffer_bits: e.buffer_bits,
         ..Default::default()
     };
-    out.periphery.fp32_mult += e.compensation_multiplies + e.offset_ops;
+    out.periphery.fp32_mult += e.array_gain_multiplies + e.offset_ops;
     out.periphery.fp32_add += e.offset_ops;
     for (&bits, &n) in &e.adc_conversions {
         // An ideal ADC (key 0) is a modelling device, not hardware: it costs nothing.

@@ -36,7 +36,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use crossbar::AdcRange;
 use mapping::{InputScale, MappedMatrix};
 
 use crate::hardware::{AttentionMode, HardwareConfig, LinearName};
@@ -58,7 +57,7 @@ pub const CALIBRATION_EXAMPLES: u64 = 1 << 45;
 /// Whether `hardware` has ranges that must be measured on data before inference.
 pub fn needs_calibration(hardware: &HardwareConfig) -> bool {
     let m = &hardware.mapping;
-    m.input_scale == InputScale::Calibrated || (m.adc.range == AdcRange::Calibrated && !m.adc.ideal)
+    m.input_scale == InputScale::Calibrated || (m.adc.range.is_calibrated() && !m.adc.ideal)
 }
 
 /// The hardware name of a linear layer from its spec.

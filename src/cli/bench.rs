@@ -60,7 +60,7 @@ pub struct BenchArgs {
     /// Hugging Face config.json files of further architectures for the scale study.
     #[arg(long)]
     pub scale_config: Vec<PathBuf>,
-    /// Hardware presets of the scale study.
+    /// Hardware of the scale study: preset names or hardware TOML files (`….toml`).
     #[arg(long, value_delimiter = ',', default_values_t = ["isaac-32nm".to_string(), "one-shot".to_string()])]
     pub presets: Vec<String>,
     /// Timed sequences per (model, preset).

@@ -166,6 +166,15 @@ impl HardwareConfig {
         Self::from_table(table, &format!("preset {name}"))
     }
 
+    /// A hardware file if `preset_or_path` ends in `.toml`, else a shipped preset.
+    pub fn preset_or_file(preset_or_path: &str) -> Result<Self, HardwareError> {
+        if preset_or_path.ends_with(".toml") {
+            Self::from_file(Path::new(preset_or_path))
+        } else {
+            Self::preset(preset_or_path)
+        }
+    }
+
     /// A hardware file: its `preset` (if any) overridden by its own tables.
     pub fn from_file(path: &Path) -> Result<Self, HardwareError> {
         let origin = path.display().to_string();
@@ -186,10 +195,15 @@ impl HardwareConfig {
     pub fn from_table(mut table: toml::Table, origin: &str) -> Result<Self, HardwareError> {
         expand_layer_overrides(&mut table);
         let config: HardwareConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| HardwareError::Field {
-                origin: origin.to_string(),
-                key: e.path().to_string(),
-                message: e.into_inner().to_string(),
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let message = message.clone() + moved_model_hint(&key, &message);
+                HardwareError::Field {
+                    origin: origin.to_string(),
+                    key,
+                    message,
+                }
             })?;
         config.validate().map_err(|error| HardwareError::Invalid {
             origin: origin.to_string(),
@@ -201,11 +215,7 @@ impl HardwareConfig {
     /// The fully resolved table of a preset name or a hardware file path, every field
     /// present with its value (a sweep's base: each grid key must name one of its fields).
     pub fn base_table(preset_or_path: &str) -> Result<toml::Table, HardwareError> {
-        let config = if preset_or_path.ends_with(".toml") {
-            Self::from_file(Path::new(preset_or_path))?
-        } else {
-            Self::preset(preset_or_path)?
-        };
+        let config = Self::preset_or_file(preset_or_path)?;
         Ok(toml::Table::try_from(&config).expect("a resolved hardware config always serializes"))
     }
 
@@ -308,6 +318,18 @@ fn resolve_table(
     let mut merged = preset_table(name, origin, depth)?;
     merge(&mut merged, table);
     Ok(merged)
+}
+
+/// A pointer for descriptions written before the device model split its time scales: the
+/// ReRAM-CMO and PCM 1/f fits moved from per-read noise to the state at read time.
+fn moved_model_hint(key: &str, message: &str) -> &'static str {
+    let moved = ["`reram_cmo`", "`pcm`"].iter().any(|m| message.contains(m));
+    if key == "device.read_noise.model" && moved {
+        " (the aihwkit 1/f fits `reram_cmo` and `pcm` are drawn once per chip instance and \
+         read time: write them as `device.accumulated_noise = { model = \"reram_cmo\" }`)"
+    } else {
+        ""
+    }
 }
 
 /// Keys that name a model: a table carrying one replaces the base table whole.

@@ -81,6 +81,16 @@ fn unknown_presets_keys_and_impossible_values_name_what_is_wrong() {
         .to_string();
     assert!(err.contains("mapping.cell.g_min_us"), "{err}");
 
+    // A description from before the 1/f fits moved to the state at read time says where.
+    let text = "[device]\nread_noise = { model = \"reram_cmo\" }";
+    let err = HardwareConfig::from_toml_str(text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("device.read_noise.model") && err.contains("accumulated_noise"),
+        "{err}"
+    );
+
     let text = "[layers]\nanalog = [\"3.ffn_outt\"]";
     let err = HardwareConfig::from_toml_str(text, "f.toml")
         .unwrap_err()

@@ -111,7 +111,7 @@ fn check_counts(args: &BenchArgs) -> anyhow::Result<()> {
         bail!("--presets: expected at least one hardware preset, found none");
     }
     for p in &args.presets {
-        HardwareConfig::preset(p).with_context(|| format!("--presets: {p}"))?;
+        HardwareConfig::preset_or_file(p).with_context(|| format!("--presets: {p}"))?;
     }
     Ok(())
 }
@@ -252,7 +252,8 @@ fn random_sequences(first: u64, count: usize, len: usize, vocab: usize) -> Vec<E
 pub fn child_run(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
     check_counts(args)?;
     let preset = &args.presets[0];
-    let hardware = HardwareConfig::preset(preset).with_context(|| format!("preset {preset}"))?;
+    let hardware =
+        HardwareConfig::preset_or_file(preset).with_context(|| format!("preset {preset}"))?;
     let t = Instant::now();
     let chip = AnalogModel::load(dir, &hardware, 0)?;
     let program_seconds = t.elapsed().as_secs_f64();
