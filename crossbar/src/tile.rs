@@ -28,7 +28,9 @@
 //! them as [`LevelPlanes`] (c bits per cell instead of 32) and sums 1-bit drives by
 //! popcount; without read noise it then converts and shift-adds each cycle's currents as
 //! soon as they are computed (steps 1, 3 and 4 fused), so no cycles × vectors × cols
-//! buffer of currents is ever written.
+//! buffer of currents is ever written. Varied devices under 1-bit drives without per-read
+//! or ADC noise fuse the same steps over the table sums (`accumulate_converted`), which is
+//! what keeps a noisy chip's state at read time as cheap to read as an ideal one.
 //!
 //! Randomness per read is keyed by a **read id** per input vector that the caller gives
 //! (crossbert uses example index and token position): the per-read noise of vector t comes

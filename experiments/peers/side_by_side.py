@@ -33,6 +33,8 @@ SETTING_OF = {
     "crossbert-pcm-mrpc.csv": ("pcm", "pcm"),
     "crossbert-reram-cmo-0p2-sst2.csv": ("reram-cmo-0p2", "reram-cmo-0p2"),
     "crossbert-reram-cmo-0p2-mrpc.csv": ("reram-cmo-0p2", "reram-cmo-0p2"),
+    "crossbert-reram-cmo-0p2-tiled-sst2.csv": ("reram-cmo-0p2, per-array scales", "reram-cmo-0p2"),
+    "crossbert-reram-cmo-0p2-tiled-mrpc.csv": ("reram-cmo-0p2, per-array scales", "reram-cmo-0p2"),
     "crossbert-pcm-sst2-nocomp.csv": ("pcm, no compensation (crossbert only)", None),
     "crossbert-ablation-ideal-8bit-adc-ideal-sst2.csv": ("ablation: ideal-8bit, ideal ADC", "ideal-8bit"),
     "crossbert-ablation-ideal-8bit-adc-ideal-mrpc.csv": ("ablation: ideal-8bit, ideal ADC", "ideal-8bit"),
@@ -41,6 +43,9 @@ SETTING_OF = {
     "crossbert-ablation-reram-cmo-0p2-adc-ideal-sst2.csv": ("ablation: reram-cmo-0p2, ideal ADC", "reram-cmo-0p2"),
     "crossbert-ablation-reram-cmo-0p2-adc-ideal-mrpc.csv": ("ablation: reram-cmo-0p2, ideal ADC", "reram-cmo-0p2"),
     "crossbert-ablation-reram-cmo-0p2-nocomp-sst2.csv": ("ablation: reram-cmo-0p2, no compensation", "reram-cmo-0p2"),
+    "crossbert-ablation-reram-cmo-0p2-tiled-span-sst2.csv": ("reram-cmo-0p2, per-array scales, ADC span", "reram-cmo-0p2"),
+    "crossbert-ablation-reram-cmo-0p2-tiled-span-mrpc.csv": ("reram-cmo-0p2, per-array scales, ADC span", "reram-cmo-0p2"),
+    "crossbert-ablation-reram-cmo-0p2-tiled-adc-ideal-mrpc.csv": ("ablation: reram-cmo-0p2, per-array scales, ideal ADC", "reram-cmo-0p2"),
 }
 FULL_ROWS = {"sst2": 872, "mrpc": 408}
 

@@ -12,9 +12,7 @@
 //! streams keyed by each token's read id, so the result is bitwise the same for any number
 //! of threads and any batching of the tokens.
 
-use crate::config::{
-    DriftCompensation, Encoding, InputScale, MappingConfig, Readout, WeightScale,
-};
+use crate::config::{DriftCompensation, Encoding, InputScale, MappingConfig, Readout, WeightScale};
 use crate::error::MappingError;
 use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
 use crate::remap::{self, apply_faults, FaultMap};
@@ -268,7 +266,8 @@ impl MappedMatrix {
     /// Sets calibrated scales from sample activations `x` (tokens × in): the input scale
     /// (if `input_scale = calibrated`) to max|x| / (2^(n−1) − 1), then each array's ADC
     /// range (if `adc.range = calibrated`) to the largest current magnitude those inputs
-    /// produce on it, without read noise. Replaces any earlier calibration, so pass all
+    /// produce on it (for `calibrated_span`, to the smallest and largest current), without
+    /// read noise. Replaces any earlier calibration, so pass all
     /// calibration tokens in one call; they are processed in chunks of
     /// `CALIBRATION_CHUNK` tokens to bound memory.
     pub fn calibrate(&mut self, x: &[f32], tokens: usize) -> Result<(), MappingError> {
@@ -293,8 +292,14 @@ impl MappedMatrix {
                     *range = range.max(hi);
                 }
             }
-            self.adc_floors_ua = span.then_some(floors);
-            self.adc_ranges_ua = Some(ranges);
+            // No calibration tokens: an empty span at 0 µA, as the zero-based range gets.
+            let seen_or_zero = |v: Vec<f32>| -> Vec<f32> {
+                v.into_iter()
+                    .map(|b| if b.is_finite() { b } else { 0.0 })
+                    .collect()
+            };
+            self.adc_floors_ua = span.then(|| seen_or_zero(floors));
+            self.adc_ranges_ua = Some(seen_or_zero(ranges));
         }
         Ok(())
     }

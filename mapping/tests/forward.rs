@@ -14,6 +14,15 @@ fn random(n: usize, seed: u64) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
+/// Mean |y − want| over all outputs.
+fn mean_abs_error(y: &[f32], want: &[f64]) -> f64 {
+    y.iter()
+        .zip(want)
+        .map(|(a, b)| (*a as f64 - b).abs())
+        .sum::<f64>()
+        / y.len() as f64
+}
+
 /// x·Wᵀ in f64 and Σ_k |x_tk|·|W_nk| (the scale of float rounding errors).
 fn reference(x: &[f32], w: &[f32], tokens: usize, n_out: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
     let mut y = vec![0.0; tokens * n_out];
@@ -319,11 +328,7 @@ fn calibrated_adc_range_beats_full_scale() {
         let (y, _) = m
             .forward(&x, tokens, &mapping::read_ids(0, tokens))
             .unwrap();
-        y.iter()
-            .zip(&want)
-            .map(|(a, b)| (*a as f64 - b).abs())
-            .sum::<f64>()
-            / y.len() as f64
+        mean_abs_error(&y, &want)
     };
     let (cal, full) = (error(AdcRange::Calibrated), error(AdcRange::FullScale));
     assert!(cal < full, "calibrated {cal} vs full scale {full}");
@@ -383,11 +388,7 @@ fn analog_difference_frees_the_adc_from_the_offset_current() {
         let (y, _) = m
             .forward(&x, tokens, &mapping::read_ids(0, tokens))
             .unwrap();
-        y.iter()
-            .zip(&want)
-            .map(|(a, b)| (*a as f64 - b).abs())
-            .sum::<f64>()
-            / y.len() as f64
+        mean_abs_error(&y, &want)
     };
     let (two, diff) = (
         error(Readout::TwoConversions, 9.0, 88.2),
@@ -754,12 +755,7 @@ fn an_adc_span_frees_the_codes_from_the_offset_current() {
         let (y, events) = m
             .forward(&x, tokens, &mapping::read_ids(0, tokens))
             .unwrap();
-        let error = y
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (*a as f64 - b).abs())
-            .sum::<f64>()
-            / y.len() as f64;
+        let error = mean_abs_error(&y, &want);
         (error, events)
     };
     let ((zero_based, events), (span, span_events)) =
@@ -797,18 +793,19 @@ fn per_array_weight_scales_give_each_array_its_full_range() {
         .collect();
     let (want, _) = reference(&x, &w, tokens, n_out, k);
     let run = |weight_scale: WeightScale, array_rows: usize| {
-        let mut cfg = ideal_cfg(Fidelity::BitSliced, Encoding::Differential, array_rows, 128, 8);
+        let mut cfg = ideal_cfg(
+            Fidelity::BitSliced,
+            Encoding::Differential,
+            array_rows,
+            128,
+            8,
+        );
         cfg.weight_scale = weight_scale;
         let m = MappedMatrix::program(&w, n_out, k, &cfg, &DeviceConfig::default(), 1, 0).unwrap();
         let (y, events) = m
             .forward(&x, tokens, &mapping::read_ids(0, tokens))
             .unwrap();
-        let error = y
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (*a as f64 - b).abs())
-            .sum::<f64>()
-            / y.len() as f64;
+        let error = mean_abs_error(&y, &want);
         (y, error, events)
     };
     let (_, per_column, column_events) = run(WeightScale::PerColumn, 128);
@@ -816,7 +813,10 @@ fn per_array_weight_scales_give_each_array_its_full_range() {
     eprintln!("mean absolute error: per_column {per_column:.5}, per_array_column {per_array:.5}");
     assert!(per_array * 4.0 < per_column, "{per_array} vs {per_column}");
     assert_eq!(column_events.array_gain_multiplies, 0);
-    assert_eq!(array_events.array_gain_multiplies, (tokens * n_out * 2) as u64);
+    assert_eq!(
+        array_events.array_gain_multiplies,
+        (tokens * n_out * 2) as u64
+    );
     let (one_tile_column, ..) = run(WeightScale::PerColumn, 256);
     let (one_tile_array, ..) = run(WeightScale::PerArrayColumn, 256);
     let largest = one_tile_column.iter().fold(0.0f32, |m, v| m.max(v.abs()));
