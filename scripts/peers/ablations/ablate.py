@@ -69,8 +69,8 @@ def load_harness():
     return mod
 
 
-def patch(mod, variant: str):
-    spec = VARIANTS[variant]
+def patch(mod, variant: str, variants: dict | None = None):
+    spec = (VARIANTS if variants is None else variants)[variant]
     original = mod.rpu_config_for
 
     def rpu_config_for(setting):
@@ -85,6 +85,15 @@ def patch(mod, variant: str):
             cfg.drift_compensation = None
         if spec.get("pertile"):
             cfg.mapping.weight_scaling_columnwise = False
+        if spec.get("maxin"):  # one tile for the 1536-input layers (follow.py)
+            assert cfg.mapping.max_input_size == 512
+            cfg.mapping.max_input_size = 1536
+        if spec.get("adc"):  # ADC without bound or quantization (follow.py)
+            assert cfg.forward.out_bound == 12.0
+            cfg.forward.out_bound = 1e6
+            cfg.forward.out_res = -1.0
+        if spec.get("perfect"):  # no DAC, ADC or noise management (follow.py)
+            cfg.forward.is_perfect = True
         return cfg
 
     mod.rpu_config_for = rpu_config_for

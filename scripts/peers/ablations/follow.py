@@ -46,32 +46,7 @@ FOLLOW["fAP_noiseless_nocomp"] = dict(noise=NOOP, nocomp=True, maxin=True, perfe
 
 
 def patch(mod, variant: str):
-    spec = FOLLOW[variant]
-    original = mod.rpu_config_for
-
-    def rpu_config_for(setting):
-        cfg = original(setting)
-        assert setting == SETTING, setting
-        nm = cfg.noise_model
-        assert type(nm).__name__ == "ReRamCMONoiseModel" and nm.acceptance_range == 0.2
-        for key, value in spec["noise"].items():
-            assert hasattr(nm, key), key
-            setattr(nm, key, value)
-        if spec["nocomp"]:
-            cfg.drift_compensation = None
-        if spec.get("maxin"):
-            assert cfg.mapping.max_input_size == 512
-            cfg.mapping.max_input_size = 1536
-        if spec.get("adc"):
-            assert cfg.forward.out_bound == 12.0
-            cfg.forward.out_bound = 1e6
-            cfg.forward.out_res = -1.0
-        if spec.get("perfect"):
-            cfg.forward.is_perfect = True
-        return cfg
-
-    mod.rpu_config_for = rpu_config_for
-    return mod
+    return ablate.patch(mod, variant, FOLLOW)
 
 
 def cmd_run(variant, argv):
