@@ -376,22 +376,15 @@ impl Tile {
 
     /// out = Vᵀ·G: by popcount for 1-bit drives on exact levels, else through `product`.
     fn conductance_product(&self, drive: &Drive, out: &mut [f32]) {
-        match (&self.conductances, &drive.binary) {
-            (Conductances::Levels(planes), Some(b)) => {
+        match (&self.conductances, &drive.binary, &drive.bytes) {
+            (Conductances::Levels(planes), Some(b), _) => {
                 let words = planes.words();
                 for (m, o) in out.chunks_exact_mut(self.cols).enumerate() {
                     planes.currents(&b.words[m * words..][..words], b.volts, o);
                 }
             }
-            (Conductances::Levels(planes), None) => {
-                self.product(drive, &planes.conductances_us(), false, out)
-            }
-            (Conductances::Bytes(bytes), _) => match &drive.bytes {
-                Some(codes) => bytes.map_currents(codes, |i| i, out),
-                None => self.product(drive, &bytes.conductances_us(), false, out),
-            },
-            (Conductances::Analog(g), _) => self.product(drive, g, false, out),
-            (Conductances::Grid(grid), _) => self.product(drive, &grid.decode(), false, out),
+            (Conductances::Bytes(bytes), _, Some(codes)) => bytes.map_currents(codes, |i| i, out),
+            _ => self.product(drive, &self.float_conductances(), false, out),
         }
     }
 
@@ -591,12 +584,8 @@ impl Tile {
     /// Largest |I_p − I_m| over all cycles, vectors and column pairs of `drive`, µA,
     /// without read noise (for calibrating the range of an analog-difference readout).
     pub fn max_abs_difference_ua(&self, drive: &Drive, pairs: &[(usize, usize)]) -> f32 {
-        let mut currents = Vec::new();
-        self.currents(drive, None, &mut currents);
-        currents
-            .chunks_exact(self.cols)
-            .flat_map(|row| pairs.iter().map(move |&(p, m)| (row[p] - row[m]).abs()))
-            .fold(0.0f32, f32::max)
+        let (lo, hi) = self.difference_span_ua(drive, pairs);
+        lo.abs().max(hi.abs())
     }
 }
 
