@@ -76,10 +76,13 @@ sed "s|^models = .*|models = [\"$MODEL\"]|" experiments/default.toml > "$SPEC.pa
 mv "$SPEC.partial" "$SPEC"
 "$BIN" sweep "$SPEC" --out "$RESULTS/default.csv" --resume
 "$BIN" summarize "$RESULTS/default.csv" > "$RESULTS/default-summary.txt"
-"$BIN" plot "$RESULTS/default.csv" --x energy_pj_per_inference --y value \
-    --out "$RESULTS/default.png"
+"$BIN" summarize "$RESULTS/default.csv" --out "$RESULTS/default-summary.csv"
+for ext in png svg; do
+    "$BIN" plot "$RESULTS/default.csv" --spec "$SPEC" --x energy_pj_per_inference --y value \
+        --out "$RESULTS/default.$ext"
+done
 step "done"
 echo "spec:     $SPEC"
 echo "results:  $RESULTS/default.csv"
-echo "summary:  $RESULTS/default-summary.txt"
-echo "figure:   $RESULTS/default.png"
+echo "summary:  $RESULTS/default-summary.txt (table), $RESULTS/default-summary.csv"
+echo "figure:   $RESULTS/default.png, $RESULTS/default.svg"

@@ -19,6 +19,8 @@
 //!   summaries and figures.
 //! - [`synth`]: random-weight checkpoints of any BERT size in the Hugging Face layout.
 //! - [`probe`]: a linear probe (task head) trained on a frozen encoder's pooled features.
+//! - [`report`]: one GLUE evaluation and its JSON report (`crossbert eval`, Python's
+//!   `crossbert.evaluate`).
 //! - [`cli`]: the `crossbert` command.
 
 pub mod backend;
@@ -30,5 +32,6 @@ pub mod hardware;
 pub mod model;
 pub mod periphery;
 pub mod probe;
+pub mod report;
 pub mod synth;
 pub mod tokenize;

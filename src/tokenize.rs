@@ -44,6 +44,9 @@ pub struct Encoded {
     pub token_type_ids: Vec<u32>,
 }
 
+/// Smallest `max_len` that leaves room for a word piece: `[CLS]`, one token, `[SEP]`.
+pub const MIN_MAX_LEN: usize = 3;
+
 /// A BERT tokenizer with truncation to `max_len`.
 pub struct BertTokenizer {
     inner: Tokenizer,
@@ -103,6 +106,16 @@ impl BertTokenizer {
     }
 
     fn with_truncation(mut inner: Tokenizer, max_len: usize) -> Result<Self, TokenizeError> {
+        // Below the special tokens the tokenizers crate does not truncate at all, so the
+        // request would be dropped silently.
+        if max_len < MIN_MAX_LEN {
+            return Err(TokenizeError::new(
+                "max_len (--max-len)",
+                format!(
+                    "expected at least {MIN_MAX_LEN} tokens ([CLS], one word piece, [SEP]), found {max_len}"
+                ),
+            ));
+        }
         inner
             .with_truncation(Some(TruncationParams {
                 direction: TruncationDirection::Right,
@@ -207,6 +220,22 @@ mod tests {
             .encode_batch(&[("the cat the cat", Some("sat"))])
             .unwrap();
         assert_eq!(out[0].input_ids, vec![2, 4, 5, 4, 3, 6, 3]);
+    }
+
+    #[test]
+    fn max_len_below_one_word_piece_is_an_error() {
+        let dir = tiny_vocab(true);
+        for max_len in [0, 1, 2] {
+            let err = BertTokenizer::from_dir(dir.path(), max_len).err().unwrap();
+            assert!(err.to_string().contains("--max-len"), "{err}");
+            assert!(
+                err.to_string().contains(&format!("found {max_len}")),
+                "{err}"
+            );
+        }
+        let shortest = BertTokenizer::from_dir(dir.path(), 3).unwrap();
+        let out = shortest.encode_batch(&[("the cat sat", None)]).unwrap();
+        assert_eq!(out[0].input_ids, vec![2, 4, 3]);
     }
 
     #[test]

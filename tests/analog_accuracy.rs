@@ -39,6 +39,7 @@ fn accuracy(shared: &Path, hw: &HardwareConfig, seeds: std::ops::Range<u64>) -> 
             Split::Dev,
             dev.clone(),
             32,
+            None,
         )
         .unwrap();
         r.metrics[0].1

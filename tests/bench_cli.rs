@@ -126,7 +126,7 @@ fn bad_bench_options_are_errors_that_name_them() {
                 "--sequences",
                 "0",
             ],
-            "--sequences: expected at least 1, found 0",
+            "'--sequences <SEQUENCES>': expected a whole number of at least 1, found 0",
         ),
         (
             vec![

@@ -1,21 +1,33 @@
 //! Helpers shared by the integration tests: where the shared checkpoints and GLUE data are,
 //! and how far two logit matrices are apart.
 
+use std::io::Write;
 use std::path::PathBuf;
 
-/// `$CROSSBERT_SHARED`, else `../shared` beside the workspace; `None` (after printing why)
-/// when it does not exist, so the tests that need it skip.
+/// `$CROSSBERT_SHARED`, else `../shared` beside the workspace; `None` when it does not exist,
+/// so the tests that need it skip, saying so on stderr.
+///
+/// The skip note goes straight to the process's stderr: libtest captures `println!` and
+/// `eprintln!` of passing tests, which would turn a skip into a silent `ok`. Under CI
+/// (`CI` set to anything but `false`), a missing `../shared` is a failure, not a skip.
 pub fn shared_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("CROSSBERT_SHARED") {
         Some(d) => PathBuf::from(d),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
     };
     if dir.join("models").is_dir() && dir.join("glue").is_dir() {
-        Some(dir)
-    } else {
-        println!("skipped: ../shared not found (looked in {})", dir.display());
-        None
+        return Some(dir);
     }
+    let missing = format!(
+        "../shared not found: expected models/ and glue/ in {} (set CROSSBERT_SHARED to move it)",
+        dir.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v != "false") {
+        panic!("{missing}; under CI the shared checkpoints and GLUE files are required");
+    }
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {missing}");
+    None
 }
 
 /// Every `models/minilm-*` checkpoint directory, sorted.

@@ -73,6 +73,7 @@ fn check_checkpoint(dir: &Path, glue_dir: &Path) {
         Split::Dev,
         examples,
         32,
+        None,
     )
     .unwrap();
 

@@ -37,17 +37,57 @@ fn setup(dev: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
 /// Runs `crossbert eval` and returns its stderr, asserting a non-zero exit without a
 /// panic message.
 fn eval_fails(model: &Path, data: &Path) -> String {
+    eval_fails_with(model, data, &[], 1)
+}
+
+/// `eval_fails` with `extra` arguments, expecting exit code `code` (clap's usage errors
+/// exit with 2, crossbert's own with 1).
+fn eval_fails_with(model: &Path, data: &Path, extra: &[&str], code: i32) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_crossbert"))
         .args(["eval", "--task", "sst2", "--model"])
         .arg(model)
         .arg("--data")
         .arg(data)
+        .args(extra)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
+}
+
+#[test]
+fn impossible_sizes_and_values_are_named_before_any_work() {
+    let (tmp, model, data) = setup(SST2_DEV);
+    // Truncation below [CLS] word [SEP] used to be dropped silently.
+    for max_len in ["0", "1"] {
+        let stderr = eval_fails_with(&model, &data, &["--max-len", max_len], 1);
+        assert!(
+            stderr.contains("--max-len") && stderr.contains(&format!("found {max_len}")),
+            "{stderr}"
+        );
+    }
+    let stderr = eval_fails_with(&model, &data, &["--batch-size", "0"], 2);
+    assert!(
+        stderr.contains("--batch-size") && stderr.contains("at least 1"),
+        "{stderr}"
+    );
+    // A size that would allocate 51 GB, and a σ that would turn into NaN in calibration.
+    let cases = [
+        ("[mapping]\narray_rows = 100000000\n", "mapping.array_rows"),
+        (
+            "[device.programming]\nmodel = \"relative\"\nsigma = 1e30\n",
+            "device.programming.sigma",
+        ),
+    ];
+    for (body, key) in cases {
+        let file = tmp.path().join("chip.toml");
+        std::fs::write(&file, format!("preset = \"isaac-32nm\"\n{body}")).unwrap();
+        let hardware = ["--hardware", file.to_str().unwrap()];
+        let stderr = eval_fails_with(&model, &data, &hardware, 1);
+        assert!(stderr.contains(key), "{key}: {stderr}");
+    }
 }
 
 fn weights(model: &Path) -> PathBuf {

@@ -17,6 +17,7 @@
 //! CONTRACT (signatures used by tile/mapping code): `CellConfig { bits_per_cell, g_min_us,
 //! g_max_us }`, `levels()`, `conductance_us(level)`, `validate(key)`.
 
+use crate::device::programming::LARGEST_PARAMETER;
 use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +98,7 @@ impl CellConfig {
         self.g_min_us + level as f32 * step
     }
 
-    /// Checks bits in 1..=4 and 0 ≤ G_min < G_max (finite); `key` is the dotted path of this
+    /// Checks bits in 1..=4 and 0 ≤ G_min < G_max ≤ 1e6 µS; `key` is the dotted path of this
     /// config, used in the error.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
         if !(1..=4).contains(&self.bits_per_cell) {
@@ -107,10 +108,10 @@ impl CellConfig {
                 self.bits_per_cell,
             ));
         }
-        if !self.g_max_us.is_finite() {
+        if self.g_max_us.is_nan() || self.g_max_us > LARGEST_PARAMETER {
             return Err(ConfigError::new(
                 format!("{key}.g_max_us"),
-                "a finite conductance in µS",
+                format!("a conductance of at most {LARGEST_PARAMETER:e} µS"),
                 self.g_max_us,
             ));
         }

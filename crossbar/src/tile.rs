@@ -208,7 +208,7 @@ impl Tile {
 
     /// The same tile with float conductances stored as 16-bit codes on the tile's own grid
     /// (2 bytes per cell instead of 4; each conductance moves by at most half a grid step,
-    /// (max G − min G)/131070, see [`ConductanceGrid`]); tiles on exact levels unchanged.
+    /// (max G − min G)/131070, see `ConductanceGrid`); tiles on exact levels unchanged.
     /// For varied devices, after `compact_levels` / `compact_byte_levels` found no levels.
     pub fn compact_analog(mut self) -> Tile {
         if let Conductances::Analog(g) = &self.conductances {

@@ -184,9 +184,9 @@ pub struct MappingConfig {
     pub input_bits: u8,
     /// Input scale source. Default `dynamic`.
     pub input_scale: InputScale,
-    /// Rows (word lines) per array. Default 128 (ISAAC, PUMA).
+    /// Rows (word lines) per array, 1–4096. Default 128 (ISAAC, PUMA).
     pub array_rows: usize,
-    /// Columns (bit lines) per array. Default 128 (ISAAC, PUMA).
+    /// Columns (bit lines) per array, 1–4096. Default 128 (ISAAC, PUMA).
     pub array_cols: usize,
     /// Rows per array kept free for fault-aware remapping. Default 0.
     pub spare_rows: usize,
@@ -288,8 +288,17 @@ impl MappingConfig {
         self.dac.validate(&k("dac"))?;
         self.adc.validate(&k("adc"))?;
         self.ir_drop.validate(&k("ir_drop"))?;
-        if self.array_rows == 0 {
-            return Err(ConfigError::new(k("array_rows"), "at least 1 row", 0));
+        for (field, side) in [
+            ("array_rows", self.array_rows),
+            ("array_cols", self.array_cols),
+        ] {
+            if !(1..=LARGEST_ARRAY_SIDE).contains(&side) {
+                return Err(ConfigError::new(
+                    k(field),
+                    format!("1 to {LARGEST_ARRAY_SIDE}"),
+                    side,
+                ));
+            }
         }
         if self.spare_rows >= self.array_rows {
             return Err(ConfigError::new(
@@ -338,6 +347,11 @@ impl MappingConfig {
     }
 }
 
+/// Largest array side (rows or columns). Fabricated ReRAM arrays reach 1024 × 1024; the
+/// bound guards against a typo allocating gigabytes (each array is held whole, 4 bytes per
+/// cell: 4096 × 4096 is 64 MiB).
+pub const LARGEST_ARRAY_SIDE: usize = 4096;
+
 fn bits_in(key: &str, bits: u8, lo: u8, hi: u8) -> Result<(), ConfigError> {
     if (lo..=hi).contains(&bits) {
         Ok(())
@@ -370,6 +384,13 @@ mod tests {
         assert_eq!(err(|c| c.input_bits = 1), "hw.mapping.input_bits");
         assert_eq!(err(|c| c.array_rows = 0), "hw.mapping.array_rows");
         assert_eq!(err(|c| c.array_cols = 0), "hw.mapping.array_cols");
+        // A typo in the size is an error, not a 51 GB allocation.
+        assert_eq!(err(|c| c.array_rows = 100_000_000), "hw.mapping.array_rows");
+        assert_eq!(
+            err(|c| c.array_cols = LARGEST_ARRAY_SIDE + 1),
+            "hw.mapping.array_cols"
+        );
+        assert_eq!(err(|c| c.cell.g_max_us = 1e30), "hw.mapping.cell.g_max_us");
         assert_eq!(err(|c| c.spare_rows = 128), "hw.mapping.spare_rows");
         assert_eq!(
             err(|c| c.cell.bits_per_cell = 0),

@@ -2,7 +2,7 @@
 //!
 //! What is counted, per sequence of L tokens:
 //! * each analog linear: the mapping's closed-form events for L token vectors (one for the
-//!   pooler and classifier, which see only [CLS]): ADC conversions, DAC row drives, cell
+//!   pooler and classifier, which see only \[CLS\]): ADC conversions, DAC row drives, cell
 //!   reads, S&H samples, shift-and-adds, adder-tree additions, buffer bits. Conversions of
 //!   an ideal ADC (resolution 0) have no hardware and are left out;
 //! * the periphery of each encoder layer as [`PeripheryConfig::encoder_layer_ops`] gives it
@@ -29,6 +29,9 @@
 //! attention arrays sized for the longest sequence evaluated (one set for all layers when
 //! `reuse_across_layers`, else one per layer).
 
+//!
+//! [`PeripheryConfig::encoder_layer_ops`]: crate::periphery::PeripheryConfig::encoder_layer_ops
+//! [`PeripheryConfig::encoder_attention_ops`]: crate::periphery::PeripheryConfig::encoder_attention_ops
 use serde::Serialize;
 
 use super::attention::head_cost;

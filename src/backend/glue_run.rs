@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{AnalogModel, InferenceCost};
 use crate::glue::{self, evaluate::tokenize_examples, Evaluation, Example, LabelMap, Split, Task};
@@ -23,6 +24,9 @@ pub struct GlueRun {
     pub labels: LabelMap,
     pub examples: Vec<Example>,
     pub batch_size: usize,
+    /// Show a progress bar with rate and ETA on stderr while the chip runs (`eval` on a
+    /// terminal; off for sweeps, which have their own).
+    pub progress: bool,
 }
 
 impl GlueRun {
@@ -53,13 +57,14 @@ impl GlueRun {
             labels,
             examples,
             batch_size,
+            progress: false,
         })
     }
 
     /// The float32 digital result.
     pub fn digital(&self) -> anyhow::Result<Evaluation> {
         let (_, model) = load_classifier(&self.model, &digital_linear)?;
-        self.score(&model)
+        self.score(&model, None)
     }
 
     /// Chip instance `seed` of `hardware`: programmed, calibrated on the first
@@ -75,7 +80,11 @@ impl GlueRun {
             .context("reading the TRAIN split for calibration")?;
         train.truncate(hardware.calibration.examples);
         chip.calibrate(&tokenize_examples(&self.tokenizer, &train)?)?;
-        let result = self.score(&chip.model)?;
+        let bar = self.progress.then(|| sequence_bar(self.examples.len()));
+        let result = self.score(&chip.model, bar.as_ref())?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         chip.check()?;
         let lengths: Vec<usize> = tokenize_examples(&self.tokenizer, &result.examples)?
             .iter()
@@ -88,6 +97,7 @@ impl GlueRun {
     fn score(
         &self,
         model: &crate::model::BertForSequenceClassification,
+        progress: Option<&ProgressBar>,
     ) -> anyhow::Result<Evaluation> {
         glue::evaluate(
             model,
@@ -97,6 +107,16 @@ impl GlueRun {
             self.split,
             self.examples.clone(),
             self.batch_size,
+            progress,
         )
     }
+}
+
+/// A bar over `total` sequences with rate and ETA, drawn on stderr.
+fn sequence_bar(total: usize) -> ProgressBar {
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {pos}/{len} sequences, {per_sec}, ETA {eta}",
+    )
+    .expect("valid progress template");
+    ProgressBar::new(total as u64).with_style(style)
 }

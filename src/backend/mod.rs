@@ -4,7 +4,8 @@
 //! attention output, FFN-in and FFN-out of every encoder layer) becomes a
 //! [`mapping::MappedMatrix`] programmed once per chip instance: the `seed` fixes every
 //! programming draw, and each layer's draws come from its own stream, numbered
-//! `matrix_id = layer·8 + kind index` ([`matrix_id`]). The bias is added digitally. The
+//! `matrix_id = layer·8 + kind index` ([`LinearName::matrix_id`]). The bias is added
+//! digitally. The
 //! other linears (pooler, classifier by default) stay digital in `f32`, and their
 //! operations are counted. The attention score products run digitally at the periphery's
 //! `attention` precision (fp32 or int8), or with `[attention] mode = "crossbar"` on arrays
@@ -25,6 +26,8 @@
 //! Cost ([`cost`]). Energy, latency and area per inference come from closed-form event
 //! counts of the mapping (equal to the counts the forward passes produce, which a test
 //! checks), the periphery's operation counts, and the technology table.
+//!
+//! [`LinearName::matrix_id`]: crate::hardware::LinearName::matrix_id
 
 pub mod analog_linear;
 pub mod attention;

@@ -1,6 +1,6 @@
 //! `crossbert bench`: throughput of the digital engine on one GLUE split, or with
 //! `--scale` the time and memory of the analog emulation per model size and fidelity (see
-//! [`scale`]).
+//! `scale`).
 //!
 //! Without `--scale` it times tokenization and inference separately (best of `--repeat` runs, model loading
 //! excluded), counts the floating-point operations of the matrix products actually done
@@ -38,9 +38,9 @@ pub struct BenchArgs {
     #[arg(long, default_value = "dev")]
     pub split: String,
     /// Timed repetitions; the fastest is reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 3)]
     pub repeat: usize,
-    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     #[arg(long, default_value_t = DEFAULT_MAX_LEN)]
     pub max_len: usize,
@@ -64,17 +64,17 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_values_t = ["isaac-32nm".to_string(), "one-shot".to_string()])]
     pub presets: Vec<String>,
     /// Timed sequences per (model, preset).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 32)]
     pub sequences: usize,
     /// Tokens per sequence.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 128)]
     pub seq_len: usize,
     /// Sequences per forward pass in the scale study.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 8)]
     pub scale_batch: usize,
     /// Random sequences the chip calibrates its input and ADC ranges on (not timed with
     /// the sequences).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 4)]
     pub calibration_sequences: usize,
     /// Directory for the synthesized checkpoints, reused when a model's config.json is
     /// already there [default: a temporary directory, removed afterwards].

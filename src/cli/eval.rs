@@ -1,17 +1,17 @@
 //! `crossbert eval`: a checkpoint's GLUE metrics on one split, digitally, or on a chip
 //! (`--preset` / `--hardware`) next to the digital baseline, with the energy per inference.
+//! The evaluation and its JSON report are [`crate::report`]'s (shared with Python).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::hardware::ChipArgs;
-use crate::backend::GlueRun;
-use crate::glue::{self, evaluate::DEFAULT_BATCH_SIZE, LabelMap, Split, Task};
-use crate::hardware::HardwareConfig;
-use crate::model::{digital_linear, load_classifier};
-use crate::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
+use crate::glue::{self, evaluate::DEFAULT_BATCH_SIZE};
+use crate::report::{evaluate, EvalReport, EvalRequest};
+use crate::tokenize::DEFAULT_MAX_LEN;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -28,7 +28,7 @@ pub struct EvalArgs {
     #[arg(long, default_value = "dev")]
     pub split: String,
     /// Evaluate only the first N examples.
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one)]
     pub limit: Option<usize>,
     /// Write one row per example (index, logit_0…, prediction, label) to this TSV file.
     #[arg(long)]
@@ -40,7 +40,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_LEN)]
     pub max_len: usize,
     /// Sequences per batch.
-    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     #[command(flatten)]
     pub chip: ChipArgs,
@@ -50,72 +50,26 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    if let Some(hardware) = args.chip.resolve()? {
-        return run_analog(&args, &hardware);
-    }
-    let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
-    let split = Split::parse(&args.split).map_err(anyhow::Error::msg)?;
-    let (config, model) = load_classifier(&args.model, &digital_linear)?;
-    let tokenizer = BertTokenizer::from_dir(&args.model, args.max_len)?;
-    let labels = LabelMap::for_checkpoint(task, &config)?;
-    let mut examples = glue::read_split(&args.data, task, split, &labels)?;
-    if let Some(limit) = args.limit {
-        examples.truncate(limit);
-    }
-    let result = glue::evaluate(
-        &model,
-        config.problem_type(),
-        &tokenizer,
-        task,
-        split,
-        examples,
-        args.batch_size,
-    )?;
-    write_out(&args, &result)?;
+    let request = EvalRequest {
+        model: args.model.clone(),
+        task: args.task.clone(),
+        data: args.data.clone(),
+        split: args.split.clone(),
+        limit: args.limit,
+        max_len: args.max_len,
+        batch_size: args.batch_size,
+        hardware: args.chip.resolve()?,
+        seed: args.seed,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = evaluate(&request)?;
+    write_out(&args, &report.result)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::Value::Object(report_json(&args, &result, "digital"))
-        );
+        println!("{}", serde_json::Value::Object(report.to_json()));
     } else {
-        println!(
-            "{task} {} ({} rows): {} ({:.2} s)",
-            split.name(),
-            result.examples.len(),
-            metrics_line(&result),
-            result.seconds
-        );
+        print_summary(&report);
     }
     Ok(())
-}
-
-/// The JSON keys every `eval --json` report has, digital or analog.
-fn report_json(
-    args: &EvalArgs,
-    result: &glue::Evaluation,
-    backend: &str,
-) -> serde_json::Map<String, serde_json::Value> {
-    let (main, value) = result.metrics[0];
-    json_object(serde_json::json!({
-        "task": result.task.name(),
-        "split": result.split.name(),
-        "rows": result.examples.len(),
-        "metric": main.name(),
-        "value": value,
-        "metrics": metrics_json(result),
-        "seconds": result.seconds,
-        "model": args.model.display().to_string(),
-        "backend": backend,
-        "max_len": args.max_len,
-    }))
-}
-
-/// The map of a `json!({..})` literal.
-fn json_object(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => unreachable!("a json!({{..}}) literal is an object"),
-    }
 }
 
 fn write_out(args: &EvalArgs, result: &glue::Evaluation) -> anyhow::Result<()> {
@@ -124,14 +78,6 @@ fn write_out(args: &EvalArgs, result: &glue::Evaluation) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
-}
-
-fn metrics_json(result: &glue::Evaluation) -> serde_json::Map<String, serde_json::Value> {
-    result
-        .metrics
-        .iter()
-        .map(|(m, v)| (m.name().to_string(), (*v).into()))
-        .collect()
 }
 
 fn metrics_line(result: &glue::Evaluation) -> String {
@@ -143,91 +89,55 @@ fn metrics_line(result: &glue::Evaluation) -> String {
     all.join(", ")
 }
 
-/// Digital baseline, then the chip: programmed for `--seed`, calibrated on the first
-/// `calibration.examples` TRAIN examples, evaluated on the split; then its cost.
-fn run_analog(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<()> {
-    let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
-    let split = Split::parse(&args.split).map_err(anyhow::Error::msg)?;
-    let run = GlueRun::open(
-        &args.model,
-        &args.data,
-        task,
-        split,
-        args.limit,
-        args.max_len,
-        args.batch_size,
-    )?;
-    let baseline = run.digital()?;
-    let (result, cost) = run.on_chip(hardware, args.seed)?;
-    write_out(args, &result)?;
-
-    let (main, value) = result.metrics[0];
-    let digital_value = baseline.metrics[0].1;
-    let breakdown: serde_json::Map<String, serde_json::Value> = cost
-        .energy_pj
-        .components()
-        .iter()
-        .map(|(k, v)| (k.to_string(), (*v).into()))
-        .collect();
-    if args.json {
-        let mut report = report_json(args, &result, "analog");
-        report.extend(json_object(serde_json::json!({
-            "digital_value": digital_value,
-            "difference": value - digital_value,
-            "digital_metrics": metrics_json(&baseline),
-            "digital_seconds": baseline.seconds,
-            "hardware": hardware.preset,
-            "seed": args.seed,
-            "energy_pj_per_inference": cost.energy_pj.total_pj(),
-            "energy_pj_per_token": cost.energy_per_token_pj.total_pj(),
-            "energy_breakdown_pj": breakdown,
-            "tokens_per_inference": cost.tokens_per_inference,
-            "latency_ns": cost.latency_ns,
-            "area_mm2": cost.area_mm2.total_mm2(),
-            "area_breakdown_mm2": cost.area_mm2,
-            "attention_mode": hardware.attention.mode,
-            "attention_writes_per_inference": cost.attention.as_ref().map(|a| a.writes_per_cell_per_inference),
-            "attention_cell_writes_per_inference": cost.attention.as_ref().map(|a| a.cell_writes_per_inference),
-            "inferences_to_endurance": cost.attention.as_ref().map(|a| a.inferences_to_endurance),
-            "attention_crossbar": cost.attention,
-            "drift_compensation": hardware.mapping.drift_compensation,
-            "drift_compensation_reads": cost.drift_compensation_reads,
-        })));
-        println!("{}", serde_json::Value::Object(report));
-    } else {
+/// The human-readable lines of a report: metrics, and on a chip the digital baseline,
+/// the difference, energy by component, latency, area and attention writes.
+fn print_summary(report: &EvalReport) {
+    let result = &report.result;
+    let (task, split) = (result.task, result.split);
+    let Some(chip) = &report.chip else {
         println!(
-            "{task} {} ({} rows) on {} seed {}: {} ({:.2} s); digital {} {digital_value:.4} ({:.2} s); difference {:+.4}",
+            "{task} {} ({} rows): {} ({:.2} s)",
             split.name(),
             result.examples.len(),
-            hardware.preset,
-            args.seed,
-            metrics_line(&result),
-            result.seconds,
-            main.name(),
-            baseline.seconds,
-            value - digital_value,
+            metrics_line(result),
+            result.seconds
         );
-        println!(
-            "energy per inference {:.4e} pJ ({:.1} tokens, {:.4e} pJ/token); latency {:.4e} ns; area {:.3} mm²",
-            cost.energy_pj.total_pj(),
-            cost.tokens_per_inference,
-            cost.energy_per_token_pj.total_pj(),
-            cost.latency_ns,
-            cost.area_mm2.total_mm2()
-        );
-        for (k, v) in cost.energy_pj.components() {
-            println!("  {k:<12} {v:>14.4e} pJ");
-        }
-        if let Some(a) = &cost.attention {
-            println!(
-                "attention on crossbars: {:.4e} pJ per inference; {:.4e} cell writes per inference; each cell written {} times per inference; {:.3e} inferences to endurance ({:.1e} cycles)",
-                a.energy_pj,
-                a.cell_writes_per_inference,
-                a.writes_per_cell_per_inference,
-                a.inferences_to_endurance,
-                a.endurance_cycles
-            );
-        }
+        return;
+    };
+    let (hardware, cost, baseline) = (&chip.hardware, &chip.cost, &chip.baseline);
+    let (main, value) = result.metrics[0];
+    let digital_value = baseline.metrics[0].1;
+    println!(
+        "{task} {} ({} rows) on {} seed {}: {} ({:.2} s); digital {} {digital_value:.4} ({:.2} s); difference {:+.4}",
+        split.name(),
+        result.examples.len(),
+        hardware.preset,
+        chip.seed,
+        metrics_line(result),
+        result.seconds,
+        main.name(),
+        baseline.seconds,
+        value - digital_value,
+    );
+    println!(
+        "energy per inference {:.4e} pJ ({:.1} tokens, {:.4e} pJ/token); latency {:.4e} ns; area {:.3} mm²",
+        cost.energy_pj.total_pj(),
+        cost.tokens_per_inference,
+        cost.energy_per_token_pj.total_pj(),
+        cost.latency_ns,
+        cost.area_mm2.total_mm2()
+    );
+    for (k, v) in cost.energy_pj.components() {
+        println!("  {k:<12} {v:>14.4e} pJ");
     }
-    Ok(())
+    if let Some(a) = &cost.attention {
+        println!(
+            "attention on crossbars: {:.4e} pJ per inference; {:.4e} cell writes per inference; each cell written {} times per inference; {:.3e} inferences to endurance ({:.1e} cycles)",
+            a.energy_pj,
+            a.cell_writes_per_inference,
+            a.writes_per_cell_per_inference,
+            a.inferences_to_endurance,
+            a.endurance_cycles
+        );
+    }
 }

@@ -30,7 +30,7 @@ pub struct FinetuneArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Train on the first N rows of the train split only.
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one)]
     pub max_train: Option<usize>,
     /// L2 penalty on the head's weights (added to the mean loss).
     #[arg(long, default_value_t = LogisticOptions::default().l2)]
@@ -42,7 +42,7 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_LEN)]
     pub max_len: usize,
     /// Sequences per batch when computing features.
-    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
 }
 

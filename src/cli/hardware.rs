@@ -15,21 +15,29 @@ pub fn run_presets(_args: PresetsArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("source").required(true))]
 pub struct HardwareArgs {
-    /// Print the fully resolved configuration of this hardware TOML file.
-    #[arg(long, group = "source", value_name = "FILE")]
-    pub show: Option<PathBuf>,
-    /// Print the fully resolved configuration of this preset.
-    #[arg(long, group = "source", value_name = "NAME")]
+    /// Print the fully resolved configuration of this hardware TOML file; bare `--show`
+    /// with `--preset NAME` prints the preset's.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub show: Option<Option<PathBuf>>,
+    /// Print the fully resolved configuration of this preset (see `crossbert presets`).
+    #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
 }
 
 pub fn run_hardware(args: HardwareArgs) -> anyhow::Result<()> {
-    let hw = match (&args.show, &args.preset) {
-        (Some(path), _) => HardwareConfig::from_file(path)?,
+    let hw = match (args.show.flatten(), &args.preset) {
+        (Some(path), None) => HardwareConfig::from_file(&path)?,
         (None, Some(name)) => HardwareConfig::preset(name)?,
-        (None, None) => unreachable!("clap requires --show or --preset"),
+        (Some(path), Some(name)) => anyhow::bail!(
+            "hardware: expected a file or a preset, found both (--show {} and --preset {name})",
+            path.display()
+        ),
+        (None, None) => {
+            anyhow::bail!(
+                "hardware: expected --show FILE or --preset NAME (or --show --preset NAME)"
+            )
+        }
     };
     print!("{}", hw.to_toml());
     Ok(())

@@ -16,7 +16,7 @@ pub struct MapArgs {
     #[command(flatten)]
     pub chip: ChipArgs,
     /// Tokens of the inference the events are counted for.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 128)]
     pub seq_len: usize,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -29,9 +29,6 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
             "expected --preset NAME or --hardware FILE (see `crossbert presets`), found neither"
         );
     };
-    if args.seq_len == 0 {
-        anyhow::bail!("--seq-len: expected at least 1 token, found 0");
-    }
     // Layout and event counts do not depend on the chip instance; seed 0 programs it.
     let chip = AnalogModel::load(&args.model, &hardware, 0)?;
     let layers: Vec<serde_json::Value> = chip

@@ -12,6 +12,16 @@ pub mod summarize;
 pub mod sweep;
 pub mod synth;
 
+/// Clap value parser for counts that must be at least 1 (batch sizes, limits, threads, …):
+/// a zero would otherwise be accepted and quietly mean something else.
+pub(crate) fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("expected a whole number of at least 1, found 0".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("expected a whole number of at least 1 ({e})")),
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "crossbert",
@@ -27,7 +37,7 @@ pub struct Cli {
 pub enum Command {
     /// List the shipped hardware presets.
     Presets(hardware::PresetsArgs),
-    /// Print the fully resolved hardware configuration of a file (--show) or preset.
+    /// Print the fully resolved hardware configuration of a file (--show FILE) or preset (--preset NAME).
     Hardware(hardware::HardwareArgs),
     /// Evaluate a Hugging Face checkpoint on a GLUE task's split.
     Eval(eval::EvalArgs),

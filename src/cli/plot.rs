@@ -1,6 +1,6 @@
-//! `crossbert plot FILE.csv --x FIELD --y FIELD [--group FIELD] --out FIG.png|svg`.
+//! `crossbert plot FILE.csv --x FIELD --y FIELD [--group FIELD] [--spec SPEC] --out FIG.png|svg`.
 use crate::experiment::plot::{plot, PlotRequest};
-use crate::experiment::ResultsTable;
+use crate::experiment::{ResultsTable, SweepSpec};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -18,13 +18,32 @@ pub struct PlotArgs {
     /// One series per value of this column.
     #[arg(long)]
     pub group: Option<String>,
-    /// Figure file; `.png` or `.svg`.
+    /// The spec the results came from: the title then names its study (file stem) and
+    /// base hardware.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Figure file; `.png` (print resolution) or `.svg`.
     #[arg(long)]
     pub out: PathBuf,
 }
 
 pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     let table = ResultsTable::read(&args.file)?;
+    let (study, preset) = match &args.spec {
+        Some(path) => {
+            let spec = SweepSpec::from_path(path)?;
+            let stem =
+                |p: &std::path::Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
+            let base = std::path::Path::new(&spec.base);
+            let preset = if spec.base.ends_with(".toml") {
+                stem(base)
+            } else {
+                Some(spec.base.clone())
+            };
+            (stem(path), preset)
+        }
+        None => (None, None),
+    };
     plot(
         &table,
         &PlotRequest {
@@ -32,6 +51,8 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
             y: args.y,
             group: args.group,
             out: args.out.clone(),
+            study,
+            preset,
         },
     )?;
     eprintln!("plot: wrote {}", args.out.display());

@@ -2,7 +2,7 @@
 use crate::experiment::chip::ChipEvaluator;
 use crate::experiment::grid::cell_text;
 use crate::experiment::{
-    check_points, run_sweep, Evaluator, Shard, SweepOptions, SweepPlan, SweepSpec,
+    check_points, run_sweep, Evaluator, Shard, SweepOptions, SweepOutcome, SweepPlan, SweepSpec,
 };
 use anyhow::Context;
 use clap::Args;
@@ -22,9 +22,10 @@ pub struct SweepArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
     /// Rows evaluated in parallel.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 1)]
     pub threads: usize,
-    /// Check the spec and print the grid and the number of rows; run nothing.
+    /// Check the spec, print the grid and the number of rows, then check that its models
+    /// and data files exist; run nothing.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -39,13 +40,30 @@ pub fn run_with(
     args: SweepArgs,
     make_evaluator: impl FnOnce(&SweepPlan) -> anyhow::Result<Box<dyn Evaluator>>,
 ) -> anyhow::Result<()> {
+    run_reporting(args, make_evaluator).map(|_| ())
+}
+
+/// What a (not dry) sweep run did and where its rows are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepRun {
+    pub outcome: SweepOutcome,
+    pub out: PathBuf,
+    pub shard: Shard,
+}
+
+/// As [`run_with`], returning what the run did (`None` for a dry run); used by the Python
+/// package's `crossbert.sweep`.
+pub fn run_reporting(
+    args: SweepArgs,
+    make_evaluator: impl FnOnce(&SweepPlan) -> anyhow::Result<Box<dyn Evaluator>>,
+) -> anyhow::Result<Option<SweepRun>> {
     let plan = load_plan(&args.spec)?;
     let shard = args.shard.unwrap_or(Shard::ALL);
     let evaluator = make_evaluator(&plan)?;
     if args.dry_run {
         check_points(&plan, evaluator.as_ref(), &plan.work())?;
         print_plan(&plan, shard);
-        return Ok(());
+        return evaluator.check_inputs(&plan).map(|()| None);
     }
     let out = match (&args.out, &plan.spec.output) {
         (Some(out), _) => out.clone(),
@@ -70,7 +88,11 @@ pub fn run_with(
         outcome.ran,
         options.out.display()
     );
-    Ok(())
+    Ok(Some(SweepRun {
+        outcome,
+        out: options.out,
+        shard,
+    }))
 }
 
 /// Prints the grid and the row counts of a validated plan to stdout.
@@ -113,7 +135,7 @@ pub fn base_hardware(base: &str) -> anyhow::Result<toml::Table> {
 }
 
 /// The evaluator that runs BERT on the emulated hardware.
-fn evaluator(plan: &SweepPlan) -> anyhow::Result<Box<dyn Evaluator>> {
+pub fn evaluator(plan: &SweepPlan) -> anyhow::Result<Box<dyn Evaluator>> {
     Ok(Box::new(ChipEvaluator {
         base: plan.base.clone(),
     }))

@@ -27,7 +27,7 @@ pub struct SynthArgs {
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: StoredDtype,
     /// Number of classifier outputs (1 = regression).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 2)]
     pub num_labels: usize,
     /// Copy tokenizer.json / vocab.txt from this directory instead of generating a vocab.txt.
     #[arg(long)]

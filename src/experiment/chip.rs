@@ -8,9 +8,10 @@
 
 use super::evaluator::{Baseline, Evaluation, Evaluator, Job, TaskData};
 use super::scope::{Scope, ScopeTarget};
+use super::SweepPlan;
 use crate::backend::GlueRun;
 use crate::energy::EnergyBreakdown;
-use crate::glue::{evaluate::DEFAULT_BATCH_SIZE, Split, Task};
+use crate::glue::{evaluate::DEFAULT_BATCH_SIZE, reader::split_path, Split, Task};
 use crate::hardware::HardwareConfig;
 use crate::tokenize::DEFAULT_MAX_LEN;
 use anyhow::{bail, Context};
@@ -49,6 +50,10 @@ impl ChipEvaluator {
 }
 
 impl Evaluator for ChipEvaluator {
+    fn check_inputs(&self, plan: &SweepPlan) -> anyhow::Result<()> {
+        check_paths(plan)
+    }
+
     fn energy_components(&self) -> Vec<String> {
         EnergyBreakdown::default()
             .components()
@@ -171,6 +176,38 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) {
             .expect("hardware tables nest tables");
     }
     cursor.insert(leaf.to_string(), value);
+}
+
+/// Every model folder has a `config.json` and every task's split file exists; relative
+/// paths are taken from the current folder, which the error names.
+fn check_paths(plan: &SweepPlan) -> anyhow::Result<()> {
+    let here =
+        || std::env::current_dir().map_or("the current folder".into(), |d| d.display().to_string());
+    for model in &plan.spec.models {
+        let config = Path::new(model).join("config.json");
+        if !config.is_file() {
+            anyhow::bail!(
+                "models: expected a checkpoint folder with config.json, found no {} (relative paths are taken from {})",
+                config.display(),
+                here()
+            );
+        }
+    }
+    for task in &plan.tasks {
+        let parsed = Task::parse(&task.name).map_err(anyhow::Error::msg)?;
+        let split = Split::parse(&task.split).map_err(anyhow::Error::msg)?;
+        let file = split_path(&task.data_dir, parsed, split);
+        if !file.is_file() {
+            anyhow::bail!(
+                "data_dir: expected the {} {} file {}, found none (relative paths are taken from {})",
+                task.name,
+                task.split,
+                file.display(),
+                here()
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! area roll-up. It must be deterministic in its inputs (the same job gives the same numbers,
 //! whatever the thread count), which is what makes resumed and sharded sweeps reproducible.
 use super::scope::Scope;
+use super::SweepPlan;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -82,6 +83,12 @@ pub trait Evaluator: Sync {
     /// Checks that a point (base + overrides, under a scope) is a valid configuration,
     /// without evaluating it. The runner checks every point before any work.
     fn check_point(&self, _hardware: &toml::Table, _scope: &Scope) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Checks that the plan's models and data are there, before any work (and last in a
+    /// dry run, so that a batch job's submit step catches a path that does not resolve).
+    fn check_inputs(&self, _plan: &SweepPlan) -> anyhow::Result<()> {
         Ok(())
     }
 

@@ -36,6 +36,7 @@ pub mod scope;
 pub mod shard;
 pub mod spec;
 pub mod summarize;
+pub mod summary_table;
 
 pub use evaluator::{Baseline, Evaluation, Evaluator, Job, TaskData};
 pub use grid::{Axis, HardwarePoint};
@@ -47,3 +48,4 @@ pub use scope::{Scope, ScopeTarget, Sublayer};
 pub use shard::Shard;
 pub use spec::{Seeds, SweepSpec};
 pub use summarize::summarize;
+pub use summary_table::summary_table;

@@ -73,6 +73,7 @@ pub fn run_sweep(
         (None, Vec::new())
     };
     check_points(plan, evaluator, &work)?;
+    evaluator.check_inputs(plan)?;
     let remaining = unfinished(plan, &work, &finished, options)?;
     // Baselines load every model and dataset: a wrong path fails here, before a new
     // results file exists.
@@ -111,7 +112,7 @@ pub fn run_sweep(
         let mut guard = state.lock().unwrap_or_else(|poison| poison.into_inner());
         guard.0.append(&row)?;
         guard.1.row_done(&format!(
-            "{label}: {} {}",
+            "{label}: {} {:.4}",
             evaluation.metric, evaluation.value
         ));
         Ok(())

@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use super::metrics;
@@ -47,6 +48,16 @@ pub fn predict_logits(
     encoded: &[Encoded],
     batch_size: usize,
 ) -> Result<Matrix, InputError> {
+    predict_logits_with(model, encoded, batch_size, None)
+}
+
+/// [`predict_logits`], advancing `progress` by each batch's sequences as it finishes.
+pub fn predict_logits_with(
+    model: &BertForSequenceClassification,
+    encoded: &[Encoded],
+    batch_size: usize,
+    progress: Option<&ProgressBar>,
+) -> Result<Matrix, InputError> {
     let buckets = length_buckets(encoded, batch_size);
     let results: Vec<Matrix> = buckets
         .par_iter()
@@ -55,7 +66,11 @@ pub fn predict_logits(
             for &i in bucket {
                 batch.push_example(i as u64, &encoded[i].input_ids, &encoded[i].token_type_ids);
             }
-            model.forward(&batch)
+            let logits = model.forward(&batch);
+            if let Some(bar) = progress {
+                bar.inc(bucket.len() as u64);
+            }
+            logits
         })
         .collect::<Result<_, _>>()?;
     let mut logits = Matrix::zeros(encoded.len(), model.num_labels());
@@ -149,7 +164,8 @@ pub struct Evaluation {
     pub seconds: f64,
 }
 
-/// Tokenizes, predicts and scores `examples`.
+/// Tokenizes, predicts and scores `examples`; `progress`, if given, counts the sequences.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &BertForSequenceClassification,
     problem: ProblemType,
@@ -158,10 +174,11 @@ pub fn evaluate(
     split: Split,
     examples: Vec<Example>,
     batch_size: usize,
+    progress: Option<&ProgressBar>,
 ) -> anyhow::Result<Evaluation> {
     let start = Instant::now();
     let encoded = tokenize_examples(tokenizer, &examples)?;
-    let logits = predict_logits(model, &encoded, batch_size)?;
+    let logits = predict_logits_with(model, &encoded, batch_size, progress)?;
     let predictions = predictions(&logits, problem);
     let metrics = score(task, &predictions, &examples);
     Ok(Evaluation {

@@ -12,7 +12,7 @@
 //! │   │       │   └── output: BertSelfOutput        dense, LayerNorm(· + input)
 //! │   │       ├── intermediate: BertIntermediate    dense, GELU
 //! │   │       └── output: BertOutput                dense, LayerNorm(· + attention out)
-//! │   └── pooler: BertPooler                dense on [CLS], tanh
+//! │   └── pooler: BertPooler                dense on \[CLS\], tanh
 //! └── classifier                           dense → logits
 //! ```
 //!
@@ -20,7 +20,7 @@
 //! padding, and attention runs per sequence over its own tokens only. This computes exactly
 //! what Hugging Face computes with padding and an attention mask: the mask adds the most
 //! negative `f32` to padded keys, whose softmax weights are then exactly 0.0 in `f32`, and
-//! padded query rows never reach the pooled [CLS] output. Packing just skips that dead work.
+//! padded query rows never reach the pooled \[CLS\] output. Packing just skips that dead work.
 //!
 //! The non-linear functions run as the hardware's digital periphery computes them
 //! ([`BertForSequenceClassification::with_periphery`]): the float choices are the exact
@@ -90,7 +90,7 @@ impl PackedBatch {
         self.input_ids.len()
     }
 
-    /// Row index of the first token ([CLS]) of each sequence.
+    /// Row index of the first token (\[CLS\]) of each sequence.
     pub fn offsets(&self) -> Vec<usize> {
         self.lengths
             .iter()
@@ -738,7 +738,7 @@ impl BertEncoder {
     }
 }
 
-/// `tanh(dense(h_[CLS]))`: the sequence summary the classifier reads.
+/// `tanh(dense(h_\[CLS\]))`: the sequence summary the classifier reads.
 pub struct BertPooler {
     dense: Linear,
 }
@@ -764,7 +764,7 @@ impl BertPooler {
         })
     }
 
-    /// One row per sequence, from the rows of the [CLS] tokens (`cls_rows`).
+    /// One row per sequence, from the rows of the \[CLS\] tokens (`cls_rows`).
     pub fn forward(&self, hidden: &Matrix, cls_rows: &[usize], batch: BatchId<'_>) -> Matrix {
         let mut pooled = self.dense.forward(&hidden.select_rows(cls_rows), batch);
         pooled.as_mut_slice().iter_mut().for_each(|v| *v = v.tanh());

@@ -51,7 +51,7 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     #[serde(default)]
     pub pad_token_id: usize,
-    /// Only "absolute" is implemented; checked by [`BertConfig::validate`].
+    /// Only "absolute" is implemented; checked by `BertConfig::validate`.
     #[serde(default = "defaults::position_embedding_type")]
     pub position_embedding_type: String,
     /// Class index → label name, e.g. {"0": "entailment", "1": "not_entailment"}. Keys are

@@ -71,7 +71,7 @@ impl BatchId<'_> {
     /// One read id per row of a forward pass over `rows` rows: example·2^16 + position.
     /// Token rows (the sum of the lengths) are numbered by their position in their
     /// sequence; pooled rows (one per sequence: the pooler's input is each sequence's
-    /// [CLS] token, the classifier's its pooled output) by position 0, the [CLS] token's.
+    /// \[CLS\] token, the classifier's its pooled output) by position 0, the \[CLS\] token's.
     /// (When every sequence has one token the two readings agree.)
     pub fn read_ids(&self, rows: usize) -> Vec<u64> {
         let id = |example: u64, position: usize| (example << 16) | position as u64;

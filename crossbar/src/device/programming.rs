@@ -192,11 +192,20 @@ fn validate_table(key: &str, g_us: &[f32], sigma_us: &[f32]) -> Result<(), Confi
     Ok(())
 }
 
+/// Largest magnitude a device parameter may take, in its own unit (µS, or relative to a
+/// conductance). No real device comes near it; larger finite values (say σ = 1e30) overflow
+/// the f32 current sums of an array into NaN, far from the key that caused them.
+pub(crate) const LARGEST_PARAMETER: f32 = 1e6;
+
 pub(crate) fn non_negative(key: &str, value: f32) -> Result<(), ConfigError> {
-    if value >= 0.0 && value.is_finite() {
+    if (0.0..=LARGEST_PARAMETER).contains(&value) {
         Ok(())
     } else {
-        Err(ConfigError::new(key, "a finite value >= 0", value))
+        Err(ConfigError::new(
+            key,
+            format!("a value in [0, {LARGEST_PARAMETER:e}]"),
+            value,
+        ))
     }
 }
 
@@ -210,10 +219,14 @@ pub(crate) fn positive_time(key: &str, t_s: f64) -> Result<(), ConfigError> {
 }
 
 pub(crate) fn finite(key: &str, value: f32) -> Result<(), ConfigError> {
-    if value.is_finite() {
+    if value.abs() <= LARGEST_PARAMETER {
         Ok(())
     } else {
-        Err(ConfigError::new(key, "a finite number", value))
+        Err(ConfigError::new(
+            key,
+            format!("a value in [-{LARGEST_PARAMETER:e}, {LARGEST_PARAMETER:e}]"),
+            value,
+        ))
     }
 }
 

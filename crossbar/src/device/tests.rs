@@ -550,6 +550,11 @@ fn validation_names_the_dotted_key() {
         cfg.validate("hw.device").unwrap_err().key,
         "hw.device.programming.sigma_us"
     );
+    // Finite but absurd: would overflow the array's f32 current sums into NaN.
+    cfg.programming = ProgrammingVariation::Relative { sigma: 1e30 };
+    let err = cfg.validate("hw.device").unwrap_err();
+    assert_eq!(err.key, "hw.device.programming.sigma");
+    assert_eq!(err.found, "1000000000000000000000000000000");
     cfg.programming = ProgrammingVariation::None;
     cfg.stuck_at.rate_g_min = 2.0;
     assert_eq!(
