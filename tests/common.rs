@@ -10,12 +10,11 @@ use std::path::PathBuf;
 /// The skip note goes straight to the process's stderr: libtest captures `println!` and
 /// `eprintln!` of passing tests, which would turn a skip into a silent `ok`. Under CI
 /// (`CI` set to anything but `false`), a missing `../shared` is a failure, not a skip.
+// Each test binary compiles this module; not every one needs this helper.
+#[allow(dead_code)]
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("CROSSBERT_SHARED") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    };
-    if dir.join("models").is_dir() && dir.join("glue").is_dir() {
+    let dir = shared_path();
+    if shared_present() {
         return Some(dir);
     }
     let missing = format!(
@@ -28,6 +27,21 @@ pub fn shared_dir() -> Option<PathBuf> {
     let test = std::thread::current().name().unwrap_or("a test").to_owned();
     let _ = writeln!(std::io::stderr(), "skipped {test}: {missing}");
     None
+}
+
+/// Where `../shared` is looked for: `$CROSSBERT_SHARED`, else beside the workspace.
+fn shared_path() -> PathBuf {
+    match std::env::var_os("CROSSBERT_SHARED") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+    }
+}
+
+/// Whether `../shared` is there, without the skip note (for a test that checks less
+/// without it rather than skipping).
+pub fn shared_present() -> bool {
+    let dir = shared_path();
+    dir.join("models").is_dir() && dir.join("glue").is_dir()
 }
 
 /// Every `models/minilm-*` checkpoint directory, sorted.

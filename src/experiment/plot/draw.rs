@@ -179,7 +179,8 @@ fn draw_series<DB: DrawingBackend>(
     scale: f64,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let px = |v: f64| (v * scale).round() as i32;
-    if matches!(layout, Layout::Numeric | Layout::LogNumeric) {
+    // A band needs two x values; a lone point (a partial study) gets a bar instead.
+    if matches!(layout, Layout::Numeric | Layout::LogNumeric) && s.points.len() > 1 {
         let upper = s.points.iter().map(|p| (p.x, band(p).1));
         let lower = s.points.iter().rev().map(|p| (p.x, band(p).0));
         chart.draw_series(std::iter::once(Polygon::new(
