@@ -294,6 +294,14 @@ pub struct SynthSummary {
     pub weight_bytes: u64,
 }
 
+/// Most classes a synthesized classifier may have (its label names are written to
+/// config.json; GLUE tasks have at most 3).
+const MOST_LABELS: usize = 100_000;
+
+/// Most parameters a synthesized checkpoint may have: 2 billion, 8 GB in f32. A typo in a
+/// size would otherwise end in a failed allocation instead of an error.
+const MOST_PARAMETERS: usize = 2_000_000_000;
+
 /// Writes a random `BertForSequenceClassification` checkpoint for the architecture in
 /// `config` (a `config.json` object) into `out`.
 pub fn synthesize(
@@ -301,6 +309,12 @@ pub fn synthesize(
     options: &SynthOptions,
     out: &Path,
 ) -> anyhow::Result<SynthSummary> {
+    if !(1..=MOST_LABELS).contains(&options.num_labels) {
+        anyhow::bail!(
+            "num_labels (--num-labels): expected 1 to {MOST_LABELS}, found {}",
+            options.num_labels
+        );
+    }
     let mut config = config.clone();
     let object = config
         .as_object_mut()
@@ -319,10 +333,25 @@ pub fn synthesize(
     let text = serde_json::to_string_pretty(&config)?;
     // Validate exactly as the loader will, before writing anything.
     let parsed = BertConfig::from_json(&text, "synthesized config.json")?;
-    std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
 
     let layout = tensor_layout(&parsed, parsed.num_labels());
-    let parameters = layout.iter().map(TensorSpec::elements).sum();
+    // Saturating, so that absurd sizes give the error below rather than an overflow.
+    let parameters = layout
+        .iter()
+        .map(|t| {
+            t.shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .unwrap_or(usize::MAX)
+        })
+        .fold(0usize, usize::saturating_add);
+    if parameters > MOST_PARAMETERS {
+        anyhow::bail!(
+            "synthesized config.json: expected at most {MOST_PARAMETERS} parameters (BERT-large \
+             has 335 million), found {parameters} from its sizes"
+        );
+    }
+    std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
     let tensors: Vec<(String, LazyTensor<_>)> = layout
         .iter()
         .enumerate()

@@ -116,7 +116,18 @@ fn scale_bench_reports_every_preset_of_a_tiny_model() {
 fn bad_bench_options_are_errors_that_name_them() {
     let dir = tempfile::tempdir().unwrap();
     let config = tiny_config(dir.path());
-    let cases: [(Vec<&str>, &str); 4] = [
+    let cases: [(Vec<&str>, &str); 5] = [
+        (
+            vec![
+                "bench",
+                "--scale",
+                "--scale-config",
+                &config,
+                "--sequences",
+                "1000000000",
+            ],
+            "--sequences: expected at most 100000 sequences, found 1000000000",
+        ),
         (
             vec![
                 "bench",

@@ -129,3 +129,29 @@ fn cli_writes_a_named_size_config_and_rejects_a_bad_one() {
     assert_eq!(config["intermediate_size"], 4096);
     assert_eq!(config["num_attention_heads"], 16);
 }
+
+#[test]
+fn sizes_that_would_exhaust_memory_are_errors_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let many_labels = SynthOptions {
+        num_labels: 1_000_000_000,
+        ..options(0, StoredDtype::F32)
+    };
+    let err = synthesize(&tiny_config(), &many_labels, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--num-labels") && err.contains("found 1000000000"),
+        "{err}"
+    );
+    let mut huge = tiny_config();
+    huge["intermediate_size"] = json!(1_000_000_000_000u64);
+    let err = synthesize(&huge, &options(0, StoredDtype::F32), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("expected at most 2000000000 parameters"),
+        "{err}"
+    );
+    assert!(!dir.path().join("model.safetensors").exists());
+}

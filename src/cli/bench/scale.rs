@@ -96,7 +96,19 @@ fn models(args: &BenchArgs) -> anyhow::Result<Vec<(String, serde_json::Value)>> 
     Ok(out)
 }
 
-fn check_presets(args: &BenchArgs) -> anyhow::Result<()> {
+/// Most random sequences one benchmark makes: they are all held in memory, and 100,000
+/// BERT-base sequences already take about a day on 2 cores.
+const MOST_SEQUENCES: usize = 100_000;
+
+fn check_options(args: &BenchArgs) -> anyhow::Result<()> {
+    for (flag, count) in [
+        ("--sequences", args.sequences),
+        ("--calibration-sequences", args.calibration_sequences),
+    ] {
+        if count > MOST_SEQUENCES {
+            bail!("{flag}: expected at most {MOST_SEQUENCES} sequences, found {count}");
+        }
+    }
     if args.presets.is_empty() {
         bail!("--presets: expected at least one hardware preset, found none");
     }
@@ -108,7 +120,7 @@ fn check_presets(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// The parent: synthesize, measure each (model, preset) in a child, run the GLUE evals.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    check_presets(args)?;
+    check_options(args)?;
     let models = models(args)?;
     let (cache, temporary) = match &args.cache {
         Some(dir) => (dir.clone(), false),
@@ -240,7 +252,7 @@ fn random_sequences(first: u64, count: usize, len: usize, vocab: usize) -> Vec<E
 
 /// The child: one (checkpoint, preset) measured in this process; prints one JSON line.
 pub fn child_run(args: &BenchArgs, dir: &Path) -> anyhow::Result<()> {
-    check_presets(args)?;
+    check_options(args)?;
     let preset = &args.presets[0];
     let hardware =
         HardwareConfig::preset_or_file(preset).with_context(|| format!("preset {preset}"))?;
