@@ -116,49 +116,22 @@ fn scale_bench_reports_every_preset_of_a_tiny_model() {
 fn bad_bench_options_are_errors_that_name_them() {
     let dir = tempfile::tempdir().unwrap();
     let config = tiny_config(dir.path());
+    // `bench --scale` on the tiny model with one option changed.
+    let scale = |flag: &'static str, value: &'static str| {
+        vec!["bench", "--scale", "--scale-config", &config, flag, value]
+    };
     let cases: [(Vec<&str>, &str); 5] = [
         (
-            vec![
-                "bench",
-                "--scale",
-                "--scale-config",
-                &config,
-                "--sequences",
-                "1000000000",
-            ],
+            scale("--sequences", "1000000000"),
             "--sequences: expected at most 100000 sequences, found 1000000000",
         ),
         (
-            vec![
-                "bench",
-                "--scale",
-                "--scale-config",
-                &config,
-                "--sequences",
-                "0",
-            ],
+            scale("--sequences", "0"),
             "'--sequences <SEQUENCES>': expected a whole number of at least 1, found 0",
         ),
+        (scale("--presets", "no-such-chip"), "no-such-chip"),
         (
-            vec![
-                "bench",
-                "--scale",
-                "--scale-config",
-                &config,
-                "--presets",
-                "no-such-chip",
-            ],
-            "no-such-chip",
-        ),
-        (
-            vec![
-                "bench",
-                "--scale",
-                "--scale-config",
-                &config,
-                "--seq-len",
-                "64",
-            ],
+            scale("--seq-len", "64"),
             "--seq-len: expected at most the model's 32 positions, found 64",
         ),
         (vec!["bench"], "expected --model DIR and --data DIR"),

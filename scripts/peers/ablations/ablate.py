@@ -100,6 +100,15 @@ def patch(mod, variant: str, variants: dict | None = None):
     return mod
 
 
+def first_sentences(mod, args, n: int):
+    """The first n SST-2 dev sentences, tokenized as the harness does (padded batch)."""
+    tok = __import__("transformers").AutoTokenizer.from_pretrained(str(args.model),
+                                                                  local_files_only=True)
+    ex = mod.load_split("sst2", args.glue)[:n]
+    return tok([e[0] for e in ex], padding=True, truncation=True, max_length=128,
+               return_tensors="pt")
+
+
 def cmd_run(variant: str, argv: list[str]) -> int:
     mod = patch(load_harness(), variant)
     return mod.main(argv)
@@ -204,11 +213,7 @@ def cmd_inspect(variant: str, argv: list[str]) -> int:
     # the first 16 dev sentences) through the analog query layer and compare with
     #  (a) the digital query,  (b) a float matmul with the drifted tile weights * scales * alpha
     #  (c) the same with the programmed (undrifted) tile weights.
-    tok = __import__("transformers").AutoTokenizer.from_pretrained(str(args.model),
-                                                                  local_files_only=True)
-    ex = mod.load_split("sst2", args.glue)[:16]
-    enc = tok([e[0] for e in ex], padding=True, truncation=True, max_length=128,
-              return_tensors="pt")
+    enc = first_sentences(mod, args, 16)
     with torch.inference_mode():
         h = model.bert.embeddings(input_ids=enc["input_ids"],
                                   token_type_ids=enc["token_type_ids"])
@@ -314,11 +319,7 @@ def cmd_layers(variant: str, argv: list[str]) -> int:
                     sat[(k, tag)][1] += z.numel()
                     sat[(k, tag)][2] = max(sat[(k, tag)][2], float(z.abs().max()))
             hooks.append(t.register_forward_hook(thook))
-    tok = __import__("transformers").AutoTokenizer.from_pretrained(str(args.model),
-                                                                  local_files_only=True)
-    ex = mod.load_split("sst2", args.glue)[: args.n]
-    enc = tok([e[0] for e in ex], padding=True, truncation=True, max_length=128,
-              return_tensors="pt")
+    enc = first_sentences(mod, args, args.n)
     with torch.inference_mode():
         model(**enc)
     print("layer module tiles mean_offset_tile_units(per tile) alpha(per tile) "

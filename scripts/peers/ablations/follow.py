@@ -19,7 +19,6 @@ Usage:
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
@@ -117,11 +116,7 @@ def cmd_check(variant, argv):
                 s[4] = max(s[4], float((raw - z).abs().max()))
                 s[5] += int((z.abs() > 12.0).sum())
             hooks.append(t.register_forward_hook(thook))
-    tok = __import__("transformers").AutoTokenizer.from_pretrained(str(args.model),
-                                                                  local_files_only=True)
-    ex = mod.load_split("sst2", args.glue)[: args.n]
-    enc = tok([e[0] for e in ex], padding=True, truncation=True, max_length=128,
-              return_tensors="pt")
+    enc = ablate.first_sentences(mod, args, args.n)
     with torch.inference_mode():
         model(**enc)
     print("per module (max over 6 layers): frac |tile out|>12, max|tile out|, max|x/absmax @ W^T|, "

@@ -157,9 +157,9 @@ fn register_font() -> anyhow::Result<()> {
 /// The data, labels and reference lines of the figure, in axis units.
 fn figure(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<Figure> {
     let metric = table
-        .rows
-        .first()
-        .map(|r| r.fields[table.column("metric").unwrap_or(0)].clone())
+        .column("metric")
+        .ok()
+        .and_then(|c| table.rows.first().map(|r| r.fields[c].clone()))
         .unwrap_or_default();
     let (x_axis, y_axis) = (
         labels::axis(&request.x, &metric),
@@ -264,14 +264,25 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
             what.to_string()
         }
     };
-    let mut lines = Vec::new();
+    let mut lines: Vec<Reference> = Vec::new();
     for (task, value) in &digital {
+        // Against digital (`delta`) every task's digital model sits at 0: one line.
         let at = if y == "delta" { 0.0 } else { *value };
-        lines.push(Reference {
-            name: name("digital", task),
-            y: at,
-            kind: ReferenceKind::Digital,
-        });
+        if !lines
+            .iter()
+            .any(|r| r.kind == ReferenceKind::Digital && r.y == at)
+        {
+            let label = if y == "delta" {
+                "digital".into()
+            } else {
+                name("digital", task)
+            };
+            lines.push(Reference {
+                name: label,
+                y: at,
+                kind: ReferenceKind::Digital,
+            });
+        }
         if let Some(chance) = labels::chance(metric, task) {
             let at = if y == "delta" { chance - value } else { chance };
             if !lines
@@ -285,9 +296,6 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
                 });
             }
         }
-    }
-    if y == "delta" {
-        lines.dedup_by(|a, b| a.kind == ReferenceKind::Digital && b.kind == a.kind);
     }
     Ok(lines)
 }
