@@ -4,6 +4,7 @@ use crossbert::energy::{
     area, digital_energy_pj, energy, latency, AdcScaling, EnergyBreakdown, EventCounts,
     MatrixLayout, TechnologyConfig, TechnologyError, TechnologyTable,
 };
+use crossbert::hardware::ChipConfig;
 use crossbert::periphery::{OpCounts, Softmax};
 use std::collections::BTreeMap;
 
@@ -294,21 +295,26 @@ fn area_counts_arrays_and_converters() {
     let t = isaac();
     let mut one = layout(128, 8);
     one.arrays = 1;
-    let a = area(&[one.clone()], &t).unwrap();
-    // µm²: array 25, one ADC 1200, 128 DACs × 0.166, 128 S&H × 0.039, 0.5 S+A × 60
-    let want_um2 = 25.0 + 1200.0 + 128.0 * 0.166 + 128.0 * 0.039 + 30.0;
+    let chip = ChipConfig::default();
+    let a = area(&[one.clone()], &chip, &t).unwrap();
+    // µm²: array 25, one ADC 1200, 128 DACs × 0.166, 128 S&H × 0.039, 0.5 S+A × 60; one IMA's
+    // registers (2100 + 770); one tile's output register 3200, eDRAM 83000, bus 90000,
+    // digital units 900 and a quarter of a 151000 router (ISAAC Table I)
+    let arrays_um2 = 25.0 + 1200.0 + 128.0 * 0.166 + 128.0 * 0.039 + 30.0;
+    let blocks_um2 = 2100.0 + 770.0 + 3200.0 + 83000.0 + 90000.0 + 900.0 + 151000.0 / 4.0;
+    let want_um2 = arrays_um2 + blocks_um2;
     assert!((a.total_mm2() - want_um2 * 1e-6).abs() < 1e-12, "{a:?}");
     // 32 columns per ADC on 256 columns → 8 ADCs; a 256×256 array has 4 reference areas
     one.columns_per_adc = 32;
     one.array_rows = 256;
     one.array_cols = 256;
     one.converted_cols = 256;
-    let a = area(&[one.clone()], &t).unwrap();
+    let a = area(&[one.clone()], &chip, &t).unwrap();
     assert!((a.adc_mm2 - 8.0 * 1200.0e-6).abs() < 1e-12);
     assert!((a.arrays_mm2 - 4.0 * 25.0e-6).abs() < 1e-12);
     // An analog-difference readout converts the 128 column pairs: 4 ADCs, 128 S&H units.
     one.converted_cols = 128;
-    let b = area(&[one], &t).unwrap();
+    let b = area(&[one], &chip, &t).unwrap();
     assert!((b.adc_mm2 - 4.0 * 1200.0e-6).abs() < 1e-12);
     assert!((b.sample_hold_mm2 - a.sample_hold_mm2 / 2.0).abs() < 1e-15);
     assert_eq!(b.arrays_mm2, a.arrays_mm2);
@@ -324,7 +330,7 @@ fn adc_area_follows_resolution() {
     assert!((t.adc.area_um2(3) - 361.04 / 2.0).abs() < 1e-9);
     let mut six_bit = layout(128, 8);
     six_bit.adc_bits = 6;
-    let a = area(&[six_bit], &t).unwrap();
+    let a = area(&[six_bit], &ChipConfig::default(), &t).unwrap();
     assert!((a.adc_mm2 - 36.0 * 626.91e-6).abs() < 1e-12);
     let e = TechnologyTable::preset_with("isaac-32nm", &overrides("[adc.table]\narea_um2 = [1.0]"))
         .unwrap_err();

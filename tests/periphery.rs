@@ -623,7 +623,7 @@ fn encoder_layer_counts_add_up_the_parts() {
         fp32_sqrt: 2 * 20,
         ..Default::default()
     };
-    assert_eq!(cfg.encoder_layer_ops(&shape), want);
+    assert_eq!(cfg.encoder_layer_ops(&shape, cfg.gelu.counts(1536)), want);
     // Q·Kᵀ: 20·20 dots of 32; P·V: 20·32 dots of 20 — per head, fp32
     let att = cfg.encoder_attention_ops(&shape);
     assert_eq!(att.fp32_mult, 12 * (20 * 20 * 32 + 20 * 32 * 20));

@@ -40,7 +40,8 @@ use crate::energy::{
     self, area, latency, AreaBreakdown, EnergyBreakdown, MatrixLayout, TechnologyTable,
 };
 use crate::hardware::AttentionMode;
-use crate::periphery::{EncoderLayerShape, OpCounts};
+use crate::model::activations::HiddenAct;
+use crate::periphery::{EncoderLayerShape, Gelu, OpCounts, PeripheryConfig};
 
 /// A linear layer computed digitally (its multiply-accumulates are counted).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -67,7 +68,7 @@ pub struct InferenceCost {
     pub energy_per_token_pj: EnergyBreakdown,
     /// Latency of one mean inference, ns.
     pub latency_ns: f64,
-    /// Area of the arrays and their converters, mm².
+    /// Area of the chip, mm² (arrays, converters, and the IMA, tile and chip blocks).
     pub area_mm2: AreaBreakdown,
     /// Crossbar arrays the analog layers (and crossbar attention) occupy.
     pub arrays: u64,
@@ -205,7 +206,7 @@ pub fn inference_cost(
         energy_pj: per_inference,
         events_total: events,
         latency_ns: latency(&layouts, row_writes, tech)?.total_ns / sequences as f64,
-        area_mm2: area(&area_layouts, tech)?,
+        area_mm2: area(&area_layouts, &model.hardware.chip, tech)?,
         arrays: area_layouts.iter().map(|l| l.arrays).sum(),
         attention: crossbar,
         drift_compensation_reads,
@@ -277,9 +278,22 @@ pub fn matrix_layout(name: &str, m: &mapping::MappedMatrix, mvms: u64) -> Matrix
         array_cols: report.array_cols as u32,
         converted_cols: report.converted_columns_per_array as u32,
         columns_per_adc: adc.columns_per_adc,
-        adc_bits: adc.adc_bits as u32,
+        adc_bits: adc.counted_bits() as u32,
         cycles_per_mvm: report.input_cycles as u32,
         mvms,
+    }
+}
+
+/// The FFN activation as the model computes it, on one row of `cols`: the table and
+/// integer GELUs replace the checkpoint's activation, the float choices keep it
+/// ([`BertForSequenceClassification::with_periphery`]), so `gelu = "tanh"` on an erf
+/// checkpoint computes erf and is priced as erf.
+///
+/// [`BertForSequenceClassification::with_periphery`]: crate::model::BertForSequenceClassification::with_periphery
+fn ffn_activation_ops(p: &PeripheryConfig, act: HiddenAct, cols: usize) -> OpCounts {
+    match p.gelu {
+        Gelu::Erf | Gelu::Tanh => act.counts(cols),
+        ref approximation => approximation.counts(cols),
     }
 }
 
@@ -297,7 +311,8 @@ fn digital_ops(model: &AnalogModel, lengths: &[usize]) -> (OpCounts, OpCounts) {
             heads: c.num_attention_heads,
             intermediate: c.intermediate_size,
         };
-        periphery += p.encoder_layer_ops(&shape) * layers;
+        let activation = ffn_activation_ops(p, c.hidden_act, c.intermediate_size);
+        periphery += p.encoder_layer_ops(&shape, activation) * layers;
         periphery += p.layernorm.counts(c.hidden_size) * seq as u64;
         periphery.fp32_tanh += c.hidden_size as u64;
         attention += p.encoder_attention_ops(&shape) * layers;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::hardware::ChipArgs;
+use crate::backend::cost::InferenceCost;
 use crate::backend::AnalogModel;
 
 #[derive(Args, Debug)]
@@ -72,26 +73,58 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         });
         println!("{report}");
     } else {
-        println!(
-            "{:<20} {:>8} {:>12} {:>12}",
-            "layer", "arrays", "cells used", "utilization"
-        );
-        for l in &layers {
-            println!(
-                "{:<20} {:>8} {:>12} {:>12.4}",
-                l["name"].as_str().unwrap_or_default(),
-                l["arrays"],
-                l["cells_used"],
-                l["utilization"].as_f64().unwrap_or_default()
-            );
-        }
-        println!(
-            "one inference of {} tokens: {:.4e} pJ, {:.4e} ns, {:.3} mm²",
-            args.seq_len,
-            cost.energy_pj.total_pj(),
-            cost.latency_ns,
-            cost.area_mm2.total_mm2()
-        );
+        print_table(&layers, &cost, args.seq_len);
     }
     Ok(())
+}
+
+/// The aligned text form: layers, then energy and area by component.
+fn print_table(layers: &[serde_json::Value], cost: &InferenceCost, seq_len: usize) {
+    println!(
+        "{:<24} {:>8} {:>12} {:>12}",
+        "layer", "arrays", "cells used", "utilization"
+    );
+    for l in layers {
+        let count = |key: &str| l[key].as_u64().unwrap_or_default();
+        println!(
+            "{:<24} {:>8} {:>12} {:>12.4}",
+            l["name"].as_str().unwrap_or_default(),
+            count("arrays"),
+            count("cells_used"),
+            l["utilization"].as_f64().unwrap_or_default()
+        );
+    }
+    let (energy, area) = (cost.energy_pj.total_pj(), cost.area_mm2.total_mm2());
+    println!(
+        "\none inference of {seq_len} tokens: {:.2} µJ, {:.1} µs; chip area {area:.3} mm²",
+        energy * 1e-6,
+        cost.latency_ns * 1e-3,
+    );
+    println!(
+        "\n{:<14} {:>12} {:>7}   {:>10} {:>7}",
+        "component", "energy µJ", "share", "area mm²", "share"
+    );
+    let energies = cost.energy_pj.components();
+    let areas = cost.area_mm2.components();
+    let mut names: Vec<&str> = energies.iter().map(|(n, _)| *n).collect();
+    let more: Vec<&str> = areas
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !names.contains(n))
+        .collect();
+    names.extend(more);
+    let find = |list: &[(&str, f64)], name: &str| {
+        list.iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0.0, |(_, v)| *v)
+    };
+    for name in names {
+        let (pj, mm2) = (find(&energies, name), find(&areas, name));
+        println!(
+            "{name:<14} {:>12.3} {:>6.1}%   {mm2:>10.3} {:>6.1}%",
+            pj * 1e-6,
+            100.0 * pj / energy,
+            100.0 * mm2 / area
+        );
+    }
 }

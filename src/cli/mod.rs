@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod chip;
 pub mod eval;
 pub mod finetune;
 pub mod hardware;
@@ -39,6 +40,8 @@ pub enum Command {
     Presets(hardware::PresetsArgs),
     /// Print the fully resolved hardware configuration of a file (--show FILE) or preset (--preset NAME).
     Hardware(hardware::HardwareArgs),
+    /// A hardware description's whole chip at peak: power, area, throughput, efficiency.
+    Chip(chip::ChipPeakArgs),
     /// Evaluate a Hugging Face checkpoint on a GLUE task's split.
     Eval(eval::EvalArgs),
     /// Show how a checkpoint's linear layers map onto a chip and what one inference spends.
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Presets(args) => hardware::run_presets(args),
         Command::Hardware(args) => hardware::run_hardware(args),
+        Command::Chip(args) => chip::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Map(args) => map::run(args),
         Command::Bench(args) => bench::run(args),

@@ -28,14 +28,19 @@
 //! * [`sourced`]: a number with its node and source;
 //! * [`technology`]: the table, its presets and validation;
 //! * [`rollup`]: event counts → energy by component;
-//! * [`estimate`]: array layout → latency and area.
+//! * [`estimate`]: array layout → latency and area;
+//! * [`chip`]: the IMA, tile and chip blocks, and a whole chip's peak figures.
 
+pub mod chip;
 pub mod estimate;
 pub mod rollup;
 pub mod sourced;
 pub mod technology;
 
+pub use chip::{Blocks, ChipPeak};
 pub use estimate::{area, latency, AreaBreakdown, LatencyEstimate, MatrixLayout};
 pub use rollup::{digital_energy_pj, energy, EnergyBreakdown, EventCounts};
 pub use sourced::Sourced;
-pub use technology::{AdcScaling, TechnologyConfig, TechnologyError, TechnologyTable, PRESETS};
+pub use technology::{
+    AdcScaling, BlockTech, TechnologyConfig, TechnologyError, TechnologyTable, PRESETS,
+};

@@ -17,6 +17,10 @@
 //!   of cells relative to the reference `array.rows × array.cols`.
 //! * Transcendental fp32 functions, divides and square roots are priced as the fp32 adds and
 //!   multiplies of a common software/hardware evaluation scheme.
+//! * The registers, buffers, bus, router and off-chip links of IMAs, tiles and the chip
+//!   ([`ImaTech`], [`TileTech`], [`ChipTech`]) are priced by their power when busy and
+//!   their area, as ISAAC's Table I gives them; ISAAC publishes no split into leakage and
+//!   dynamic power, so none is made.
 //! * Every number is used at the node it was published for (its `node_nm`); no node
 //!   scaling is applied, so one table may mix nodes (`isaac-32nm`: converters, arrays and
 //!   buffers at 32 nm, digital arithmetic at 45 nm).
@@ -40,6 +44,9 @@ pub struct TechnologyTable {
     pub buffer: BufferTech,
     pub digital: DigitalTech,
     pub write: WriteTech,
+    pub ima: ImaTech,
+    pub tile: TileTech,
+    pub chip: ChipTech,
 }
 
 /// How ADC energy per conversion depends on resolution.
@@ -184,6 +191,53 @@ pub struct WriteTech {
     pub endurance_cycles: Sourced,
 }
 
+/// A block priced as a whole: its power when busy and its area (ISAAC's Table I gives
+/// registers, buffers, bus and router this way).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockTech {
+    /// Power when busy, mW.
+    pub power_mw: Sourced,
+    /// Area, µm².
+    pub area_um2: Sourced,
+}
+
+/// The blocks every IMA has besides its arrays and converters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImaTech {
+    /// Input register (ISAAC: 2 KB).
+    pub input_register: BlockTech,
+    /// Output register (ISAAC: 256 B).
+    pub output_register: BlockTech,
+}
+
+/// The blocks every tile has besides its IMAs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TileTech {
+    /// eDRAM buffer (ISAAC: 64 KB).
+    pub edram: BlockTech,
+    /// eDRAM-to-IMA bus.
+    pub bus: BlockTech,
+    /// Router; one serves `tiles_per_router` tiles.
+    pub router: BlockTech,
+    /// Tiles sharing one router (ISAAC: 4).
+    pub tiles_per_router: u32,
+    /// Output register (ISAAC: 3 KB).
+    pub output_register: BlockTech,
+    /// The tile's own digital units (ISAAC: sigmoid, max-pool and shift-and-add units).
+    pub digital_units: BlockTech,
+}
+
+/// Chip-level blocks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChipTech {
+    /// One off-chip link (ISAAC: one of 4 HyperTransport links).
+    pub offchip_link: BlockTech,
+}
+
 /// The energy section of a hardware description: a shipped preset and the numbers to
 /// replace in it.
 ///
@@ -314,6 +368,13 @@ impl TechnologyTable {
                 found,
             ));
         }
+        if self.tile.tiles_per_router == 0 {
+            return Err(ConfigError::new(
+                k("tile.tiles_per_router"),
+                "a count ≥ 1",
+                0,
+            ));
+        }
         if !(self.shift_add.units_per_adc.is_finite() && self.shift_add.units_per_adc >= 0.0) {
             return Err(ConfigError::new(
                 k("shift_add.units_per_adc"),
@@ -387,6 +448,52 @@ impl TechnologyTable {
             ),
             ("write.write_latency_ns", &self.write.write_latency_ns),
             ("write.endurance_cycles", &self.write.endurance_cycles),
+            (
+                "ima.input_register.power_mw",
+                &self.ima.input_register.power_mw,
+            ),
+            (
+                "ima.input_register.area_um2",
+                &self.ima.input_register.area_um2,
+            ),
+            (
+                "ima.output_register.power_mw",
+                &self.ima.output_register.power_mw,
+            ),
+            (
+                "ima.output_register.area_um2",
+                &self.ima.output_register.area_um2,
+            ),
+            ("tile.edram.power_mw", &self.tile.edram.power_mw),
+            ("tile.edram.area_um2", &self.tile.edram.area_um2),
+            ("tile.bus.power_mw", &self.tile.bus.power_mw),
+            ("tile.bus.area_um2", &self.tile.bus.area_um2),
+            ("tile.router.power_mw", &self.tile.router.power_mw),
+            ("tile.router.area_um2", &self.tile.router.area_um2),
+            (
+                "tile.output_register.power_mw",
+                &self.tile.output_register.power_mw,
+            ),
+            (
+                "tile.output_register.area_um2",
+                &self.tile.output_register.area_um2,
+            ),
+            (
+                "tile.digital_units.power_mw",
+                &self.tile.digital_units.power_mw,
+            ),
+            (
+                "tile.digital_units.area_um2",
+                &self.tile.digital_units.area_um2,
+            ),
+            (
+                "chip.offchip_link.power_mw",
+                &self.chip.offchip_link.power_mw,
+            ),
+            (
+                "chip.offchip_link.area_um2",
+                &self.chip.offchip_link.area_um2,
+            ),
         ]
     }
 }

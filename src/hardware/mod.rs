@@ -19,6 +19,9 @@
 //! endurance_cycles = 1e12           # cycles; default energy table write.endurance_cycles
 //! reuse_across_layers = true        # one attention array set rewritten by every layer
 //!
+//! [chip]                            # arrays per IMA, IMAs per tile, tiles (see [`chip`])
+//! tiles = 168                       # default: as many as the model needs
+//!
 //! [energy]                          # technology table preset and overrides
 //! preset = "isaac-32nm"
 //!
@@ -40,9 +43,11 @@
 //! rejects unknown keys, and validated; every error names the dotted key.
 
 pub mod attention;
+pub mod chip;
 mod layers;
 
 pub use attention::{AttentionConfig, AttentionMode};
+pub use chip::ChipConfig;
 pub use layers::{LayerOverride, LayerSelection, LinearKind, LinearName, LinearPattern};
 
 use crate::energy::TechnologyConfig;
@@ -78,6 +83,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         "pcm",
         "isaac-32nm on PCM: aihwkit's PCM programming noise, drift and 1/f deviation (1 h), 0–25 µS",
         include_str!("../../data/hardware/pcm.toml"),
+    ),
+    (
+        "isaac-paper",
+        "ISAAC's chip as published: 16-bit weights and inputs, 168 tiles (validates chip figures)",
+        include_str!("../../data/hardware/isaac-paper.toml"),
     ),
 ];
 
@@ -116,6 +126,10 @@ pub struct HardwareConfig {
     /// Where the attention products run (default: digital, see [`attention`]).
     #[serde(default)]
     pub attention: AttentionConfig,
+    /// Arrays per IMA, IMAs per tile, tiles per chip (default: ISAAC's grouping, as many
+    /// tiles as the model needs; see [`chip`]).
+    #[serde(default)]
+    pub chip: ChipConfig,
     /// Technology table for energy, latency and area (default: isaac-32nm).
     #[serde(default)]
     pub energy: TechnologyConfig,
@@ -225,6 +239,7 @@ impl HardwareConfig {
         self.device.validate("device")?;
         self.periphery.validate("periphery")?;
         self.attention.validate("attention")?;
+        self.chip.validate("chip")?;
         if self.attention.mode == AttentionMode::Crossbar
             && self.periphery.attention != crate::periphery::AttentionPrecision::Float32
         {

@@ -9,6 +9,7 @@
 //! than the matrix products on SST-2. Their error bounds are stated below and tested against
 //! `f64` references.
 
+use crate::periphery::{Gelu, OpCounts};
 use serde::{Deserialize, Serialize};
 
 /// The feed-forward activation named by `hidden_act` in a Hugging Face `config.json`.
@@ -28,6 +29,19 @@ pub enum HiddenAct {
 }
 
 impl HiddenAct {
+    /// Operations on one row of `cols` values, as the periphery prices them: erf and tanh
+    /// GELU as [`Gelu::Erf`] and [`Gelu::Tanh`], ReLU one compare per value.
+    pub fn counts(self, cols: usize) -> OpCounts {
+        match self {
+            HiddenAct::Gelu => Gelu::Erf.counts(cols),
+            HiddenAct::GeluTanh => Gelu::Tanh.counts(cols),
+            HiddenAct::Relu => OpCounts {
+                compare: cols as u64,
+                ..Default::default()
+            },
+        }
+    }
+
     /// Applies the activation in place to every value.
     ///
     /// On x86-64 CPUs with AVX2 the same code is compiled a second time for 8-wide vectors

@@ -86,10 +86,12 @@ pub struct EncoderLayerShape {
 impl PeripheryConfig {
     /// Periphery operations of one encoder layer, as the model performs them: per score one
     /// fp32 multiply by 1/√head_size and one fp32 add of the attention mask, softmax over
-    /// heads·seq rows of seq scores, GELU over seq rows of `intermediate`, two residual adds
-    /// (fp32, seq·hidden each) and two LayerNorms over seq rows of `hidden`. Bias adds and
-    /// rescaling belong to the linear layers and are not included.
-    pub fn encoder_layer_ops(&self, s: &EncoderLayerShape) -> OpCounts {
+    /// heads·seq rows of seq scores, the FFN activation over seq rows of `intermediate`
+    /// (`activation`: its operations on one row, which the caller knows, since float GELU
+    /// choices keep the checkpoint's own activation), two residual adds (fp32, seq·hidden
+    /// each) and two LayerNorms over seq rows of `hidden`. Bias adds and rescaling belong
+    /// to the linear layers and are not included.
+    pub fn encoder_layer_ops(&self, s: &EncoderLayerShape, activation: OpCounts) -> OpCounts {
         let scores = (s.heads * s.seq * s.seq) as u64;
         let score_prep = OpCounts {
             fp32_mult: scores,
@@ -103,7 +105,7 @@ impl PeripheryConfig {
         let rows = s.seq as u64;
         score_prep
             + self.softmax.counts(s.seq) * (s.heads as u64 * rows)
-            + self.gelu.counts(s.intermediate) * rows
+            + activation * rows
             + residuals
             + self.layernorm.counts(s.hidden) * (2 * rows)
     }
