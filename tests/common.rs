@@ -83,3 +83,19 @@ pub fn max_relative_error(
         })
         .fold(0.0, f32::max)
 }
+
+/// A synthesized checkpoint (random weights, generated vocabulary, 2 labels, float32) with
+/// the given `config.json` fields, written to a temporary directory.
+#[allow(dead_code)]
+pub fn tiny_checkpoint(config: serde_json::Value, seed: u64) -> tempfile::TempDir {
+    use crossbert::synth::{synthesize, StoredDtype, SynthOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let options = SynthOptions {
+        seed,
+        dtype: StoredDtype::F32,
+        num_labels: 2,
+        tokenizer: None,
+    };
+    synthesize(&config, &options, dir.path()).unwrap();
+    dir
+}

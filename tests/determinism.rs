@@ -56,20 +56,12 @@ fn logits_identical_on_one_and_two_threads() {
 fn noisy_logits_do_not_depend_on_batch_size_or_threads() {
     use crossbert::backend::AnalogModel;
     use crossbert::hardware::HardwareConfig;
-    use crossbert::synth::{synthesize, StoredDtype, SynthOptions};
     use crossbert::tokenize::Encoded;
 
-    let dir = tempfile::tempdir().unwrap();
     let config = serde_json::json!({"vocab_size": 150, "hidden_size": 32,
         "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 64});
-    let options = SynthOptions {
-        seed: 5,
-        dtype: StoredDtype::F32,
-        num_labels: 2,
-        tokenizer: None,
-    };
-    synthesize(&config, &options, dir.path()).unwrap();
+    let dir = common::tiny_checkpoint(config, 5);
     let hw = HardwareConfig::from_toml_str(
         "preset = \"reram-cmo\"\n\
          [mapping]\nadc = { noise = 0.01 }\n\

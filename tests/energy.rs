@@ -169,6 +169,7 @@ fn sample_events() -> EventCounts {
         shift_add_ops: 500,
         adder_tree_ops: 70,
         buffer_bits: 2560,
+        bus_bits: 1000,
         router_bits: 512,
         periphery: OpCounts {
             fp32_exp: 10,
@@ -199,7 +200,9 @@ fn energy_components_equal_events_times_table_and_sum_to_total() {
     close(b.sample_hold_pj, 3000.0 * 0.001);
     close(b.shift_add_pj, 500.0 * 0.021);
     close(b.adder_tree_pj, 70.0 * 0.021);
-    close(b.buffer_pj, 10.0 * 20.45 + 2.0 * 20.74);
+    close(b.buffer_pj, 10.0 * 20.45);
+    close(b.bus_pj, 1000.0 * 0.0152);
+    close(b.router_pj, 2.0 * 20.74);
     close(b.periphery_pj, 10.0 * 36.8 + 100.0 * 0.2);
     close(b.attention_pj, 4.0 * 3.7 + 3.0 * 0.9);
     close(b.write_pj, 11.0 * 3.0);
@@ -210,13 +213,19 @@ fn energy_components_equal_events_times_table_and_sum_to_total() {
         + b.shift_add_pj
         + b.adder_tree_pj
         + b.buffer_pj
+        + b.bus_pj
+        + b.router_pj
         + b.periphery_pj
         + b.attention_pj
         + b.write_pj;
     close(b.total_pj(), sum);
+    // registers and leakage are power × time, which the inference cost adds
+    assert_eq!((b.registers_pj, b.static_pj), (0.0, 0.0));
     assert!(
-        b.components().iter().all(|(_, e)| *e > 0.0),
-        "every component is exercised"
+        b.components()
+            .iter()
+            .all(|(name, e)| *e > 0.0 || ["registers", "static"].contains(name)),
+        "every event-priced component is exercised"
     );
     close(b.per(4.0).total_pj(), sum / 4.0);
     assert_eq!(EnergyBreakdown::default().total_pj(), 0.0);

@@ -15,7 +15,9 @@ DIGITAL_KEYS = {"task", "split", "rows", "metric", "value", "metrics", "seconds"
 ANALOG_KEYS = DIGITAL_KEYS | {
     "digital_value", "difference", "digital_metrics", "digital_seconds", "hardware", "seed",
     "energy_pj_per_inference", "energy_pj_per_token", "energy_breakdown_pj",
-    "tokens_per_inference", "latency_ns", "area_mm2", "area_breakdown_mm2", "attention_mode",
+    "tokens_per_inference", "latency_ns", "schedule", "throughput_inferences_per_s",
+    "throughput_tokens_per_s", "array_utilization", "tops_per_w", "area_mm2",
+    "area_breakdown_mm2", "attention_mode",
     "drift_compensation", "drift_compensation_reads",
 }
 

@@ -9,6 +9,12 @@
 //!   (score scaling and mask, softmax, GELU, residual adds, two LayerNorms), plus the
 //!   embedding LayerNorm, the pooler's tanh, and one fp32 bias add per output of every
 //!   linear (the bias is added digitally after the crossbar);
+//! * data movement ([`super::dataflow`]): the digital stages' eDRAM reads and writes, bus
+//!   bits (every analog matrix's buffer traffic), router bits × routers crossed from a
+//!   placement of the matrices on tiles;
+//! * power × time: the IMA registers' busy power while their matrix computes, and the
+//!   chip's leakage (`chip.leakage_mw_per_mm2` × area) over the time each inference
+//!   occupies the chip (the inverse throughput);
 //! * linears left digital: one fp32 multiply and one fp32 add per multiply-accumulate,
 //!   priced as periphery work;
 //! * the attention products Q·Kᵀ and P·V at the periphery's attention precision
@@ -23,9 +29,8 @@
 //! Energy, event counts and latency are all linear in the number of token vectors, so the
 //! figures for a set of sequences are computed once over all of them and divided by the
 //! number of sequences: the mean per inference. Per token divides by the mean length.
-//! Latency and area follow [`crate::energy::estimate`] (its assumptions are documented
-//! there): every analog matrix runs its MVMs one after another in model order, and
-//! attention writes add one write latency per written row. The area includes the
+//! Latency, throughput and utilization follow the chip's schedule ([`super::schedule`]),
+//! MVM times and area [`crate::energy::estimate`] (its assumptions are documented there). The area includes the
 //! attention arrays sized for the longest sequence evaluated (one set for all layers when
 //! `reuse_across_layers`, else one per layer).
 
@@ -35,11 +40,14 @@
 use serde::Serialize;
 
 use super::attention::head_cost;
+use super::dataflow::{traffic, Placement};
+use super::schedule::timing;
 use super::AnalogModel;
 use crate::energy::{
-    self, area, latency, AreaBreakdown, EnergyBreakdown, MatrixLayout, TechnologyTable,
+    self, area, latency, AreaBreakdown, EnergyBreakdown, LatencyEstimate, MatrixLayout,
+    TechnologyTable,
 };
-use crate::hardware::AttentionMode;
+use crate::hardware::{AttentionMode, ChipConfig};
 use crate::model::activations::HiddenAct;
 use crate::periphery::{EncoderLayerShape, Gelu, OpCounts, PeripheryConfig};
 
@@ -66,8 +74,19 @@ pub struct InferenceCost {
     pub energy_pj: EnergyBreakdown,
     /// `energy_pj` divided by the mean tokens per inference.
     pub energy_per_token_pj: EnergyBreakdown,
-    /// Latency of one mean inference, ns.
+    /// Latency of one mean inference under `schedule`, ns.
     pub latency_ns: f64,
+    /// The chip's schedule (`serial` or `pipelined`, see [`super::schedule`]).
+    pub schedule: &'static str,
+    pub throughput_inferences_per_s: f64,
+    pub throughput_tokens_per_s: f64,
+    /// Busy array time over available array time, 0–1.
+    pub array_utilization: f64,
+    /// Operations of one mean inference: 2 per multiply-accumulate of every linear and of
+    /// the attention products.
+    pub operations_per_inference: f64,
+    /// operations_per_inference / energy: tera-operations per second per watt.
+    pub tops_per_w: f64,
     /// Area of the chip, mm² (arrays, converters, and the IMA, tile and chip blocks).
     pub area_mm2: AreaBreakdown,
     /// Crossbar arrays the analog layers (and crossbar attention) occupy.
@@ -99,7 +118,8 @@ pub struct CrossbarAttentionCost {
     pub energy_pj: f64,
 }
 
-/// Converts the mapping's event counts into the energy roll-up's. DAC drives are recorded
+/// Converts the mapping's event counts into the energy roll-up's: a matrix's buffer traffic
+/// also crosses its tile's bus (see [`super::dataflow`]). DAC drives are recorded
 /// under the bits one drive resolves (`min(dac_bits, input_bits)`); drift-compensation
 /// gains are fp32 multiplies of the periphery, digital offset corrections fp32
 /// multiply-adds.
@@ -110,6 +130,7 @@ pub fn energy_events(e: &crossbar::EventCounts, dac_bits: u8) -> energy::EventCo
         shift_add_ops: e.shift_adds,
         adder_tree_ops: e.adder_tree_ops,
         buffer_bits: e.buffer_bits,
+        bus_bits: e.buffer_bits,
         ..Default::default()
     };
     out.periphery.fp32_mult += e.array_gain_multiplies + e.offset_ops;
@@ -196,21 +217,80 @@ pub fn inference_cost(
         }
     };
 
-    let total = energy::energy(&events, tech)?;
-    let per_inference = total.per(sequences as f64);
-    let tokens_per_inference = tokens as f64 / sequences as f64;
+    let placement = Placement::of(model);
+    let moved = traffic(model, &placement, lengths);
+    events.buffer_bits += moved.buffer_bits;
+    events.router_bits += moved.router_bits;
+    let busy = latency(&layouts, row_writes, tech)?;
+    let area_mm2 = area(&area_layouts, &model.hardware.chip, tech)?;
+    let arrays = area_layouts.iter().map(|l| l.arrays).sum();
+    let timing = timing(model, lengths, &layouts, row_writes, arrays, tech);
+    let mut total = energy::energy(&events, tech)?;
+    total.registers_pj = register_energy_pj(&layouts, &busy, &model.hardware.chip, tech);
+    let n = sequences as f64;
+    // the chip leaks for the time each inference occupies it; mW × ns = pJ
+    let period_ns = n * 1e9 / timing.throughput_inferences_per_s;
+    total.static_pj = tech.chip.leakage_mw_per_mm2.value * area_mm2.total_mm2() * period_ns;
+    let per_inference = total.per(n);
+    let tokens_per_inference = tokens as f64 / n;
+    let ops = operations(model, lengths) as f64 / n;
     Ok(InferenceCost {
         inferences: sequences,
         tokens_per_inference,
         energy_per_token_pj: per_inference.per(tokens_per_inference),
         energy_pj: per_inference,
         events_total: events,
-        latency_ns: latency(&layouts, row_writes, tech)?.total_ns / sequences as f64,
-        area_mm2: area(&area_layouts, &model.hardware.chip, tech)?,
-        arrays: area_layouts.iter().map(|l| l.arrays).sum(),
+        latency_ns: timing.latency_ns,
+        schedule: timing.schedule.name(),
+        throughput_inferences_per_s: timing.throughput_inferences_per_s,
+        throughput_tokens_per_s: timing.throughput_tokens_per_s,
+        array_utilization: timing.array_utilization,
+        operations_per_inference: ops,
+        // operations per pJ are TOPS/W
+        tops_per_w: ops / per_inference.total_pj(),
+        area_mm2,
+        arrays,
         attention: crossbar,
         drift_compensation_reads,
     })
+}
+
+/// Operations of `lengths` sequences: 2 per multiply-accumulate of every linear (per
+/// token; the pooler and classifier per sequence) and of Q·Kᵀ and P·V.
+fn operations(model: &AnalogModel, lengths: &[usize]) -> u64 {
+    let c = &model.config;
+    let tokens: usize = lengths.iter().sum();
+    let vectors = |per_token: bool| if per_token { tokens } else { lengths.len() } as u64;
+    let analog = model.layers().iter().map(|l| {
+        let (out, inp) = l.with_matrix(|m| (m.out_features(), m.in_features()));
+        vectors(l.name().contains('.')) * (out * inp) as u64
+    });
+    let digital = model
+        .digital
+        .iter()
+        .map(|d| vectors(d.per_token) * (d.in_features * d.out_features) as u64);
+    // per layer and sequence: L·L·H for Q·Kᵀ and as many for P·V
+    let attention: u64 = lengths
+        .iter()
+        .map(|&l| (2 * l * l * c.hidden_size) as u64)
+        .sum();
+    2 * (analog.chain(digital).sum::<u64>() + c.num_hidden_layers as u64 * attention)
+}
+
+/// Energy of the IMA input and output registers: their busy power while their IMAs
+/// compute, each matrix's IMAs for its share of the latency, pJ.
+fn register_energy_pj(
+    layouts: &[MatrixLayout],
+    timing: &LatencyEstimate,
+    chip: &ChipConfig,
+    tech: &TechnologyTable,
+) -> f64 {
+    let mw = tech.ima.input_register.power_mw.value + tech.ima.output_register.power_mw.value;
+    layouts
+        .iter()
+        .zip(&timing.matrices_ns)
+        .map(|(m, (_, ns))| m.arrays.div_ceil(u64::from(chip.arrays_per_ima)) as f64 * ns * mw)
+        .sum()
 }
 
 /// Attention on crossbars over all sequences of `lengths`.
@@ -290,7 +370,7 @@ pub fn matrix_layout(name: &str, m: &mapping::MappedMatrix, mvms: u64) -> Matrix
 /// checkpoint computes erf and is priced as erf.
 ///
 /// [`BertForSequenceClassification::with_periphery`]: crate::model::BertForSequenceClassification::with_periphery
-fn ffn_activation_ops(p: &PeripheryConfig, act: HiddenAct, cols: usize) -> OpCounts {
+pub(super) fn ffn_activation_ops(p: &PeripheryConfig, act: HiddenAct, cols: usize) -> OpCounts {
     match p.gelu {
         Gelu::Erf | Gelu::Tanh => act.counts(cols),
         ref approximation => approximation.counts(cols),

@@ -32,7 +32,9 @@
 pub mod analog_linear;
 pub mod attention;
 pub mod cost;
+pub mod dataflow;
 pub mod glue_run;
+pub mod schedule;
 
 use std::cell::RefCell;
 use std::path::Path;

@@ -68,6 +68,11 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
             "energy_pj_per_inference": cost.energy_pj.total_pj(),
             "energy_breakdown_pj": cost.energy_pj,
             "latency_ns": cost.latency_ns,
+            "schedule": cost.schedule,
+            "throughput_inferences_per_s": cost.throughput_inferences_per_s,
+            "throughput_tokens_per_s": cost.throughput_tokens_per_s,
+            "array_utilization": cost.array_utilization,
+            "tops_per_w": cost.tops_per_w,
             "area_mm2": cost.area_mm2.total_mm2(),
             "area_breakdown_mm2": cost.area_mm2,
         });
@@ -96,9 +101,17 @@ fn print_table(layers: &[serde_json::Value], cost: &InferenceCost, seq_len: usiz
     }
     let (energy, area) = (cost.energy_pj.total_pj(), cost.area_mm2.total_mm2());
     println!(
-        "\none inference of {seq_len} tokens: {:.2} µJ, {:.1} µs; chip area {area:.3} mm²",
+        "\none inference of {seq_len} tokens: {:.2} µJ, {:.1} µs ({} schedule); chip area {area:.3} mm²",
         energy * 1e-6,
         cost.latency_ns * 1e-3,
+        cost.schedule,
+    );
+    println!(
+        "throughput {:.0} inferences/s ({:.0} tokens/s), array utilization {:.1} %, {:.3} TOPS/W",
+        cost.throughput_inferences_per_s,
+        cost.throughput_tokens_per_s,
+        100.0 * cost.array_utilization,
+        cost.tops_per_w
     );
     println!(
         "\n{:<14} {:>12} {:>7}   {:>10} {:>7}",

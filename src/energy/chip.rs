@@ -33,6 +33,7 @@ const ARRAY_COMPONENTS: [&str; 5] = ["adc", "dac", "array", "sample_hold", "shif
 pub struct Blocks {
     /// IMA input and output registers and tile output registers.
     pub registers: f64,
+    /// The eDRAM buffers (component name `buffer`, as their accesses in the energy).
     pub edram: f64,
     pub bus: f64,
     /// Each tile's share of a router.
@@ -69,7 +70,7 @@ impl Blocks {
     pub fn components(&self) -> [(&'static str, f64); 6] {
         [
             ("registers", self.registers),
-            ("edram", self.edram),
+            ("buffer", self.edram),
             ("bus", self.bus),
             ("router", self.router),
             ("tile_digital", self.tile_digital),

@@ -77,6 +77,7 @@ pub struct AreaBreakdown {
     pub shift_add_mm2: f64,
     /// IMA input and output registers and tile output registers.
     pub registers_mm2: f64,
+    /// The eDRAM buffers (component name `buffer`, as their accesses in the energy).
     pub edram_mm2: f64,
     pub bus_mm2: f64,
     /// The tiles' shares of their routers.
@@ -95,7 +96,7 @@ impl AreaBreakdown {
             ("sample_hold", self.sample_hold_mm2),
             ("shift_add", self.shift_add_mm2),
             ("registers", self.registers_mm2),
-            ("edram", self.edram_mm2),
+            ("buffer", self.edram_mm2),
             ("bus", self.bus_mm2),
             ("router", self.router_mm2),
             ("tile_digital", self.tile_digital_mm2),
@@ -149,7 +150,7 @@ impl MatrixLayout {
     }
 
     /// Duration of one MVM: its cycles plus the shorter stage once to fill the pipeline, ns.
-    fn mvm_ns(&self, tech: &TechnologyTable) -> f64 {
+    pub(crate) fn mvm_ns(&self, tech: &TechnologyTable) -> f64 {
         let (read, convert) = self.read_and_convert_ns(tech);
         self.cycles_per_mvm as f64 * self.cycle_ns(tech) + read.min(convert)
     }

@@ -30,6 +30,8 @@ pub struct EventCounts {
     pub adder_tree_ops: u64,
     /// Bits read from or written to the eDRAM buffers.
     pub buffer_bits: u64,
+    /// Bits moved over a tile's bus between its eDRAM and its IMAs.
+    pub bus_bits: u64,
     /// Bits moved through routers (counted once per router traversed).
     pub router_bits: u64,
     /// Digital operations of the periphery (softmax, LayerNorm, GELU, rescaling).
@@ -53,6 +55,7 @@ impl AddAssign<&EventCounts> for EventCounts {
         self.shift_add_ops += o.shift_add_ops;
         self.adder_tree_ops += o.adder_tree_ops;
         self.buffer_bits += o.buffer_bits;
+        self.bus_bits += o.bus_bits;
         self.router_bits += o.router_bits;
         self.periphery += o.periphery;
         self.attention += o.attention;
@@ -74,7 +77,9 @@ impl Add for EventCounts {
     }
 }
 
-/// Energy by component, pJ. `total_pj()` is the sum of the fields.
+/// Energy by component, pJ. `total_pj()` is the sum of the fields. [`energy`] fills the
+/// event-priced ones; `registers_pj` and `static_pj` are power × time, which the inference
+/// cost adds from its latency.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnergyBreakdown {
@@ -84,16 +89,24 @@ pub struct EnergyBreakdown {
     pub sample_hold_pj: f64,
     pub shift_add_pj: f64,
     pub adder_tree_pj: f64,
-    /// eDRAM buffer accesses and router traffic.
+    /// eDRAM buffer accesses.
     pub buffer_pj: f64,
+    /// Bus traffic between a tile's eDRAM and its IMAs.
+    pub bus_pj: f64,
+    /// Router traffic between tiles.
+    pub router_pj: f64,
+    /// IMA input and output registers while their IMA computes.
+    pub registers_pj: f64,
     pub periphery_pj: f64,
     pub attention_pj: f64,
     pub write_pj: f64,
+    /// Leakage of the whole chip over the inference.
+    pub static_pj: f64,
 }
 
 impl EnergyBreakdown {
     /// Component names (as in result columns) with their energies, pJ.
-    pub fn components(&self) -> [(&'static str, f64); 10] {
+    pub fn components(&self) -> [(&'static str, f64); 14] {
         [
             ("adc", self.adc_pj),
             ("dac", self.dac_pj),
@@ -102,9 +115,13 @@ impl EnergyBreakdown {
             ("shift_add", self.shift_add_pj),
             ("adder_tree", self.adder_tree_pj),
             ("buffer", self.buffer_pj),
+            ("bus", self.bus_pj),
+            ("router", self.router_pj),
+            ("registers", self.registers_pj),
             ("periphery", self.periphery_pj),
             ("attention", self.attention_pj),
             ("write", self.write_pj),
+            ("static", self.static_pj),
         ]
     }
 
@@ -124,9 +141,13 @@ impl EnergyBreakdown {
             shift_add_pj: d(self.shift_add_pj),
             adder_tree_pj: d(self.adder_tree_pj),
             buffer_pj: d(self.buffer_pj),
+            bus_pj: d(self.bus_pj),
+            router_pj: d(self.router_pj),
+            registers_pj: d(self.registers_pj),
             periphery_pj: d(self.periphery_pj),
             attention_pj: d(self.attention_pj),
             write_pj: d(self.write_pj),
+            static_pj: d(self.static_pj),
         }
     }
 }
@@ -159,13 +180,17 @@ pub fn energy(
         buffer_pj: per_256(
             events.buffer_bits,
             tech.buffer.edram_energy_per_256bit_pj.value,
-        ) + per_256(
+        ),
+        bus_pj: events.bus_bits as f64 * tech.buffer.bus_energy_per_bit_pj.value,
+        router_pj: per_256(
             events.router_bits,
             tech.buffer.router_energy_per_256bit_pj.value,
         ),
+        registers_pj: 0.0,
         periphery_pj: digital_energy_pj(&events.periphery, tech),
         attention_pj: digital_energy_pj(&events.attention, tech),
         write_pj: events.cell_writes as f64 * tech.write.cell_write_energy_pj.value,
+        static_pj: 0.0,
     })
 }
 

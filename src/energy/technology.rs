@@ -153,6 +153,8 @@ pub struct BufferTech {
     pub edram_energy_per_256bit_pj: Sourced,
     /// Energy of moving 256 bits through one router, pJ.
     pub router_energy_per_256bit_pj: Sourced,
+    /// Energy of moving one bit over a tile's eDRAM-to-IMA bus, pJ.
+    pub bus_energy_per_bit_pj: Sourced,
 }
 
 /// Energy per digital operation, pJ, one field per [`OpCounts`](crate::periphery::OpCounts)
@@ -178,6 +180,9 @@ pub struct DigitalTech {
     pub fp32_sqrt_pj: Sourced,
     pub fp32_erf_pj: Sourced,
     pub fp32_tanh_pj: Sourced,
+    /// Operations the digital units complete per ns (each counted operation, of any kind,
+    /// one lane-cycle), ops/ns.
+    pub ops_per_ns: Sourced,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -236,6 +241,8 @@ pub struct TileTech {
 pub struct ChipTech {
     /// One off-chip link (ISAAC: one of 4 HyperTransport links).
     pub offchip_link: BlockTech,
+    /// Leakage power per mm² of chip area, mW/mm², drawn for the whole inference.
+    pub leakage_mw_per_mm2: Sourced,
 }
 
 /// The energy section of a hardware description: a shipped preset and the numbers to
@@ -356,7 +363,10 @@ impl TechnologyTable {
         for (field, value) in self.numbers() {
             let positive = matches!(
                 field,
-                "adc.sample_rate_gsps" | "array.read_cycle_ns" | "write.endurance_cycles"
+                "adc.sample_rate_gsps"
+                    | "array.read_cycle_ns"
+                    | "write.endurance_cycles"
+                    | "digital.ops_per_ns"
             );
             value.check(&k(field), positive)?;
         }
@@ -424,6 +434,10 @@ impl TechnologyTable {
                 "buffer.router_energy_per_256bit_pj",
                 &self.buffer.router_energy_per_256bit_pj,
             ),
+            (
+                "buffer.bus_energy_per_bit_pj",
+                &self.buffer.bus_energy_per_bit_pj,
+            ),
             ("digital.int8_add_pj", &d.int8_add_pj),
             ("digital.int8_mult_pj", &d.int8_mult_pj),
             ("digital.int16_add_pj", &d.int16_add_pj),
@@ -442,6 +456,7 @@ impl TechnologyTable {
             ("digital.fp32_sqrt_pj", &d.fp32_sqrt_pj),
             ("digital.fp32_erf_pj", &d.fp32_erf_pj),
             ("digital.fp32_tanh_pj", &d.fp32_tanh_pj),
+            ("digital.ops_per_ns", &d.ops_per_ns),
             (
                 "write.cell_write_energy_pj",
                 &self.write.cell_write_energy_pj,

@@ -63,7 +63,14 @@ impl Evaluator for ChipEvaluator {
     }
 
     fn extra_columns(&self) -> Vec<String> {
-        vec!["energy_pj_per_token".into(), "tokens_per_inference".into()]
+        [
+            "energy_pj_per_token",
+            "tokens_per_inference",
+            "throughput_inferences_per_s",
+            "tops_per_w",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     fn digital_baseline(&self, model: &str, task: &TaskData) -> anyhow::Result<Baseline> {
@@ -93,6 +100,11 @@ impl Evaluator for ChipEvaluator {
             "tokens_per_inference".into(),
             cost.tokens_per_inference.to_string(),
         );
+        extra.insert(
+            "throughput_inferences_per_s".into(),
+            cost.throughput_inferences_per_s.to_string(),
+        );
+        extra.insert("tops_per_w".into(), cost.tops_per_w.to_string());
         Ok(Evaluation {
             metric: metric.name().to_string(),
             value,

@@ -7,6 +7,7 @@
 //! imas_per_tile = 12      # IMAs sharing one tile's eDRAM buffer, bus and router
 //! tiles = 168             # tiles on the chip; absent: as many as the mapped model needs
 //! offchip_links = 4       # chip-to-chip links (ISAAC: 4 HyperTransport links)
+//! schedule = "pipelined"  # pipelined | serial (see crossbert::backend::schedule)
 //! ```
 //!
 //! The defaults are ISAAC's (Shafiee et al., ISCA 2016, §VII–VIII: 8 arrays of 128×128 per
@@ -38,6 +39,31 @@ pub struct ChipConfig {
     pub tiles: Option<u32>,
     /// Off-chip links. Default 0 (ISAAC's chip has 4 HyperTransport links).
     pub offchip_links: u32,
+    /// How the stages of an inference are ordered in time. Default `pipelined`.
+    pub schedule: Schedule,
+}
+
+/// How the stages of an inference are ordered in time (see
+/// [`crate::backend::schedule`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Every stage after the previous one, token after token.
+    Serial,
+    /// Q, K and V in parallel, tokens streamed between attentions, inferences overlapped
+    /// layer by layer.
+    #[default]
+    Pipelined,
+}
+
+impl Schedule {
+    /// The name used in configurations and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Serial => "serial",
+            Schedule::Pipelined => "pipelined",
+        }
+    }
 }
 
 impl Default for ChipConfig {
@@ -47,6 +73,7 @@ impl Default for ChipConfig {
             imas_per_tile: 12,
             tiles: None,
             offchip_links: 0,
+            schedule: Schedule::Pipelined,
         }
     }
 }

@@ -47,7 +47,7 @@ pub mod chip;
 mod layers;
 
 pub use attention::{AttentionConfig, AttentionMode};
-pub use chip::ChipConfig;
+pub use chip::{ChipConfig, Schedule};
 pub use layers::{LayerOverride, LayerSelection, LinearKind, LinearName, LinearPattern};
 
 use crate::energy::TechnologyConfig;

@@ -6,15 +6,22 @@
 //! * power and area breakdowns sum to their totals;
 //! * a model's area counts the IMAs and tiles that hold it; an ideal ADC has no area; a chip
 //!   of fixed size that cannot hold the model is an error naming `chip.tiles`;
+//! * data movement: router bits and the digital stages' eDRAM traffic equal the closed
+//!   form of the documented dataflow (`crossbert::backend::dataflow`) on a tiny BERT;
+//!   register energy is the IMAs' register power over their matrices' busy time; leakage
+//!   is density × area × inverse throughput;
+//! * latency, throughput, array utilization and TOPS/W follow the documented serial and
+//!   pipelined schedules (`crossbert::backend::schedule`) in closed form;
 //! * the FFN activation is priced as the model computes it (float GELU choices keep the
 //!   checkpoint's `hidden_act`).
+
+mod common;
 
 use std::path::Path;
 
 use crossbert::backend::AnalogModel;
 use crossbert::energy::ChipPeak;
 use crossbert::hardware::HardwareConfig;
-use crossbert::synth::{synthesize, StoredDtype, SynthOptions};
 
 /// ISAAC-CE's published figures (Table I totals, Table IV): chip power W, area mm², power
 /// efficiency GOPS/W, area efficiency GOPS/(s·mm²).
@@ -74,7 +81,7 @@ fn peak_breakdowns_sum_to_their_totals() {
     assert!((area - peak.area_mm2).abs() <= 1e-12 * peak.area_mm2);
     // the blocks are ISAAC's Table I powers: eDRAM 20.7 mW and bus 7 mW per tile,
     // 10.4 W of HyperTransport
-    assert!((peak.power_breakdown_w["edram"] - 168.0 * 20.7e-3).abs() < 1e-9);
+    assert!((peak.power_breakdown_w["buffer"] - 168.0 * 20.7e-3).abs() < 1e-9);
     assert!((peak.power_breakdown_w["bus"] - 168.0 * 7e-3).abs() < 1e-9);
     assert!((peak.power_breakdown_w["offchip"] - 10.4).abs() < 1e-9);
 }
@@ -102,20 +109,17 @@ fn impossible_chip_organisations_are_errors_naming_the_key() {
     }
 }
 
-/// A tiny BERT (hidden 32, 2 layers) with the given `hidden_act`.
-fn tiny_bert(hidden_act: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+/// A tiny BERT (hidden 32, 2 heads, FFN 64) with the given `hidden_act` and layers.
+fn tiny_bert_layers(hidden_act: &str, layers: usize) -> tempfile::TempDir {
     let config = serde_json::json!({"vocab_size": 120, "hidden_size": 32,
-        "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+        "num_hidden_layers": layers, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 64, "hidden_act": hidden_act});
-    let options = SynthOptions {
-        seed: 5,
-        dtype: StoredDtype::F32,
-        num_labels: 2,
-        tokenizer: None,
-    };
-    synthesize(&config, &options, dir.path()).unwrap();
-    dir
+    common::tiny_checkpoint(config, 5)
+}
+
+/// A tiny BERT of 2 layers.
+fn tiny_bert(hidden_act: &str) -> tempfile::TempDir {
+    tiny_bert_layers(hidden_act, 2)
 }
 
 fn hardware(extra: &str) -> HardwareConfig {
@@ -185,7 +189,7 @@ fn the_ffn_activation_is_priced_as_the_model_computes_it() {
     let (as_erf, as_tanh) = (periphery(erf.path(), "erf"), periphery(erf.path(), "tanh"));
     assert_eq!(as_erf, as_tanh);
     assert_eq!(as_erf.fp32_tanh, 32); // the pooler's tanh on [CLS]
-    // 2 layers × 16 tokens × 64 intermediate values, one erf each
+                                      // 2 layers × 16 tokens × 64 intermediate values, one erf each
     assert_eq!(as_erf.fp32_erf, 2 * 16 * 64);
     let tanh = tiny_bert("gelu_new");
     let p = periphery(tanh.path(), "erf");
@@ -194,4 +198,98 @@ fn the_ffn_activation_is_priced_as_the_model_computes_it() {
     let lut = periphery(erf.path(), "lut");
     assert_eq!(lut.fp32_erf, 0);
     assert_eq!(lut.table_lookup, 2 * 2 * 16 * 64);
+}
+
+#[test]
+fn data_movement_follows_the_documented_dataflow() {
+    let dir = tiny_bert_layers("gelu", 1);
+    let tokens = 16u64;
+    let (h, i, heads) = (32u64, 64u64, 2u64);
+    // all six matrices in one tile: nothing crosses a router
+    let one_tile = cost(dir.path(), &hardware("")).unwrap();
+    assert_eq!(one_tile.events_total.router_bits, 0);
+    // one IMA per tile: query, key, value, attention output, FFN-in, FFN-out on tiles 0–5
+    // of a mesh 3 wide (6 tiles); routers crossed = Manhattan distance + 1
+    let spread = cost(dir.path(), &hardware("[chip]\nimas_per_tile = 1")).unwrap();
+    let (code, word) = (8u64, 32u64);
+    let per_token = (2 + 3) * h * code // input (tile 0) to key (1) and value (2)
+        + (2 + 3) * h * word // K and V to the query's tile
+        + 2 * h * code // context (0) to attention output (tile 3 at (0, 1))
+        + 2 * h * word // residual input (0) to tile 3
+        + 2 * h * code // LayerNorm 1 output (3) to FFN-in (tile 4 at (1, 1))
+        + 3 * h * word // and to FFN-out's tile (5 at (2, 1))
+        + 2 * i * code; // GELU output (4) to FFN-out (5)
+    assert_eq!(spread.events_total.router_bits, tokens * per_token);
+    // the digital stages' eDRAM words: softmax, Q·Kᵀ and P·V, two add-and-norms, GELU,
+    // embeddings; the matrices' own I/O (input codes, 32-bit outputs) besides
+    let scores = heads * tokens * tokens;
+    let words = 2 * scores
+        + (4 * tokens * h + 2 * scores)
+        + 6 * tokens * h
+        + 2 * tokens * i
+        + 4 * tokens * h;
+    let matrices =
+        tokens * (4 * (h * code + h * word) + (h * code + i * word) + (i * code + h * word));
+    assert_eq!(one_tile.events_total.buffer_bits, words * word + matrices);
+    assert_eq!(one_tile.events_total.bus_bits, matrices);
+    // registers: 1.47 mW (ISAAC's IMA registers) while each matrix computes
+    let e = &one_tile.energy_pj;
+    // each matrix (one IMA): 16 MVMs of 8 input cycles of 100 ns plus 100 ns of pipeline fill
+    let busy_ns = 16.0 * (8.0 * 100.0 + 100.0);
+    assert!(
+        (e.registers_pj - 6.0 * busy_ns * 1.47).abs() < 1e-6,
+        "{}",
+        e.registers_pj
+    );
+    // leakage: density × area × the time each inference occupies the chip
+    assert_eq!(e.static_pj, 0.0);
+    let leaky = cost(
+        dir.path(),
+        &hardware("[energy.overrides.chip]\nleakage_mw_per_mm2 = 2.0"),
+    )
+    .unwrap();
+    let period_ns = 1e9 / leaky.throughput_inferences_per_s;
+    let want = 2.0 * leaky.area_mm2.total_mm2() * period_ns;
+    assert!((leaky.energy_pj.static_pj - want).abs() <= 1e-9 * want);
+}
+
+#[test]
+fn latency_and_throughput_follow_the_schedule() {
+    // One layer, hidden 32, 2 heads, FFN 64, 16 tokens on isaac-32nm: every analog matrix
+    // takes 8 cycles × 100 ns + 100 ns of fill = 900 ns per MVM; the digital units do
+    // 19.2 operations per ns. Operation counts (float periphery, tests/periphery.rs): a
+    // LayerNorm over 32 values 7·32 + 3 = 227, plus 32 residual adds; erf-GELU 5 per value;
+    // attention 2·(2·16·16) score scalings and masks, 32 softmax rows of 5·16 − 1, and per
+    // head Q·Kᵀ and P·V 2·(16·16·16 + 16·16·15).
+    let dir = tiny_bert_layers("gelu", 1);
+    let (t, mvm, rate) = (16.0, 900.0, 19.2);
+    let ops = |n: f64| n / rate;
+    let (embed, add_norm, gelu) = (ops(227.0), ops(227.0 + 32.0), ops(5.0 * 64.0));
+    let attention = ops(2.0 * 512.0 + 32.0 * 79.0 + 2.0 * 2.0 * (4096.0 + 3840.0));
+    // the digital pooler (32×32, 2 ops per MAC), its tanh, the classifier (32×2)
+    let head = ops(2.0 * 1024.0 + 32.0 + 2.0 * 64.0);
+    let close = |got: f64, want: f64| assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+
+    let serial = cost(dir.path(), &hardware("[chip]\nschedule = \"serial\"")).unwrap();
+    let want = t * embed + t * (6.0 * mvm + 2.0 * add_norm + gelu) + attention + head;
+    assert_eq!(serial.schedule, "serial");
+    close(serial.latency_ns, want);
+    close(serial.throughput_inferences_per_s, 1e9 / want);
+    close(serial.array_utilization, t * mvm / want); // each matrix busy t·mvm of it
+
+    // pipelined: Q, K, V together after the embeddings, streamed; attention; the chain
+    // attention output → add & norm → FFN-in → GELU → FFN-out → add & norm, streamed
+    let piped = cost(dir.path(), &hardware("")).unwrap();
+    let chain = 3.0 * mvm + 2.0 * add_norm + gelu;
+    let want = (t * mvm + embed) + attention + (t * mvm + chain - mvm) + head;
+    assert_eq!(piped.schedule, "pipelined");
+    close(piped.latency_ns, want);
+    // the busiest resource is any matrix, t·mvm per inference, so every array is busy
+    close(piped.throughput_inferences_per_s, 1e9 / (t * mvm));
+    close(piped.array_utilization, 1.0);
+    close(piped.throughput_tokens_per_s, t * 1e9 / (t * mvm));
+    // 2 operations per MAC: six 32-wide matrices per token (4 of 32×32, 64×32, 32×64),
+    // the pooler and classifier once, Q·Kᵀ and P·V 2·16·16·32
+    let macs = t * (4.0 * 1024.0 + 2.0 * 2048.0) + 1024.0 + 64.0 + 2.0 * t * t * 32.0;
+    close(piped.tops_per_w, 2.0 * macs / piped.energy_pj.total_pj());
 }
