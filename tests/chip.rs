@@ -293,3 +293,31 @@ fn latency_and_throughput_follow_the_schedule() {
     let macs = t * (4.0 * 1024.0 + 2.0 * 2048.0) + 1024.0 + 64.0 + 2.0 * t * t * 32.0;
     close(piped.tops_per_w, 2.0 * macs / piped.energy_pj.total_pj());
 }
+
+#[test]
+fn conductance_array_energy_is_joule_heating_of_the_cells() {
+    // per cell read G·V²·activity·pulse: 0.5 V, activity ½, 10 ns (isaac-32nm), at each
+    // matrix's mean conductance (tested in mapping/tests/forward.rs)
+    let dir = tiny_bert("gelu");
+    let hw = hardware("[energy.overrides.array]\nenergy_model = \"conductance\"");
+    let model = AnalogModel::load(dir.path(), &hw, 0).unwrap();
+    let tokens = 16;
+    let want_fj: f64 = model
+        .layers()
+        .iter()
+        .map(|l| {
+            l.with_matrix(|m| {
+                m.events(tokens).cell_reads as f64 * m.mean_conductance_us() * 0.25 * 0.5 * 10.0
+            })
+        })
+        .sum();
+    let got = model.cost(&[tokens]).unwrap().energy_pj.array_pj;
+    assert!(
+        (got - want_fj * 1e-3).abs() <= 1e-9 * got,
+        "{got} vs {}",
+        want_fj * 1e-3
+    );
+    // far above the table's 1.83 fJ per cell read
+    let table = cost(dir.path(), &hardware("")).unwrap().energy_pj.array_pj;
+    assert!(got > 10.0 * table, "{got} against the table's {table}");
+}

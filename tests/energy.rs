@@ -1,7 +1,7 @@
 //! Technology tables, the energy roll-up, and the latency and area estimates.
 
 use crossbert::energy::{
-    area, digital_energy_pj, energy, latency, AdcScaling, EnergyBreakdown, EventCounts,
+    area, digital_energy_pj, energy, latency, AdcScaling, DacScaling, EnergyBreakdown, EventCounts,
     MatrixLayout, TechnologyConfig, TechnologyError, TechnologyTable,
 };
 use crossbert::hardware::ChipConfig;
@@ -29,13 +29,11 @@ fn preset_numbers_all_carry_source_and_node() {
     assert_eq!(t.name, "isaac-32nm");
     for (key, n) in t.numbers() {
         assert!(n.source.len() > 20, "{key}: source {:?}", n.source);
-        // device-level write figures belong to no CMOS node; every circuit figure names one
-        assert_eq!(
-            n.node_nm.is_some(),
-            !key.starts_with("write."),
-            "{key}: node {:?}",
-            n.node_nm
-        );
+        // device-level figures (writes, the read pulse) and the workload's activity belong
+        // to no CMOS node; every circuit figure names one
+        let no_node =
+            key.starts_with("write.") || ["array.read_pulse_ns", "array.activity"].contains(&key);
+        assert_eq!(n.node_nm.is_some(), !no_node, "{key}: node {:?}", n.node_nm);
     }
     assert_eq!(t.adc.table.node_nm, Some(32));
 }
@@ -147,6 +145,28 @@ fn adc_energy_under_each_scaling() {
     t.adc.scaling = AdcScaling::NeurosimSar;
     // (0.538·8 + 4.375) µW × 9 ns = 78.1 fJ
     assert!((e(&t, 8) - 0.078111).abs() < 1e-9);
+    // anchored at ISAAC's 2 mW and 1.28 GS/s: energy × rate is the power again
+    t.adc.scaling = AdcScaling::WaldenPower;
+    assert!((e(&t, 8) - 2.0 / 1.28).abs() < 1e-12);
+    assert!((e(&t, 8) * t.adc.sample_rate_gsps.value - t.adc.power_mw.value).abs() < 1e-12);
+    assert!((e(&t, 6) - 2.0 / 1.28 / 4.0).abs() < 1e-12);
+}
+
+#[test]
+fn dac_energy_grows_with_bits_as_configured() {
+    let mut t = isaac();
+    let drives = |t: &TechnologyTable, bits: u32| {
+        let events = EventCounts {
+            dac_drives: BTreeMap::from([(bits, 10)]),
+            ..Default::default()
+        };
+        energy(&events, t).unwrap().dac_pj
+    };
+    assert_eq!(t.dac.scaling, DacScaling::Linear);
+    assert!((drives(&t, 4) - 10.0 * 4.0 * 0.39).abs() < 1e-9);
+    t.dac.scaling = DacScaling::Exponential;
+    assert!((drives(&t, 4) - 10.0 * 15.0 * 0.39).abs() < 1e-9);
+    assert!((drives(&t, 1) - 10.0 * 0.39).abs() < 1e-9);
 }
 
 #[test]

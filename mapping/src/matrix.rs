@@ -254,6 +254,24 @@ impl MappedMatrix {
         &self.cfg
     }
 
+    /// Mean conductance of every cell of every array at read time, µS: the programmed
+    /// cells as they conduct now, the array's unused cells at G_min (what an unprogrammed
+    /// cell conducts).
+    pub fn mean_conductance_us(&self) -> f64 {
+        let l = &self.layout;
+        let (mut sum, mut cells) = (0.0f64, 0usize);
+        for t in &self.tiles {
+            sum += t
+                .conductances_us()
+                .iter()
+                .map(|&g| f64::from(g))
+                .sum::<f64>();
+            cells += t.rows() * t.cols();
+        }
+        let total = l.arrays() * l.array_rows * l.array_cols;
+        (sum + (total - cells) as f64 * f64::from(self.cfg.cell.g_min_us)) / total as f64
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
     }

@@ -824,3 +824,39 @@ fn per_array_weight_scales_give_each_array_its_full_range() {
         assert!((a - b).abs() <= 1e-6 * largest, "{a} vs {b}");
     }
 }
+
+#[test]
+fn mean_conductance_counts_every_cell_at_its_level() {
+    // ISAAC geometry (8-bit weights, differential, 2-bit cells on 0.5–500 µS, 128 × 128):
+    // 16 outputs × 8 columns fill one array of 128 rows.
+    let cfg = MappingConfig::default();
+    let (g_min, g_max) = (cfg.cell.g_min_us as f64, cfg.cell.g_max_us as f64);
+    let program = |w: &[f32]| {
+        MappedMatrix::program(w, 16, 128, &cfg, &DeviceConfig::default(), 0, 0).unwrap()
+    };
+    // zero weights: every cell at level 0
+    let zero = program(&vec![0.0; 16 * 128]);
+    assert!((zero.mean_conductance_us() - g_min).abs() < 1e-4);
+    // every weight at +max: code 127 = slices 3, 3, 3, 1 on W⁺, W⁻ at level 0: a mean
+    // level of 10 / 8 per cell, at (G_max − G_min) / 3 per level
+    let full = program(&vec![1.0; 16 * 128]);
+    let want = g_min + 10.0 / 8.0 * (g_max - g_min) / 3.0;
+    assert!(
+        (full.mean_conductance_us() - want).abs() < 1e-3,
+        "{} vs {want}",
+        full.mean_conductance_us()
+    );
+    // half the rows used: the unused half of the array sits at G_min
+    let half = MappedMatrix::program(
+        &vec![1.0; 16 * 64],
+        16,
+        64,
+        &cfg,
+        &DeviceConfig::default(),
+        0,
+        0,
+    )
+    .unwrap();
+    let want_half = (want + g_min) / 2.0;
+    assert!((half.mean_conductance_us() - want_half).abs() < 1e-3);
+}

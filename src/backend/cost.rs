@@ -3,7 +3,9 @@
 //! What is counted, per sequence of L tokens:
 //! * each analog linear: the mapping's closed-form events for L token vectors (one for the
 //!   pooler and classifier, which see only \[CLS\]): ADC conversions, DAC row drives, cell
-//!   reads, S&H samples, shift-and-adds, adder-tree additions, buffer bits. Conversions of
+//!   reads, S&H samples, shift-and-adds, adder-tree additions, buffer bits. With
+//!   `array.energy_model = "conductance"` its cell reads cost G·V_read²·activity·pulse at
+//!   the matrix's mean conductance at read time instead of the table's figure. Conversions of
 //!   an ideal ADC (resolution 0) have no hardware and are left out;
 //! * the periphery of each encoder layer as [`PeripheryConfig::encoder_layer_ops`] gives it
 //!   (score scaling and mask, softmax, GELU, residual adds, two LayerNorms), plus the
@@ -43,6 +45,7 @@ use super::attention::head_cost;
 use super::dataflow::{traffic, Placement};
 use super::schedule::timing;
 use super::AnalogModel;
+use crate::energy::technology::ArrayEnergyModel;
 use crate::energy::{
     self, area, latency, AreaBreakdown, EnergyBreakdown, LatencyEstimate, MatrixLayout,
     TechnologyTable,
@@ -165,11 +168,19 @@ pub fn inference_cost(
     let mut events = energy::EventCounts::default();
     let mut layouts = Vec::new();
     let mut drift_compensation_reads = 0;
+    let by_conductance = tech.array.energy_model == ArrayEnergyModel::Conductance;
+    // the analog linears' cell reads, and the same weighted by their mean conductance (µS)
+    let (mut linear_reads, mut conductance_reads) = (0u64, 0.0f64);
     for layer in model.layers() {
         let per_token = layer.name().contains('.');
         let n = vectors(per_token);
         layer.with_matrix(|m| {
-            events += energy_events(&m.events(n), dac_bits);
+            let matrix_events = m.events(n);
+            if by_conductance {
+                linear_reads += matrix_events.cell_reads;
+                conductance_reads += matrix_events.cell_reads as f64 * m.mean_conductance_us();
+            }
+            events += energy_events(&matrix_events, dac_bits);
             layouts.push(matrix_layout(layer.name(), m, n as u64));
             drift_compensation_reads += m.report().drift_compensation_reads;
         });
@@ -226,6 +237,17 @@ pub fn inference_cost(
     let arrays = area_layouts.iter().map(|l| l.arrays).sum();
     let timing = timing(model, lengths, &layouts, row_writes, arrays, tech);
     let mut total = energy::energy(&events, tech)?;
+    if by_conductance {
+        // the linears' arrays by G·V²·activity·pulse instead of the table; µS·V²·ns = fJ
+        let v = f64::from(mapping.dac.v_read_v);
+        let joule = conductance_reads
+            * v
+            * v
+            * tech.array.activity.value
+            * tech.array.read_pulse_ns.value
+            * 1e-3;
+        total.array_pj += joule - linear_reads as f64 * tech.array.read_energy_per_cell_pj.value;
+    }
     total.registers_pj = register_energy_pj(&layouts, &busy, &model.hardware.chip, tech);
     let n = sequences as f64;
     // the chip leaks for the time each inference occupies it; mW × ns = pJ

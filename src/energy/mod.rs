@@ -42,5 +42,5 @@ pub use estimate::{area, latency, AreaBreakdown, LatencyEstimate, MatrixLayout};
 pub use rollup::{digital_energy_pj, energy, EnergyBreakdown, EventCounts};
 pub use sourced::Sourced;
 pub use technology::{
-    AdcScaling, BlockTech, TechnologyConfig, TechnologyError, TechnologyTable, PRESETS,
+    AdcScaling, BlockTech, DacScaling, TechnologyConfig, TechnologyError, TechnologyTable, PRESETS,
 };

@@ -162,11 +162,13 @@ pub fn energy(
     for (&bits, &n) in &events.adc_conversions {
         adc_pj += n as f64 * tech.adc.energy_per_conversion_pj(bits)?;
     }
-    // a b-bit drive costs b one-bit drives (see the technology module)
+    // a b-bit drive costs b or 2^b − 1 one-bit drives (see the technology module)
     let dac_pj = events
         .dac_drives
         .iter()
-        .map(|(&bits, &n)| n as f64 * bits as f64 * tech.dac.energy_per_1bit_drive_pj.value)
+        .map(|(&bits, &n)| {
+            n as f64 * tech.dac.scaling.unit_drives(bits) * tech.dac.energy_per_1bit_drive_pj.value
+        })
         .sum();
     let per_256 = |bits: u64, pj: f64| bits as f64 / 256.0 * pj;
     Ok(EnergyBreakdown {

@@ -10,9 +10,9 @@
 //!   ADC area comes from the table (interpolated geometrically between entries); beyond
 //!   its ends it doubles per bit from the nearest entry, the growth of a SAR ADC's binary
 //!   capacitor array.
-//! * A multi-bit DAC drive of b bits costs b one-bit drives: energy-neutral against feeding
-//!   the same bits serially, so the DAC choice alone moves no energy. Study a costlier DAC
-//!   by overriding `dac.energy_per_1bit_drive_pj`.
+//! * A multi-bit DAC drive of b bits costs b one-bit drives (`dac.scaling = "linear"`,
+//!   default): energy-neutral against feeding the same bits serially, so the DAC choice
+//!   alone moves no energy; or 2^b − 1 (`"exponential"`, a DAC of unit elements).
 //! * Array read energy is per cell per input cycle; the array area scales with the number
 //!   of cells relative to the reference `array.rows × array.cols`.
 //! * Transcendental fp32 functions, divides and square roots are priced as the fp32 adds and
@@ -65,6 +65,13 @@ pub enum AdcScaling {
     /// NeuroSim V1.4 SAR ADC at 22 nm: P = (0.538·b + 4.375) µW over a conversion of
     /// (b + 1) ns, E = P·(b + 1) ns. Independent of the table.
     NeurosimSar,
+    /// Walden figure of merit anchored at the ADC's own power and sample rate, so that
+    /// energy and the rate the latency uses agree: E(b) = `power_mw` / `sample_rate_gsps`
+    /// × 2^(b − `reference_bits`) (ISAAC: 2 mW at 1.28 GS/s, 1.5625 pJ at 8 bits, a
+    /// figure of merit of 6.1 fJ per nominal conversion step). Walden's figure of merit
+    /// (P / (f_s·2^ENOB), the one Murmann's ADC survey tabulates) is taken constant in the
+    /// resolution, with the nominal bits for the ENOB.
+    WaldenPower,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,8 +107,47 @@ pub struct AdcTable {
 pub struct DacTech {
     /// Energy of one 1-bit DAC driving one row for one input cycle, pJ.
     pub energy_per_1bit_drive_pj: Sourced,
+    /// How a b-bit drive's energy follows from the 1-bit one. Default `linear`.
+    #[serde(default)]
+    pub scaling: DacScaling,
     /// Area of one 1-bit DAC, µm².
     pub area_um2: Sourced,
+}
+
+/// Where an array's read energy comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrayEnergyModel {
+    /// `read_energy_per_cell_pj` per cell and input cycle (ISAAC's lumped array power).
+    #[default]
+    Table,
+    /// Joule heating of the cells: per cell and input cycle G·V_read²·activity·read_pulse,
+    /// with each matrix's mean conductance at read time (arrays of attention on crossbars
+    /// keep the table). At ISAAC's 0.5–500 µS and 0.5 V this is far above the table.
+    Conductance,
+}
+
+/// How a multi-bit DAC drive's energy grows with its resolution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DacScaling {
+    /// b one-bit drives: energy-neutral against feeding the same bits serially.
+    #[default]
+    Linear,
+    /// 2^b − 1 one-bit drives: a binary-weighted capacitive or unary current-steering DAC
+    /// switches 2^b − 1 unit elements at full scale, the growth Saberi et al. (IEEE TCAS-I
+    /// 2011) model for the capacitive DAC inside a SAR ADC.
+    Exponential,
+}
+
+impl DacScaling {
+    /// One-bit drives a `bits`-bit drive costs.
+    pub fn unit_drives(self, bits: u32) -> f64 {
+        match self {
+            DacScaling::Linear => f64::from(bits),
+            DacScaling::Exponential => 2f64.powi(bits as i32) - 1.0,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,8 +157,17 @@ pub struct ArrayTech {
     pub rows: u32,
     /// Columns of the reference array the area refers to.
     pub cols: u32,
-    /// Energy of one cell for one input cycle, pJ.
+    /// Energy of one cell for one input cycle, pJ (the `table` energy model).
     pub read_energy_per_cell_pj: Sourced,
+    /// Where the array read energy comes from. Default `table`.
+    #[serde(default)]
+    pub energy_model: ArrayEnergyModel,
+    /// How long the read voltage is applied in one input cycle, ns (the `conductance`
+    /// model).
+    pub read_pulse_ns: Sourced,
+    /// Mean of (row voltage / read voltage)² over rows and input cycles (the `conductance`
+    /// model): ½ when a 1-bit DAC drives half the rows in a cycle.
+    pub activity: Sourced,
     /// Area of one reference array, µm².
     pub area_um2: Sourced,
     /// Duration of one input cycle (DAC drive, settle, sample), ns.
@@ -412,6 +467,8 @@ impl TechnologyTable {
             ),
             ("array.area_um2", &self.array.area_um2),
             ("array.read_cycle_ns", &self.array.read_cycle_ns),
+            ("array.read_pulse_ns", &self.array.read_pulse_ns),
+            ("array.activity", &self.array.activity),
             (
                 "sample_hold.energy_per_sample_pj",
                 &self.sample_hold.energy_per_sample_pj,
@@ -612,6 +669,11 @@ impl AdcTech {
                 let b = bits as f64;
                 // µW × ns = 1e-15 J = 1e-3 pJ
                 Ok((0.538 * b + 4.375) * (b + 1.0) * 1e-3)
+            }
+            AdcScaling::WaldenPower => {
+                // mW / (conversions per ns) = pJ per conversion
+                let e_ref = self.power_mw.value / self.sample_rate_gsps.value;
+                Ok(e_ref * 2f64.powf(bits as f64 - self.reference_bits as f64))
             }
             AdcScaling::IsaacTable => interpolate(&t.bits, &t.energy_pj, bits).ok_or_else(|| {
                 ConfigError::new(

@@ -10,7 +10,7 @@ use super::evaluator::{Baseline, Evaluation, Evaluator, Job, TaskData};
 use super::scope::{Scope, ScopeTarget};
 use super::SweepPlan;
 use crate::backend::GlueRun;
-use crate::energy::EnergyBreakdown;
+use crate::energy::{AreaBreakdown, EnergyBreakdown};
 use crate::glue::{evaluate::DEFAULT_BATCH_SIZE, reader::split_path, Split, Task};
 use crate::hardware::HardwareConfig;
 use crate::tokenize::DEFAULT_MAX_LEN;
@@ -63,6 +63,9 @@ impl Evaluator for ChipEvaluator {
     }
 
     fn extra_columns(&self) -> Vec<String> {
+        let area = AreaBreakdown::default()
+            .components()
+            .map(|(c, _)| format!("area_{c}_mm2"));
         [
             "energy_pj_per_token",
             "tokens_per_inference",
@@ -70,7 +73,9 @@ impl Evaluator for ChipEvaluator {
             "tops_per_w",
         ]
         .map(String::from)
-        .to_vec()
+        .into_iter()
+        .chain(area)
+        .collect()
     }
 
     fn digital_baseline(&self, model: &str, task: &TaskData) -> anyhow::Result<Baseline> {
@@ -105,6 +110,9 @@ impl Evaluator for ChipEvaluator {
             cost.throughput_inferences_per_s.to_string(),
         );
         extra.insert("tops_per_w".into(), cost.tops_per_w.to_string());
+        for (component, mm2) in cost.area_mm2.components() {
+            extra.insert(format!("area_{component}_mm2"), mm2.to_string());
+        }
         Ok(Evaluation {
             metric: metric.name().to_string(),
             value,
