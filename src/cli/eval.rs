@@ -120,12 +120,20 @@ fn print_summary(report: &EvalReport) {
         value - digital_value,
     );
     println!(
-        "energy per inference {:.4e} pJ ({:.1} tokens, {:.4e} pJ/token); latency {:.4e} ns; area {:.3} mm²",
+        "energy per inference {:.4e} pJ ({:.1} tokens, {:.4e} pJ/token); latency {:.4e} ns ({}); area {:.3} mm²",
         cost.energy_pj.total_pj(),
         cost.tokens_per_inference,
         cost.energy_per_token_pj.total_pj(),
         cost.latency_ns,
+        cost.schedule,
         cost.area_mm2.total_mm2()
+    );
+    println!(
+        "throughput {:.0} inferences/s ({:.0} tokens/s); array utilization {:.1} %; {:.3} TOPS/W",
+        cost.throughput_inferences_per_s,
+        cost.throughput_tokens_per_s,
+        100.0 * cost.array_utilization,
+        cost.tops_per_w
     );
     for (k, v) in cost.energy_pj.components() {
         println!("  {k:<12} {v:>14.4e} pJ");
