@@ -311,7 +311,7 @@ fn register_energy_pj(
     layouts
         .iter()
         .zip(&timing.matrices_ns)
-        .map(|(m, (_, ns))| m.arrays.div_ceil(u64::from(chip.arrays_per_ima)) as f64 * ns * mw)
+        .map(|(m, (_, ns))| chip.imas_for(m.arrays) as f64 * ns * mw)
         .sum()
 }
 

@@ -53,24 +53,17 @@ pub struct Placement {
     tiles: HashMap<String, (u64, u64)>,
     /// Mesh width in tiles.
     width: u64,
-    /// Tiles in use.
-    pub tiles_used: u64,
 }
 
 impl Placement {
     /// Places the analog matrices of `model` (see the module docs).
     pub fn of(model: &AnalogModel) -> Placement {
         let chip = &model.hardware.chip;
-        let (per_ima, per_tile) = (
-            u64::from(chip.arrays_per_ima),
-            u64::from(chip.imas_per_tile),
-        );
+        let per_tile = u64::from(chip.imas_per_tile);
         let mut tiles = HashMap::new();
         let mut next_ima = 0;
         for layer in model.layers() {
-            let imas = layer
-                .with_matrix(|m| m.report().arrays as u64)
-                .div_ceil(per_ima);
+            let imas = chip.imas_for(layer.with_matrix(|m| m.layout().arrays() as u64));
             let first = next_ima / per_tile;
             next_ima += imas;
             tiles.insert(layer.name().to_string(), (first, (next_ima - 1) / per_tile));
@@ -79,7 +72,6 @@ impl Placement {
         Placement {
             tiles,
             width: (tiles_used.max(1) as f64).sqrt().ceil() as u64,
-            tiles_used,
         }
     }
 

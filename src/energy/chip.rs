@@ -101,9 +101,7 @@ pub fn imas_and_tiles(
     arrays_per_matrix: impl Iterator<Item = u64>,
     chip: &ChipConfig,
 ) -> (u64, u64) {
-    let imas: u64 = arrays_per_matrix
-        .map(|a| a.div_ceil(u64::from(chip.arrays_per_ima)))
-        .sum();
+    let imas: u64 = arrays_per_matrix.map(|a| chip.imas_for(a)).sum();
     (imas, imas.div_ceil(u64::from(chip.imas_per_tile)))
 }
 

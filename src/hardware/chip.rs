@@ -99,6 +99,11 @@ impl ChipConfig {
         Ok(())
     }
 
+    /// IMAs a matrix of `arrays` arrays takes (each matrix on IMAs of its own).
+    pub fn imas_for(&self, arrays: u64) -> u64 {
+        arrays.div_ceil(u64::from(self.arrays_per_ima))
+    }
+
     /// Arrays per tile.
     pub fn arrays_per_tile(&self) -> u64 {
         u64::from(self.arrays_per_ima) * u64::from(self.imas_per_tile)
