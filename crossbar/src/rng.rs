@@ -36,6 +36,16 @@ pub enum Purpose {
     AccumulatedNoise = 9,
     /// Input-referred noise of the ADC (once per conversion; `index` is the read id).
     AdcNoise = 10,
+    /// A new classification head's initial weights (`crossbert finetune`); `matrix`
+    /// numbers the tensor.
+    HeadInit = 11,
+    /// The order of the training examples (`crossbert finetune`); `index` is the epoch.
+    TrainingOrder = 12,
+    /// Dropout masks during training; `matrix` names the site, `index` the step.
+    Dropout = 13,
+    /// Weight noise injected during hardware-aware training; `matrix` numbers the
+    /// tensor, `index` the step.
+    TrainingNoise = 14,
 }
 
 /// The identity of one random stream: (seed, matrix, tile, purpose, index).

@@ -255,6 +255,8 @@ fn sweep(
         resume,
         shard,
         threads,
+        models: Vec::new(),
+        data: None,
         dry_run: false,
     };
     let run = py

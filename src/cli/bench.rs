@@ -19,6 +19,7 @@ use crate::synth::ModelSize;
 use crate::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
 
 mod scale;
+mod train;
 
 pub use scale::{EvalRow, ScaleRow};
 
@@ -80,6 +81,17 @@ pub struct BenchArgs {
     /// already there [default: a temporary directory, removed afterwards].
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Training throughput instead: --steps AdamW steps of --batch-size sentences of the
+    /// task's train split on --model (after 5 untimed steps), as `crossbert finetune` runs
+    /// them.
+    #[arg(long)]
+    pub train: bool,
+    /// Timed training steps of --train.
+    #[arg(long, value_parser = super::at_least_one, default_value_t = 40)]
+    pub steps: usize,
+    /// With --train: keep the word-embedding table fixed, as `finetune --freeze-embeddings`.
+    #[arg(long)]
+    pub freeze_embeddings: bool,
     /// Internal: measure the checkpoint in this directory on the first of --presets in this
     /// process and print one JSON line (what --scale runs in each child process).
     #[arg(long, hide = true)]
@@ -100,6 +112,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.scale {
         return scale::run(&args);
+    }
+    if args.train {
+        return train::run(&args);
     }
     let (Some(model_dir), Some(data)) = (&args.model, &args.data) else {
         anyhow::bail!("bench: expected --model DIR and --data DIR (or --scale)");

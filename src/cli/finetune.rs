@@ -1,136 +1,321 @@
-//! `crossbert finetune-head`: a linear probe on a frozen base encoder, written as a
-//! normal classification checkpoint (see [`crate::probe`]).
+//! `crossbert finetune`: fine-tunes every weight of a BERT checkpoint on a GLUE task and
+//! writes a Hugging Face checkpoint (see [`crate::train`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use serde_json::{json, Value};
 
-use crate::glue::evaluate::DEFAULT_BATCH_SIZE;
-use crate::glue::{self, Gold, LabelMap, Split, Task};
-use crate::model::bert::BertModel;
-use crate::model::{digital_linear, BertConfig, Checkpoint};
-use crate::probe::{self, LogisticOptions, Probe};
-use crate::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
+use crate::glue::evaluate::tokenize_examples;
+use crate::glue::{self, LabelMap, Split, Task};
+use crate::model::{BertConfig, Checkpoint};
+use crate::probe::probe_config;
+use crate::synth::{copy_tokenizer, write_text};
+use crate::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
+use crate::train::finetune::{Dataset, EpochReport, FinetuneOptions, Finetuner};
+use crate::train::params::{Origin, Params};
 
 #[derive(Args, Debug)]
 pub struct FinetuneArgs {
-    /// Base encoder checkpoint (config.json, model.safetensors, tokenizer.json or vocab.txt);
-    /// tensor names with or without the `bert.` prefix.
+    /// Checkpoint to start from: a base encoder (a new task head is initialized) or a
+    /// fine-tuned classifier for the task (its head is kept).
     #[arg(long)]
     pub base: PathBuf,
     /// GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli.
     #[arg(long)]
     pub task: String,
-    /// GLUE data directory holding the task folders; the train split is used.
+    /// GLUE data directory holding the task folders (train and dev splits are read).
     #[arg(long)]
     pub data: PathBuf,
     /// Output checkpoint directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
+    #[arg(long, default_value_t = 1, value_parser = super::at_least_one)]
+    pub epochs: usize,
+    /// Peak learning rate of AdamW.
+    #[arg(long, default_value_t = 5e-5)]
+    pub lr: f32,
+    /// Training sentences per step.
+    #[arg(long, default_value_t = 32, value_parser = super::at_least_one)]
+    pub batch_size: usize,
+    /// Fraction of the steps over which the learning rate rises linearly from 0 (then it
+    /// falls linearly to 0 at the last step).
+    #[arg(long, default_value_t = 0.1, value_parser = fraction)]
+    pub warmup: f32,
+    /// AdamW's decoupled weight decay (not applied to biases and LayerNorm weights).
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f32,
     /// Train on the first N rows of the train split only.
     #[arg(long, value_parser = super::at_least_one)]
     pub max_train: Option<usize>,
-    /// L2 penalty on the head's weights (added to the mean loss).
-    #[arg(long, default_value_t = LogisticOptions::default().l2)]
-    pub l2: f64,
-    /// Maximum gradient steps of the logistic regression.
-    #[arg(long, default_value_t = LogisticOptions::default().iterations)]
-    pub iterations: usize,
     /// Maximum tokens per example, special tokens included.
     #[arg(long, default_value_t = DEFAULT_MAX_LEN)]
     pub max_len: usize,
-    /// Sequences per batch when computing features.
-    #[arg(long, value_parser = super::at_least_one, default_value_t = DEFAULT_BATCH_SIZE)]
-    pub batch_size: usize,
+    /// Seed of the example order, dropout and a new head's weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep the word-embedding table fixed.
+    #[arg(long)]
+    pub freeze_embeddings: bool,
 }
 
-/// The task's labels in GLUE's standard order (the order the probe's outputs take).
-fn standard_labels(task: Task) -> LabelMap {
-    if task.is_regression() {
-        return LabelMap::Regression;
+fn fraction(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!(
+            "expected a fraction of the steps in [0, 1), found {v}"
+        )),
+        Err(e) => Err(format!("expected a fraction of the steps in [0, 1) ({e})")),
     }
-    let names = task.label_names().iter().enumerate();
-    LabelMap::Classes(names.map(|(i, s)| (s.to_string(), i)).collect())
 }
 
-pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
-    let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
-    let config_path = args.base.join("config.json");
-    let config = BertConfig::from_file(&config_path)?;
-    let base_config: serde_json::Value = serde_json::from_str(
+/// The dropout rates of a `config.json`, Hugging Face's 0.1 when absent.
+fn dropout_rates(config: &Value) -> (f32, f32) {
+    let rate = |key: &str| config.get(key).and_then(Value::as_f64).unwrap_or(0.1) as f32;
+    (
+        rate("hidden_dropout_prob"),
+        rate("attention_probs_dropout_prob"),
+    )
+}
+
+/// A base checkpoint ready to train on a task: its tensors, the config to write, and the
+/// tokenized train and dev splits.
+pub(crate) struct Prepared {
+    pub task: Task,
+    pub config: BertConfig,
+    /// The `config.json` of the output checkpoint.
+    pub out_config: Value,
+    pub params: Params,
+    pub new_head: bool,
+    pub train: Vec<glue::Example>,
+    pub train_encoded: Vec<Encoded>,
+    pub dev: Vec<glue::Example>,
+    pub dev_encoded: Vec<Encoded>,
+    /// `hidden_dropout_prob` and `attention_probs_dropout_prob` of the base.
+    pub dropout: (f32, f32),
+}
+
+pub(crate) fn prepare(
+    base: &Path,
+    task: &str,
+    data: &Path,
+    max_len: usize,
+    max_train: Option<usize>,
+    seed: u64,
+) -> anyhow::Result<Prepared> {
+    let task = Task::parse(task).map_err(anyhow::Error::msg)?;
+    let config_path = base.join("config.json");
+    let base_value: Value = serde_json::from_str(
         &std::fs::read_to_string(&config_path)
             .with_context(|| format!("reading {}", config_path.display()))?,
     )
     .with_context(|| format!("parsing {}", config_path.display()))?;
-    let weights = Checkpoint::open(&args.base)?;
-    let encoder = BertModel::load(&weights, &config, "bert", &digital_linear)?;
-    let tokenizer = BertTokenizer::from_dir(&args.base, args.max_len)?;
-
-    let mut examples = glue::read_split(&args.data, task, Split::Train, &standard_labels(task))?;
-    if let Some(n) = args.max_train {
-        examples.truncate(n);
-    }
-    let start = Instant::now();
-    let features = probe::pooled_features(&encoder, &tokenizer, &examples, args.batch_size)?;
-    let feature_seconds = start.elapsed().as_secs_f64();
-
-    let start = Instant::now();
-    let (head, summary) = if task.is_regression() {
-        let targets: Vec<f32> = examples
-            .iter()
-            .filter_map(|e| match e.gold {
-                Gold::Score(s) => Some(s),
-                Gold::Class(_) => None,
-            })
-            .collect();
-        let head = probe::train_ridge(&features, &targets, args.l2)?;
-        (head, "ridge regression".to_string())
+    let base_config = BertConfig::from_file(&config_path)?;
+    let weights = Checkpoint::open(base)?;
+    let labels = if task.is_regression() {
+        1
     } else {
-        let classes: Vec<usize> = examples
-            .iter()
-            .filter_map(|e| match e.gold {
-                Gold::Class(c) => Some(c),
-                Gold::Score(_) => None,
-            })
-            .collect();
-        let options = LogisticOptions {
-            l2: args.l2,
-            iterations: args.iterations,
-            ..LogisticOptions::default()
-        };
-        let n_classes = task.label_names().len();
-        let (head, losses) = probe::train_logistic(&features, &classes, n_classes, &options)?;
-        let accuracy = train_accuracy(&head, &features, &classes);
-        let summary = format!(
-            "logistic regression: loss {:.4} -> {:.4} in {} steps, train accuracy {:.4}",
-            losses[0],
-            losses[losses.len() - 1],
-            losses.len() - 1,
-            accuracy
-        );
-        (head, summary)
+        task.label_names().len()
     };
-    let train_seconds = start.elapsed().as_secs_f64();
+    let (params, origins) = Params::load(&weights, &base_config, labels, seed)?;
+    let new_head = origins.contains(&Origin::Initialized);
+    // A kept head with named labels keeps its checkpoint's label order; a new head, or one
+    // with only placeholder names (read in GLUE's standard order), gets the task's names.
+    let named = !new_head && {
+        let names = (0..labels).map(|i| base_config.label_name(i));
+        !names.enumerate().all(|(i, n)| n == format!("LABEL_{i}"))
+    };
+    let out_config = if named {
+        let mut value = base_value.clone();
+        value["architectures"] = json!(["BertForSequenceClassification"]);
+        value
+    } else {
+        probe_config(&base_value, task, labels)?
+    };
+    let config = BertConfig::from_json(&out_config.to_string(), "the output config.json")?;
+    let label_map = LabelMap::for_checkpoint(task, &config)?;
+    let tokenizer = BertTokenizer::from_dir(base, max_len)?;
+    let mut train = glue::read_split(data, task, Split::Train, &label_map)?;
+    if let Some(n) = max_train {
+        train.truncate(n);
+    }
+    let dev = glue::read_split(data, task, Split::Dev, &label_map)?;
+    let train_encoded = tokenize_examples(&tokenizer, &train)?;
+    let dev_encoded = tokenize_examples(&tokenizer, &dev)?;
+    check_inputs(&config, &train_encoded, "train", base)?;
+    check_inputs(&config, &dev_encoded, "dev", base)?;
+    Ok(Prepared {
+        task,
+        config,
+        dropout: dropout_rates(&base_value),
+        out_config,
+        params,
+        new_head,
+        train,
+        train_encoded,
+        dev,
+        dev_encoded,
+    })
+}
 
-    probe::write_probe_checkpoint(&args.base, &base_config, &weights, &head, task, &args.out)?;
+pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
+    let p = prepare(
+        &args.base,
+        &args.task,
+        &args.data,
+        args.max_len,
+        args.max_train,
+        args.seed,
+    )?;
+    let options = FinetuneOptions {
+        epochs: args.epochs,
+        lr: args.lr,
+        batch_size: args.batch_size,
+        warmup: args.warmup,
+        weight_decay: args.weight_decay,
+        seed: args.seed,
+        freeze_embeddings: args.freeze_embeddings,
+        max_grad_norm: 1.0,
+        hidden_dropout: p.dropout.0,
+        attention_dropout: p.dropout.1,
+    };
     println!(
-        "{task}: {} train rows, features {:.1} s, {summary} ({:.1} s); wrote {}",
-        examples.len(),
-        feature_seconds,
-        train_seconds,
-        args.out.display()
+        "{}: {} train and {} dev sentences, {} head, {} steps of {} ({} threads)",
+        p.task,
+        p.train.len(),
+        p.dev.len(),
+        if p.new_head {
+            "new"
+        } else {
+            "the checkpoint's"
+        },
+        args.epochs * p.train.len().div_ceil(args.batch_size),
+        args.batch_size,
+        rayon::current_num_threads(),
     );
+    let start = Instant::now();
+    let mut tuner = Finetuner::new(p.config, p.params, options.clone(), p.train.len());
+    let reports = tuner.train(
+        p.task,
+        &Dataset {
+            encoded: &p.train_encoded,
+            examples: &p.train,
+        },
+        &Dataset {
+            encoded: &p.dev_encoded,
+            examples: &p.dev,
+        },
+        print_epoch,
+    );
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    tuner
+        .params
+        .write_safetensors(&args.out.join(crate::model::checkpoint::SINGLE_FILE))?;
+    write_text(
+        &args.out.join("config.json"),
+        &serde_json::to_string_pretty(&p.out_config)?,
+    )?;
+    copy_tokenizer(&args.base, &args.out)?;
+    write_log(&args, &options, &reports, start.elapsed().as_secs_f64())?;
+    println!("wrote {}", args.out.display());
     Ok(())
 }
 
-fn train_accuracy(head: &Probe, features: &crate::model::Matrix, classes: &[usize]) -> f64 {
-    let predicted = head.classify(features);
-    let right = predicted
+/// Every token id and position of the training data must exist in the model.
+fn check_inputs(
+    config: &BertConfig,
+    encoded: &[Encoded],
+    split: &str,
+    base: &Path,
+) -> anyhow::Result<()> {
+    for (row, e) in encoded.iter().enumerate() {
+        if e.input_ids.len() > config.max_position_embeddings {
+            anyhow::bail!(
+                "{split} row {row}: {} tokens, but {} has max_position_embeddings {} (lower --max-len)",
+                e.input_ids.len(),
+                base.display(),
+                config.max_position_embeddings
+            );
+        }
+        if let Some(&id) = e
+            .input_ids
+            .iter()
+            .find(|&&id| id as usize >= config.vocab_size)
+        {
+            anyhow::bail!(
+                "{split} row {row}: token id {id}, but {} has vocab_size {}: tokenizer and model do not match",
+                base.display(),
+                config.vocab_size
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_epoch(r: &EpochReport) {
+    let metrics: Vec<String> = r
+        .dev
         .iter()
-        .zip(classes)
-        .filter(|(p, c)| p == c)
-        .count();
-    right as f64 / classes.len().max(1) as f64
+        .map(|(m, v)| format!("{} {v:.4}", m.name()))
+        .collect();
+    println!(
+        "epoch {}: train loss {:.4}, {:.1} s ({:.1} sentences/s); dev {}",
+        r.epoch,
+        r.train_loss,
+        r.train_seconds,
+        r.sentences_per_s,
+        metrics.join(", ")
+    );
+}
+
+/// `training.json` beside the checkpoint: the settings and every epoch's numbers.
+fn write_log(
+    args: &FinetuneArgs,
+    o: &FinetuneOptions,
+    reports: &[EpochReport],
+    seconds: f64,
+) -> anyhow::Result<()> {
+    let epochs: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let dev: serde_json::Map<String, Value> = r
+                .dev
+                .iter()
+                .map(|(m, v)| (m.name().to_string(), json!(v)))
+                .collect();
+            json!({
+                "epoch": r.epoch,
+                "train_loss": r.train_loss,
+                "train_seconds": r.train_seconds,
+                "sentences_per_s": r.sentences_per_s,
+                "dev": dev,
+            })
+        })
+        .collect();
+    let log = json!({
+        "base": args.base,
+        "task": args.task,
+        "epochs": o.epochs,
+        "lr": o.lr,
+        "batch_size": o.batch_size,
+        "warmup": o.warmup,
+        "weight_decay": o.weight_decay,
+        "max_train": args.max_train,
+        "max_len": args.max_len,
+        "seed": o.seed,
+        "freeze_embeddings": o.freeze_embeddings,
+        "max_grad_norm": o.max_grad_norm,
+        "hidden_dropout": o.hidden_dropout,
+        "attention_dropout": o.attention_dropout,
+        "threads": rayon::current_num_threads(),
+        "seconds": seconds,
+        "history": epochs,
+    });
+    write_text(
+        &args.out.join("training.json"),
+        &serde_json::to_string_pretty(&log)?,
+    )
 }

@@ -15,13 +15,19 @@ pub struct MergeArgs {
     /// rows in the spec's order.
     #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// The `--model` overrides the sweep ran with (see `crossbert sweep --model`).
+    #[arg(long = "model", value_name = "DIR")]
+    pub models: Vec<PathBuf>,
+    /// The `--data` override the sweep ran with.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let plan = args
         .spec
         .as_deref()
-        .map(super::sweep::load_plan)
+        .map(|spec| super::sweep::load_plan(spec, &args.models, args.data.as_deref()))
         .transpose()?;
     let report = merge_results(&args.inputs, &args.out, plan.as_ref())?;
     eprintln!(

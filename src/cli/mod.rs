@@ -5,6 +5,7 @@ pub mod bench;
 pub mod chip;
 pub mod eval;
 pub mod finetune;
+pub mod finetune_head;
 pub mod hardware;
 pub mod map;
 pub mod merge;
@@ -58,8 +59,10 @@ pub enum Command {
     Plot(plot::PlotArgs),
     /// Write a BERT checkpoint with random weights (any size) in the Hugging Face layout.
     SynthCheckpoint(synth::SynthArgs),
+    /// Fine-tune every weight of a checkpoint on a GLUE task; write a Hugging Face checkpoint.
+    Finetune(finetune::FinetuneArgs),
     /// Train a linear task head on a frozen encoder's pooled features; write a checkpoint.
-    FinetuneHead(finetune::FinetuneArgs),
+    FinetuneHead(finetune_head::FinetuneHeadArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Summarize(args) => summarize::run(args),
         Command::Plot(args) => plot::run(args),
         Command::SynthCheckpoint(args) => synth::run(args),
-        Command::FinetuneHead(args) => finetune::run(args),
+        Command::Finetune(args) => finetune::run(args),
+        Command::FinetuneHead(args) => finetune_head::run(args),
     }
 }

@@ -24,6 +24,14 @@ pub struct SweepArgs {
     /// Rows evaluated in parallel.
     #[arg(long, value_parser = super::at_least_one, default_value_t = 1)]
     pub threads: usize,
+    /// Run on these checkpoints instead of the spec's `models` (repeat for several), e.g.
+    /// the one `scripts/main.sh` fine-tunes, so a spec written for `../shared` runs on a
+    /// fresh clone.
+    #[arg(long = "model", value_name = "DIR")]
+    pub models: Vec<PathBuf>,
+    /// Read the GLUE task folders from here instead of the spec's `data_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Check the spec, print the grid and the number of rows, then check that its models
     /// and data files exist; run nothing.
     #[arg(long)]
@@ -57,7 +65,7 @@ pub fn run_reporting(
     args: SweepArgs,
     make_evaluator: impl FnOnce(&SweepPlan) -> anyhow::Result<Box<dyn Evaluator>>,
 ) -> anyhow::Result<Option<SweepRun>> {
-    let plan = load_plan(&args.spec)?;
+    let plan = load_plan(&args.spec, &args.models, args.data.as_deref())?;
     let shard = args.shard.unwrap_or(Shard::ALL);
     let evaluator = make_evaluator(&plan)?;
     if args.dry_run {
@@ -120,9 +128,19 @@ fn print_plan(plan: &SweepPlan, shard: Shard) {
     );
 }
 
-/// Reads a spec and validates it against its resolved base hardware.
-pub fn load_plan(spec_path: &Path) -> anyhow::Result<SweepPlan> {
-    let spec = SweepSpec::from_path(spec_path)?;
+/// Reads a spec and validates it against its resolved base hardware; non-empty `models` and a `data` folder replace the spec's own.
+pub fn load_plan(
+    spec_path: &Path,
+    models: &[PathBuf],
+    data: Option<&Path>,
+) -> anyhow::Result<SweepPlan> {
+    let mut spec = SweepSpec::from_path(spec_path)?;
+    if !models.is_empty() {
+        spec.models = models.iter().map(|m| m.display().to_string()).collect();
+    }
+    if let Some(data) = data {
+        spec.data_dir = data.display().to_string();
+    }
     let base = base_hardware(&spec.base)
         .with_context(|| format!("{}: key `base`", spec_path.display()))?;
     SweepPlan::new(spec, base).with_context(|| format!("invalid spec {}", spec_path.display()))

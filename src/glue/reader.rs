@@ -59,6 +59,15 @@ pub enum LabelMap {
 }
 
 impl LabelMap {
+    /// The task's labels in GLUE's standard order (`Task::label_names`), or a score.
+    pub fn standard(task: Task) -> Self {
+        if task.is_regression() {
+            return LabelMap::Regression;
+        }
+        let names = task.label_names().iter().enumerate();
+        LabelMap::Classes(names.map(|(i, s)| (s.to_string(), i)).collect())
+    }
+
     /// The checkpoint's `id2label` inverted. A checkpoint that only carries Hugging Face's
     /// placeholder names (`LABEL_0`, …) is taken to use GLUE's standard label order.
     pub fn for_checkpoint(task: Task, config: &BertConfig) -> Result<Self, GlueError> {

@@ -1,0 +1,254 @@
+//! The training loop of `crossbert finetune`: epochs of shuffled mini-batches, AdamW with a
+//! linear warm-up and decay, gradient clipping, and the dev metric after each epoch.
+//!
+//! Everything random derives from the seed: the order of the examples in epoch e from
+//! (seed, e), each step's dropout masks from (seed, step, site). With the kernels' fixed
+//! blocks (see [`super::kernels`]) a run is bit-identical for a seed whatever the number of
+//! threads.
+
+use std::time::Instant;
+
+use crossbar::rng::{Purpose, StreamKey};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+
+use crate::glue::evaluate::{length_buckets, predictions, score};
+use crate::glue::{Example, Gold, Metric, Task};
+use crate::model::{BertConfig, Matrix, PackedBatch};
+use crate::tokenize::Encoded;
+
+use super::bert::{loss, Dropout, Targets, TrainBert};
+use super::optimizer::{clip_global_norm, learning_rate, AdamW, AdamWConfig};
+use super::params::{BertIndex, Params};
+
+/// The settings of a fine-tuning run (the `crossbert finetune` flags).
+#[derive(Debug, Clone)]
+pub struct FinetuneOptions {
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub lr: f32,
+    pub batch_size: usize,
+    /// Fraction of all steps spent warming the learning rate up from 0.
+    pub warmup: f32,
+    pub weight_decay: f32,
+    pub seed: u64,
+    /// Keep the word-embedding table as it is (it holds most of a small BERT's weights).
+    pub freeze_embeddings: bool,
+    /// Largest global gradient norm (Hugging Face's `max_grad_norm`, 1.0).
+    pub max_grad_norm: f64,
+    /// `hidden_dropout_prob` and `attention_probs_dropout_prob`.
+    pub hidden_dropout: f32,
+    pub attention_dropout: f32,
+}
+
+/// Tokenized examples with what they should predict.
+pub struct Dataset<'a> {
+    pub encoded: &'a [Encoded],
+    pub examples: &'a [Example],
+}
+
+/// What one epoch did.
+#[derive(Debug, Clone)]
+pub struct EpochReport {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's steps.
+    pub train_loss: f64,
+    pub train_seconds: f64,
+    /// Training sentences per second of wall time.
+    pub sentences_per_s: f64,
+    /// Every metric of the task on the dev split, main metric first.
+    pub dev: Vec<(Metric, f64)>,
+}
+
+/// A model being fine-tuned: its tensors and the optimizer's state.
+pub struct Finetuner {
+    pub config: BertConfig,
+    pub params: Params,
+    index: BertIndex,
+    optimizer: AdamW,
+    /// The gradient of the current step (kept between steps to save the allocation).
+    grads: Params,
+    options: FinetuneOptions,
+    step: usize,
+    total_steps: usize,
+}
+
+impl Finetuner {
+    /// Prepares `params` for `options.epochs` epochs over `train_size` examples.
+    pub fn new(
+        config: BertConfig,
+        params: Params,
+        options: FinetuneOptions,
+        train_size: usize,
+    ) -> Self {
+        let index = BertIndex::new(&params, &config);
+        let adamw = AdamWConfig {
+            weight_decay: options.weight_decay,
+            ..AdamWConfig::default()
+        };
+        let freeze = options.freeze_embeddings;
+        let optimizer = AdamW::new(&params, adamw, |name| {
+            freeze && name == "bert.embeddings.word_embeddings.weight"
+        });
+        let total_steps = options.epochs * train_size.div_ceil(options.batch_size);
+        Self {
+            config,
+            grads: params.zeros_like(),
+            params,
+            index,
+            optimizer,
+            options,
+            step: 0,
+            total_steps,
+        }
+    }
+
+    fn model(&self) -> TrainBert<'_> {
+        TrainBert {
+            params: &self.params,
+            index: &self.index,
+            config: &self.config,
+        }
+    }
+
+    /// The example order of epoch `epoch`.
+    fn order(&self, epoch: usize, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = StreamKey::new(self.options.seed, 0, 0, Purpose::TrainingOrder)
+            .with_index(epoch as u64)
+            .rng();
+        order.shuffle(&mut rng);
+        order
+    }
+
+    /// One optimizer step on the examples `rows`; returns the batch's mean loss.
+    pub fn step(&mut self, data: &Dataset<'_>, rows: &[usize]) -> f64 {
+        let (batch, targets) = batch_of(data, rows);
+        let dropout = Dropout {
+            hidden: self.options.hidden_dropout,
+            attention: self.options.attention_dropout,
+            seed: self.options.seed,
+            step: self.step as u64,
+        };
+        let optimizer = &self.optimizer;
+        let trained = |i| optimizer.is_trained(i);
+        self.grads.fill_zero(trained);
+        // The model borrows the parameters while the gradients are written.
+        let model = TrainBert {
+            params: &self.params,
+            index: &self.index,
+            config: &self.config,
+        };
+        let forward = model.forward(&batch, Some(dropout));
+        let (value, d_logits) = loss(&forward.logits, &targets);
+        let train_words = !self.options.freeze_embeddings;
+        model.backward(&forward.tape, &d_logits, &mut self.grads, train_words);
+        clip_global_norm(&mut self.grads, trained, self.options.max_grad_norm);
+        let warmup = (self.options.warmup * self.total_steps as f32).round() as usize;
+        let lr = learning_rate(self.options.lr, self.step, warmup, self.total_steps);
+        self.optimizer.step(&mut self.params, &self.grads, lr);
+        self.step += 1;
+        value
+    }
+
+    /// Runs every epoch, scoring `dev` after each; `report` sees each epoch as it ends.
+    pub fn train(
+        &mut self,
+        task: Task,
+        train: &Dataset<'_>,
+        dev: &Dataset<'_>,
+        mut report: impl FnMut(&EpochReport),
+    ) -> Vec<EpochReport> {
+        let mut reports = Vec::new();
+        for epoch in 0..self.options.epochs {
+            let bar = progress_bar(train.encoded.len(), epoch, self.options.epochs);
+            let start = Instant::now();
+            let (mut sum, mut steps) = (0.0, 0usize);
+            for rows in self
+                .order(epoch, train.encoded.len())
+                .chunks(self.options.batch_size)
+            {
+                sum += self.step(train, rows);
+                steps += 1;
+                bar.inc(rows.len() as u64);
+                bar.set_message(format!("{:.4}", sum / steps as f64));
+            }
+            bar.finish_and_clear();
+            let train_seconds = start.elapsed().as_secs_f64();
+            let logits = self.logits(dev.encoded);
+            let predicted = predictions(&logits, self.config.problem_type());
+            let epoch_report = EpochReport {
+                epoch: epoch + 1,
+                train_loss: sum / steps.max(1) as f64,
+                train_seconds,
+                sentences_per_s: train.encoded.len() as f64 / train_seconds,
+                dev: score(task, &predicted, dev.examples),
+            };
+            report(&epoch_report);
+            reports.push(epoch_report);
+        }
+        reports
+    }
+
+    /// Logits of every example (no dropout), in input order.
+    pub fn logits(&self, encoded: &[Encoded]) -> Matrix {
+        let model = self.model();
+        let labels = self.params.tensors[self.index.classifier.bias].value.len();
+        let mut logits = Matrix::zeros(encoded.len(), labels);
+        for bucket in length_buckets(encoded, 64) {
+            let mut batch = PackedBatch::default();
+            for &i in &bucket {
+                batch.push(&encoded[i].input_ids, &encoded[i].token_type_ids);
+            }
+            let out = model.forward(&batch, None).logits;
+            for (row, &i) in bucket.iter().enumerate() {
+                logits.row_mut(i).copy_from_slice(out.row(row));
+            }
+        }
+        logits
+    }
+}
+
+/// The packed batch and targets of the examples `rows`.
+fn batch_of(data: &Dataset<'_>, rows: &[usize]) -> (PackedBatch, Targets) {
+    let mut batch = PackedBatch::default();
+    for &i in rows {
+        batch.push_example(
+            i as u64,
+            &data.encoded[i].input_ids,
+            &data.encoded[i].token_type_ids,
+        );
+    }
+    let golds = rows.iter().map(|&i| data.examples[i].gold);
+    let targets = match data.examples[rows[0]].gold {
+        Gold::Class(_) => Targets::Classes(
+            golds
+                .map(|g| match g {
+                    Gold::Class(c) => c,
+                    Gold::Score(_) => unreachable!("a split holds one kind of label"),
+                })
+                .collect(),
+        ),
+        Gold::Score(_) => Targets::Scores(
+            golds
+                .map(|g| match g {
+                    Gold::Score(s) => s,
+                    Gold::Class(_) => unreachable!("a split holds one kind of label"),
+                })
+                .collect(),
+        ),
+    };
+    (batch, targets)
+}
+
+fn progress_bar(sentences: usize, epoch: usize, epochs: usize) -> ProgressBar {
+    let bar = ProgressBar::new(sentences as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "epoch {}/{epochs} {{bar:30}} {{pos}}/{{len}} sentences, {{per_sec}}, ETA {{eta}}, loss {{msg}}",
+            epoch + 1
+        ))
+        .expect("a valid template"),
+    );
+    bar
+}
