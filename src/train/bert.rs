@@ -135,7 +135,7 @@ struct AttentionTape {
     masks: Vec<Option<Vec<f32>>>,
 }
 
-/// Logits of a batch and the loss against its targets.
+/// Logits of a batch and the tape to differentiate them.
 pub struct Forward {
     pub logits: Matrix,
     pub tape: Tape,
@@ -370,9 +370,7 @@ impl TrainBert<'_> {
         train_word_embeddings: bool,
     ) {
         let ix = self.index;
-        let mut d_pooled = self
-            .linear_back(ix.classifier, &tape.classifier_input, d_logits, grads, true)
-            .expect("input gradient requested");
+        let mut d_pooled = self.linear_back(ix.classifier, &tape.classifier_input, d_logits, grads);
         apply_mask(d_pooled.as_mut_slice(), &tape.pooled_mask);
         // tanh' = 1 − tanh².
         for (d, t) in d_pooled
@@ -382,9 +380,7 @@ impl TrainBert<'_> {
         {
             *d *= 1.0 - t * t;
         }
-        let d_cls = self
-            .linear_back(ix.pooler, &tape.cls, &d_pooled, grads, true)
-            .expect("input gradient requested");
+        let d_cls = self.linear_back(ix.pooler, &tape.cls, &d_pooled, grads);
         let tokens: usize = tape.lengths.iter().sum();
         let mut d = Matrix::zeros(tokens, self.config.hidden_size);
         let offsets = tape.lengths.iter().scan(0, |acc, &l| {
@@ -408,16 +404,9 @@ impl TrainBert<'_> {
         self.embed_backward(tape, &d, grads, train_word_embeddings);
     }
 
-    fn linear_back(
-        &self,
-        l: LinearIndex,
-        x: &Matrix,
-        dy: &Matrix,
-        grads: &mut Params,
-        need_input: bool,
-    ) -> Option<Matrix> {
+    fn linear_back(&self, l: LinearIndex, x: &Matrix, dy: &Matrix, grads: &mut Params) -> Matrix {
         let (dw, db) = two_mut(grads, l.weight, l.bias);
-        linear_backward(x, self.tensor(l.weight), dy, dw, db, need_input)
+        linear_backward(x, self.tensor(l.weight), dy, dw, db)
     }
 
     fn layer_norm_back(
@@ -445,13 +434,9 @@ impl TrainBert<'_> {
         self.layer_norm_back(ix.output_layer_norm, &t.output_norm, &mut d_out, grads);
         let mut d_attended = d_out.clone();
         apply_mask(d_out.as_mut_slice(), &t.output_mask);
-        let mut d_act = self
-            .linear_back(ix.output, &t.activated, &d_out, grads, true)
-            .expect("input gradient requested");
+        let mut d_act = self.linear_back(ix.output, &t.activated, &d_out, grads);
         activation_backward(self.config.hidden_act, &t.pre, &mut d_act);
-        let d_from_ffn = self
-            .linear_back(ix.intermediate, &t.attended, &d_act, grads, true)
-            .expect("input gradient requested");
+        let d_from_ffn = self.linear_back(ix.intermediate, &t.attended, &d_act, grads);
         d_attended.add_assign(&d_from_ffn);
         // attended = LN(dropout(W_ao·context + b_ao) + input)
         self.layer_norm_back(
@@ -462,14 +447,10 @@ impl TrainBert<'_> {
         );
         let mut d_input = d_attended.clone();
         apply_mask(d_attended.as_mut_slice(), &t.attention_mask);
-        let d_context = self
-            .linear_back(ix.attention_output, &t.context, &d_attended, grads, true)
-            .expect("input gradient requested");
+        let d_context = self.linear_back(ix.attention_output, &t.context, &d_attended, grads);
         let (dq, dk, dv) = self.attention_backward(t, &d_context, lengths);
         for (lin, dy) in [(ix.query, &dq), (ix.key, &dk), (ix.value, &dv)] {
-            let dx = self
-                .linear_back(lin, &t.input, dy, grads, true)
-                .expect("input gradient requested");
+            let dx = self.linear_back(lin, &t.input, dy, grads);
             d_input.add_assign(&dx);
         }
         d_input

@@ -54,15 +54,14 @@ fn transposed(weight: &[f32], in_features: usize) -> StridedRef<'_> {
 }
 
 /// The gradients of `y = x·Wᵀ + b`: adds dyᵀ·x to `d_weight` and the column sums of `dy` to
-/// `d_bias`; returns dx = dy·W unless `need_input` is false.
+/// `d_bias`; returns dx = dy·W.
 pub fn linear_backward(
     x: &Matrix,
     weight: &[f32],
     dy: &Matrix,
     d_weight: &mut [f32],
     d_bias: &mut [f32],
-    need_input: bool,
-) -> Option<Matrix> {
+) -> Matrix {
     let (m, k, n) = (x.rows(), x.cols(), dy.cols());
     debug_assert_eq!(dy.rows(), m);
     let dys = dy.as_slice();
@@ -84,27 +83,25 @@ pub fn linear_backward(
     for row in dys.chunks_exact(n) {
         d_bias.iter_mut().zip(row).for_each(|(b, g)| *b += g);
     }
-    need_input.then(|| {
-        let mut dx = Matrix::zeros(m, k);
-        dx.as_mut_slice()
-            .par_chunks_mut(BLOCK * k)
-            .enumerate()
-            .for_each(|(block, out)| {
-                let rows = out.len() / k;
-                let first = block * BLOCK * n;
-                gemm_strided(
-                    rows,
-                    n,
-                    k,
-                    StridedRef::row_major(&dys[first..first + rows * n], n),
-                    StridedRef::row_major(weight, k),
-                    0.0,
-                    out,
-                    k,
-                );
-            });
-        dx
-    })
+    let mut dx = Matrix::zeros(m, k);
+    dx.as_mut_slice()
+        .par_chunks_mut(BLOCK * k)
+        .enumerate()
+        .for_each(|(block, out)| {
+            let rows = out.len() / k;
+            let first = block * BLOCK * n;
+            gemm_strided(
+                rows,
+                n,
+                k,
+                StridedRef::row_major(&dys[first..first + rows * n], n),
+                StridedRef::row_major(weight, k),
+                0.0,
+                out,
+                k,
+            );
+        });
+    dx
 }
 
 /// What LayerNorm's backward pass needs: the normalized rows and 1/σ of each row.
@@ -272,7 +269,7 @@ mod tests {
         let w = [1.0, 0.0, 2.0, 1.0];
         let dy = Matrix::from_vec(3, 2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
         let (mut dw, mut db) = (vec![0.0; 4], vec![0.0; 2]);
-        let dx = linear_backward(&x, &w, &dy, &mut dw, &mut db, true).unwrap();
+        let dx = linear_backward(&x, &w, &dy, &mut dw, &mut db);
         // dW = dyᵀ·x = [[1+5, 2+6], [3+5, 4+6]]; db = [2, 2]; dx = dy·W.
         assert_eq!(dw, vec![6.0, 8.0, 8.0, 10.0]);
         assert_eq!(db, vec![2.0, 2.0]);
