@@ -34,8 +34,9 @@ use crate::glue::evaluate::{length_buckets, tokenize_examples};
 use crate::glue::{Example, Task};
 use crate::model::bert::BertModel;
 use crate::model::{BertConfig, Checkpoint, Matrix, PackedBatch};
-use crate::synth::{copy_tokenizer, tensor_layout, write_safetensors, write_text};
+use crate::synth::{copy_tokenizer, tensor_layout, write_text};
 use crate::tokenize::BertTokenizer;
+use crate::train::params::{Params, Tensor};
 
 /// The pooled output of `model` for every example, one row each, in input order.
 pub fn pooled_features(
@@ -352,29 +353,21 @@ pub fn write_probe_checkpoint(
     let config_value = probe_config(base_config, task, probe.outputs)?;
     let text = serde_json::to_string_pretty(&config_value)?;
     let config = BertConfig::from_json(&text, "probe config.json")?;
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut tensors = Vec::new();
     for spec in tensor_layout(&config, probe.outputs) {
-        let values: Vec<f32> = match spec.name.as_str() {
+        let value: Vec<f32> = match spec.name.as_str() {
             "classifier.weight" => probe.weight.iter().map(|&v| v as f32).collect(),
             "classifier.bias" => probe.bias.iter().map(|&v| v as f32).collect(),
             name => weights.tensor(name, &spec.shape)?,
         };
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        tensors.push((spec.name, spec.shape, bytes));
+        tensors.push(Tensor {
+            name: spec.name,
+            shape: spec.shape,
+            value,
+        });
     }
-    let views = tensors
-        .iter()
-        .map(|(name, shape, bytes)| {
-            let view = safetensors::tensor::TensorView::new(
-                safetensors::Dtype::F32,
-                shape.clone(),
-                bytes,
-            )?;
-            Ok((name.clone(), view))
-        })
-        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
     std::fs::create_dir_all(out)?;
-    write_safetensors(&out.join(crate::model::checkpoint::SINGLE_FILE), views)?;
+    Params { tensors }.write_safetensors(&out.join(crate::model::checkpoint::SINGLE_FILE))?;
     write_text(&out.join("config.json"), &text)?;
     copy_tokenizer(base_dir, out)
 }
