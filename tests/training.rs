@@ -62,7 +62,7 @@ fn gradients(model_dir: &Path, batch_json: &Value) -> (f64, Vec<Vec<f32>>, Param
     let config = BertConfig::from_file(&model_dir.join("config.json")).unwrap();
     let weights = Checkpoint::open(model_dir).unwrap();
     let labels = config.num_labels();
-    let (params, _) = Params::load(&weights, &config, labels, 0).unwrap();
+    let (params, _) = Params::load(&weights, &config, labels, true, 0).unwrap();
     let index = BertIndex::new(&params, &config);
     let (batch, targets) = batch(batch_json, labels == 1);
     let model = TrainBert {
@@ -369,7 +369,7 @@ fn dropout_gradient_matches_the_loss_it_differentiates() {
     let reference = read_json(&dir.join("batch.json"));
     let config = BertConfig::from_file(&dir.join("config.json")).unwrap();
     let weights = Checkpoint::open(&dir).unwrap();
-    let (params, _) = Params::load(&weights, &config, 2, 0).unwrap();
+    let (params, _) = Params::load(&weights, &config, 2, true, 0).unwrap();
     let index = BertIndex::new(&params, &config);
     let (batch, targets) = batch(&reference, false);
     let dropout = crossbert::train::Dropout {
@@ -422,4 +422,18 @@ fn dropout_gradient_matches_the_loss_it_differentiates() {
     // And the masks do something: the loss differs from the loss without dropout.
     let plain = loss(&model.forward(&batch, None).logits, &targets).0;
     assert!((plain - loss_at(&params).0).abs() > 1e-3);
+}
+
+/// A head that predicts the task's outputs is kept; one for another task (here three
+/// classes for SST-2's two) is replaced by a new head with the task's label names.
+#[test]
+fn finetune_keeps_a_fitting_head_and_replaces_another() {
+    let out = tempfile::tempdir().unwrap();
+    let kept = finetune("tiny-gelu", "sst2", out.path(), "2");
+    assert!(kept.contains("the checkpoint's head"), "{kept}");
+    let replaced = finetune("tiny-gelu_new", "sst2", out.path(), "2");
+    assert!(replaced.contains("new head"), "{replaced}");
+    let config = read_json(&out.path().join("config.json"));
+    assert_eq!(config["id2label"], serde_json::json!({"0": "0", "1": "1"}));
+    assert_eq!(config["num_labels"], 2);
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::glue::evaluate::tokenize_examples;
 use crate::glue::{self, LabelMap, Split, Task};
-use crate::model::{BertConfig, Checkpoint};
+use crate::model::{BertConfig, Checkpoint, ProblemType};
 use crate::probe::probe_config;
 use crate::synth::{copy_tokenizer, write_text};
 use crate::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
@@ -119,20 +119,17 @@ pub(crate) fn prepare(
     } else {
         task.label_names().len()
     };
-    let (params, origins) = Params::load(&weights, &base_config, labels, seed)?;
+    let fits = head_fits(&base_config, task, labels);
+    let (params, origins) = Params::load(&weights, &base_config, labels, fits, seed)?;
     let new_head = origins.contains(&Origin::Initialized);
     // A kept head with named labels keeps its checkpoint's label order; a new head, or one
     // with only placeholder names (read in GLUE's standard order), gets the task's names.
-    let named = !new_head && {
-        let names = (0..labels).map(|i| base_config.label_name(i));
-        !names.enumerate().all(|(i, n)| n == format!("LABEL_{i}"))
-    };
-    let out_config = if named {
+    let out_config = if new_head || placeholder_labels(&base_config, labels) {
+        probe_config(&base_value, task, labels)?
+    } else {
         let mut value = base_value.clone();
         value["architectures"] = json!(["BertForSequenceClassification"]);
         value
-    } else {
-        probe_config(&base_value, task, labels)?
     };
     let config = BertConfig::from_json(&out_config.to_string(), "the output config.json")?;
     let label_map = LabelMap::for_checkpoint(task, &config)?;
@@ -222,6 +219,25 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     write_log(&args, &options, &reports, start.elapsed().as_secs_f64())?;
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// Whether the base's classifier, if it has one, already predicts this task's outputs (then
+/// it is kept): the same number, regression for STS-B, and class names that are the task's
+/// or Hugging Face's placeholders. A head for another task is replaced by a new one.
+fn head_fits(config: &BertConfig, task: Task, labels: usize) -> bool {
+    if config.num_labels() != labels {
+        return false;
+    }
+    if task.is_regression() {
+        return config.problem_type() == ProblemType::Regression;
+    }
+    let names = task.label_names();
+    placeholder_labels(config, labels)
+        || (0..labels).all(|i| names.contains(&config.label_name(i).as_str()))
+}
+
+fn placeholder_labels(config: &BertConfig, labels: usize) -> bool {
+    (0..labels).all(|i| config.label_name(i) == format!("LABEL_{i}"))
 }
 
 /// Every token id and position of the training data must exist in the model.

@@ -42,19 +42,22 @@ pub enum Origin {
 
 impl Params {
     /// Loads every tensor of a `num_labels`-output classifier from `weights` (names with or
-    /// without `bert.`). A missing `classifier.*` is initialized from `seed` as Hugging Face
-    /// does; any other missing tensor is an error.
+    /// without `bert.`). The checkpoint's `classifier.*` is kept when `keep_head` is set and
+    /// it has this shape; otherwise a new head is initialized from `seed` as Hugging Face
+    /// does. Any other missing tensor is an error.
     pub fn load(
         weights: &Checkpoint,
         config: &BertConfig,
         num_labels: usize,
+        keep_head: bool,
         seed: u64,
     ) -> Result<(Self, Vec<Origin>), CheckpointError> {
         let mut origins = Vec::new();
         let mut tensors = Vec::new();
         for (number, spec) in tensor_layout(config, num_labels).into_iter().enumerate() {
             let is_head = spec.name.starts_with("classifier.");
-            let value = if is_head && !has_matching(weights, &spec.name, &spec.shape) {
+            let keep = keep_head && has_matching(weights, &spec.name, &spec.shape);
+            let value = if is_head && !keep {
                 origins.push(Origin::Initialized);
                 initial_head(&spec.name, spec.elements(), seed, number as u32)
             } else {
