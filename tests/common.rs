@@ -99,3 +99,42 @@ pub fn tiny_checkpoint(config: serde_json::Value, seed: u64) -> tempfile::TempDi
     synthesize(&config, &options, dir.path()).unwrap();
     dir
 }
+
+/// `crossbert finetune` of a checkpoint under `tests/fixtures` (e.g. `gradients/tiny-gelu`)
+/// on the fixture task data: 2 epochs, lr 1e-3, batches of 8, seed 3, into `out`.
+#[allow(dead_code)]
+pub fn finetune_command(base: &str, task: &str, out: &std::path::Path) -> std::process::Command {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crossbert"));
+    command
+        .args(["finetune", "--base"])
+        .arg(fixtures.join(base))
+        .args(["--task", task, "--data"])
+        .arg(fixtures.join("finetune"))
+        .arg("--out")
+        .arg(out)
+        .args([
+            "--epochs",
+            "2",
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "8",
+            "--seed",
+            "3",
+        ]);
+    command
+}
+
+/// Runs a command that must succeed; its stdout.
+#[allow(dead_code)]
+pub fn stdout_of(command: &mut std::process::Command) -> String {
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}

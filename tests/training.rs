@@ -65,11 +65,7 @@ fn gradients(model_dir: &Path, batch_json: &Value) -> (f64, Vec<Vec<f32>>, Param
     let (params, _) = Params::load(&weights, &config, labels, true, 0).unwrap();
     let index = BertIndex::new(&params, &config);
     let (batch, targets) = batch(batch_json, labels == 1);
-    let model = TrainBert {
-        params: &params,
-        index: &index,
-        config: &config,
-    };
+    let model = TrainBert::new(&params, &index, &config);
     let forward = model.forward(&batch, None);
     let logits = (0..forward.logits.rows())
         .map(|r| forward.logits.row(r).to_vec())
@@ -229,33 +225,10 @@ fn gradients_match_pytorch_minilm_stsb() {
 // ---- `crossbert finetune` end to end on the tiny checkpoints and fixture data ----
 
 fn finetune(base: &str, task: &str, out: &Path, threads: &str) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_crossbert"))
-        .args(["finetune", "--base"])
-        .arg(fixture(base))
-        .args(["--task", task, "--data"])
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/finetune"))
-        .arg("--out")
-        .arg(out)
-        .args([
-            "--epochs",
-            "2",
-            "--lr",
-            "1e-3",
-            "--batch-size",
-            "8",
-            "--seed",
-            "3",
-        ])
-        .env("RAYON_NUM_THREADS", threads)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    common::stdout_of(
+        common::finetune_command(&format!("gradients/{base}"), task, out)
+            .env("RAYON_NUM_THREADS", threads),
+    )
 }
 
 /// Names and shapes of every tensor of a safetensors file.
@@ -379,18 +352,10 @@ fn dropout_gradient_matches_the_loss_it_differentiates() {
         step: 5,
     };
     let loss_at = |p: &Params| {
-        let model = TrainBert {
-            params: p,
-            index: &index,
-            config: &config,
-        };
+        let model = TrainBert::new(p, &index, &config);
         loss(&model.forward(&batch, Some(dropout)).logits, &targets)
     };
-    let model = TrainBert {
-        params: &params,
-        index: &index,
-        config: &config,
-    };
+    let model = TrainBert::new(&params, &index, &config);
     let forward = model.forward(&batch, Some(dropout));
     let (_, d_logits) = loss(&forward.logits, &targets);
     let mut grads = params.zeros_like();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference gradients of BertForSequenceClassification, for crossbert's backward pass.
 
-Writes tests/fixtures/gradients/ (see the README.md written there):
+Writes tests/fixtures/gradients/ (described in the README.md there):
 
 * tiny-gelu, tiny-gelu_new, tiny-relu, tiny-regression: tiny random checkpoints
   (float32 safetensors + config.json + vocab.txt), a 4-sequence batch (batch.json)
@@ -109,6 +109,21 @@ def write_json(path: Path, obj) -> None:
         f.write("\n")
 
 
+def batch_fixture(d, model, input_ids, token_type_ids, labels, **extra):
+    """Runs the batch forward and backward; writes batch.json (inputs, labels, loss,
+    logits and any `extra` fields); returns the loss and the gradients."""
+    loss, logits, grads = forward_backward(model, input_ids, token_type_ids, labels)
+    batch = {
+        "input_ids": input_ids,
+        "token_type_ids": token_type_ids,
+        "labels": labels,
+        "loss": loss,
+        "logits": logits,
+    }
+    write_json(d / "batch.json", {**batch, **extra})
+    return loss, grads
+
+
 def zero_report(grads: dict[str, torch.Tensor]) -> list[str]:
     """Parameters whose whole gradient is exactly zero or tiny relative to the largest norm."""
     norms = {k: float(v.norm()) for k, v in grads.items()}
@@ -206,17 +221,7 @@ def build_tiny(out: Path, name: str, act: str, num_labels: int, problem_type: st
     assert "id2label" in cfg and "label2id" in cfg
 
     input_ids, token_type_ids, labels = tiny_batch(num_labels, seed)
-    loss, logits, grads = forward_backward(model, input_ids, token_type_ids, labels)
-    write_json(
-        d / "batch.json",
-        {
-            "input_ids": input_ids,
-            "token_type_ids": token_type_ids,
-            "labels": labels,
-            "loss": loss,
-            "logits": logits,
-        },
-    )
+    loss, grads = batch_fixture(d, model, input_ids, token_type_ids, labels)
     save_file({k: v.contiguous() for k, v in grads.items()}, str(d / "grads.safetensors"))
     return loss, grads
 
@@ -281,18 +286,7 @@ def build_real(models: Path, glue: Path, out: Path, name: str, rows: int = 8):
         raise ValueError(name)
     input_ids = [list(map(int, s)) for s in enc["input_ids"]]
     token_type_ids = [list(map(int, s)) for s in enc["token_type_ids"]]
-    loss, logits, grads = forward_backward(model, input_ids, token_type_ids, labels)
-    write_json(
-        d / "batch.json",
-        {
-            "input_ids": input_ids,
-            "token_type_ids": token_type_ids,
-            "labels": labels,
-            "loss": loss,
-            "logits": logits,
-            "text": texts,
-        },
-    )
+    loss, grads = batch_fixture(d, model, input_ids, token_type_ids, labels, text=texts)
     ids_present = {t for s in input_ids for t in s}
     write_json(d / "grads-sample.json", grads_sample(grads, ids_present))
     return loss, grads

@@ -15,7 +15,10 @@ use crate::probe::probe_config;
 use crate::synth::{copy_tokenizer, write_text};
 use crate::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
 use crate::train::finetune::{Dataset, EpochReport, FinetuneOptions, Finetuner};
+use crate::train::hardware_aware::AnalogTraining;
 use crate::train::params::{Origin, Params};
+
+use super::hardware::ChipArgs;
 
 #[derive(Args, Debug)]
 pub struct FinetuneArgs {
@@ -23,15 +26,8 @@ pub struct FinetuneArgs {
     /// fine-tuned classifier for the task (its head is kept).
     #[arg(long)]
     pub base: PathBuf,
-    /// GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli.
-    #[arg(long)]
-    pub task: String,
-    /// GLUE data directory holding the task folders (train and dev splits are read).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Output checkpoint directory (created if missing).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub run: TaskRun,
     #[arg(long, default_value_t = 1, value_parser = super::at_least_one)]
     pub epochs: usize,
     /// Peak learning rate of AdamW.
@@ -47,18 +43,37 @@ pub struct FinetuneArgs {
     /// AdamW's decoupled weight decay (not applied to biases and LayerNorm weights).
     #[arg(long, default_value_t = 0.01)]
     pub weight_decay: f32,
-    /// Train on the first N rows of the train split only.
-    #[arg(long, value_parser = super::at_least_one)]
-    pub max_train: Option<usize>,
-    /// Maximum tokens per example, special tokens included.
-    #[arg(long, default_value_t = DEFAULT_MAX_LEN)]
-    pub max_len: usize,
     /// Seed of the example order, dropout and a new head's weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Keep the word-embedding table fixed.
     #[arg(long)]
     pub freeze_embeddings: bool,
+    /// Hardware-aware fine-tuning: train with this chip's weight noise, stuck-at drop-out
+    /// and converters in the forward pass (its `[training]` section; without a flag,
+    /// digital training).
+    #[command(flatten)]
+    pub chip: ChipArgs,
+}
+
+/// The task, data and output of a training command (`finetune`, `finetune-head`).
+#[derive(Args, Debug)]
+pub struct TaskRun {
+    /// GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli.
+    #[arg(long)]
+    pub task: String,
+    /// GLUE data directory holding the task folders (trained on its train split).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output checkpoint directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Train on the first N rows of the train split only.
+    #[arg(long, value_parser = super::at_least_one)]
+    pub max_train: Option<usize>,
+    /// Maximum tokens per example, special tokens included.
+    #[arg(long, default_value_t = DEFAULT_MAX_LEN)]
+    pub max_len: usize,
 }
 
 fn fraction(text: &str) -> Result<f32, String> {
@@ -158,12 +173,13 @@ pub(crate) fn prepare(
 }
 
 pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
+    let hardware = args.chip.resolve()?;
     let p = prepare(
         &args.base,
-        &args.task,
-        &args.data,
-        args.max_len,
-        args.max_train,
+        &args.run.task,
+        &args.run.data,
+        args.run.max_len,
+        args.run.max_train,
         args.seed,
     )?;
     let options = FinetuneOptions {
@@ -194,6 +210,19 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     );
     let start = Instant::now();
     let mut tuner = Finetuner::new(p.config, p.params, options.clone(), p.train.len());
+    let hardware_log = match &hardware {
+        Some(hw) => {
+            let linears = tuner.use_hardware(hw)?;
+            print_chip(&hw.preset, linears);
+            Some(json!({
+                "preset": hw.preset,
+                "file": args.chip.hardware,
+                "training": hw.training,
+                "linears": linears,
+            }))
+        }
+        None => None,
+    };
     let reports = tuner.train(
         p.task,
         &Dataset {
@@ -206,18 +235,19 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         },
         print_epoch,
     );
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.run.out)
+        .with_context(|| format!("creating {}", args.run.out.display()))?;
     tuner
         .params
-        .write_safetensors(&args.out.join(crate::model::checkpoint::SINGLE_FILE))?;
+        .write_safetensors(&args.run.out.join(crate::model::checkpoint::SINGLE_FILE))?;
     write_text(
-        &args.out.join("config.json"),
+        &args.run.out.join("config.json"),
         &serde_json::to_string_pretty(&p.out_config)?,
     )?;
-    copy_tokenizer(&args.base, &args.out)?;
-    write_log(&args, &options, &reports, start.elapsed().as_secs_f64())?;
-    println!("wrote {}", args.out.display());
+    copy_tokenizer(&args.base, &args.run.out)?;
+    let seconds = start.elapsed().as_secs_f64();
+    write_log(&args, &options, &reports, hardware_log, seconds)?;
+    println!("wrote {}", args.run.out.display());
     Ok(())
 }
 
@@ -287,11 +317,37 @@ fn print_epoch(r: &EpochReport) {
     );
 }
 
+/// What hardware-aware training injects, linear by linear.
+fn print_chip(preset: &str, linears: &[AnalogTraining]) {
+    println!(
+        "hardware-aware training on {preset}: {} analog linears",
+        linears.len()
+    );
+    for l in linears {
+        let measured = l
+            .measured
+            .map(|m| format!(" (measured; read-back RMS {:.4})", m.rms))
+            .unwrap_or_default();
+        println!(
+            "  {:<20} weight noise {:.4}·max|w| + {:.4}·|w|{measured} × {}, stuck-at drop-out {:.4}, \
+             input {} bits, output {} bits",
+            l.name,
+            l.weight_noise,
+            l.weight_noise_proportional,
+            l.noise_scale,
+            l.stuck_at_dropout,
+            l.input_bits,
+            l.output_bits,
+        );
+    }
+}
+
 /// `training.json` beside the checkpoint: the settings and every epoch's numbers.
 fn write_log(
     args: &FinetuneArgs,
     o: &FinetuneOptions,
     reports: &[EpochReport],
+    hardware: Option<Value>,
     seconds: f64,
 ) -> anyhow::Result<()> {
     let epochs: Vec<Value> = reports
@@ -313,25 +369,26 @@ fn write_log(
         .collect();
     let log = json!({
         "base": args.base,
-        "task": args.task,
+        "task": args.run.task,
         "epochs": o.epochs,
         "lr": o.lr,
         "batch_size": o.batch_size,
         "warmup": o.warmup,
         "weight_decay": o.weight_decay,
-        "max_train": args.max_train,
-        "max_len": args.max_len,
+        "max_train": args.run.max_train,
+        "max_len": args.run.max_len,
         "seed": o.seed,
         "freeze_embeddings": o.freeze_embeddings,
         "max_grad_norm": o.max_grad_norm,
         "hidden_dropout": o.hidden_dropout,
         "attention_dropout": o.attention_dropout,
         "threads": rayon::current_num_threads(),
+        "hardware": hardware,
         "seconds": seconds,
         "history": epochs,
     });
     write_text(
-        &args.out.join("training.json"),
+        &args.run.out.join("training.json"),
         &serde_json::to_string_pretty(&log)?,
     )
 }

@@ -12,7 +12,10 @@ use crate::glue::{self, Gold, LabelMap, Split, Task};
 use crate::model::bert::BertModel;
 use crate::model::{digital_linear, BertConfig, Checkpoint};
 use crate::probe::{self, LogisticOptions, Probe};
-use crate::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
+use crate::tokenize::BertTokenizer;
+use crate::train::Targets;
+
+use super::finetune::TaskRun;
 
 #[derive(Args, Debug)]
 pub struct FinetuneHeadArgs {
@@ -20,34 +23,21 @@ pub struct FinetuneHeadArgs {
     /// tensor names with or without the `bert.` prefix.
     #[arg(long)]
     pub base: PathBuf,
-    /// GLUE task: cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli.
-    #[arg(long)]
-    pub task: String,
-    /// GLUE data directory holding the task folders; the train split is used.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Output checkpoint directory (created if missing).
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Train on the first N rows of the train split only.
-    #[arg(long, value_parser = super::at_least_one)]
-    pub max_train: Option<usize>,
+    #[command(flatten)]
+    pub run: TaskRun,
     /// L2 penalty on the head's weights (added to the mean loss).
     #[arg(long, default_value_t = LogisticOptions::default().l2)]
     pub l2: f64,
     /// Maximum gradient steps of the logistic regression.
     #[arg(long, default_value_t = LogisticOptions::default().iterations)]
     pub iterations: usize,
-    /// Maximum tokens per example, special tokens included.
-    #[arg(long, default_value_t = DEFAULT_MAX_LEN)]
-    pub max_len: usize,
     /// Sequences per batch when computing features.
     #[arg(long, value_parser = super::at_least_one, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
 }
 
 pub fn run(args: FinetuneHeadArgs) -> anyhow::Result<()> {
-    let task = Task::parse(&args.task).map_err(anyhow::Error::msg)?;
+    let task = Task::parse(&args.run.task).map_err(anyhow::Error::msg)?;
     let config_path = args.base.join("config.json");
     let config = BertConfig::from_file(&config_path)?;
     let base_config: serde_json::Value = serde_json::from_str(
@@ -57,10 +47,15 @@ pub fn run(args: FinetuneHeadArgs) -> anyhow::Result<()> {
     .with_context(|| format!("parsing {}", config_path.display()))?;
     let weights = Checkpoint::open(&args.base)?;
     let encoder = BertModel::load(&weights, &config, "bert", &digital_linear)?;
-    let tokenizer = BertTokenizer::from_dir(&args.base, args.max_len)?;
+    let tokenizer = BertTokenizer::from_dir(&args.base, args.run.max_len)?;
 
-    let mut examples = glue::read_split(&args.data, task, Split::Train, &LabelMap::standard(task))?;
-    if let Some(n) = args.max_train {
+    let mut examples = glue::read_split(
+        &args.run.data,
+        task,
+        Split::Train,
+        &LabelMap::standard(task),
+    )?;
+    if let Some(n) = args.run.max_train {
         examples.truncate(n);
     }
     let start = Instant::now();
@@ -68,50 +63,47 @@ pub fn run(args: FinetuneHeadArgs) -> anyhow::Result<()> {
     let feature_seconds = start.elapsed().as_secs_f64();
 
     let start = Instant::now();
-    let (head, summary) = if task.is_regression() {
-        let targets: Vec<f32> = examples
-            .iter()
-            .filter_map(|e| match e.gold {
-                Gold::Score(s) => Some(s),
-                Gold::Class(_) => None,
-            })
-            .collect();
-        let head = probe::train_ridge(&features, &targets, args.l2)?;
-        (head, "ridge regression".to_string())
-    } else {
-        let classes: Vec<usize> = examples
-            .iter()
-            .filter_map(|e| match e.gold {
-                Gold::Class(c) => Some(c),
-                Gold::Score(_) => None,
-            })
-            .collect();
-        let options = LogisticOptions {
-            l2: args.l2,
-            iterations: args.iterations,
-            ..LogisticOptions::default()
-        };
-        let n_classes = task.label_names().len();
-        let (head, losses) = probe::train_logistic(&features, &classes, n_classes, &options)?;
-        let accuracy = train_accuracy(&head, &features, &classes);
-        let summary = format!(
-            "logistic regression: loss {:.4} -> {:.4} in {} steps, train accuracy {:.4}",
-            losses[0],
-            losses[losses.len() - 1],
-            losses.len() - 1,
-            accuracy
-        );
-        (head, summary)
+    let golds: Vec<Gold> = examples.iter().map(|e| e.gold).collect();
+    let (head, summary) = match Targets::from_golds(&golds) {
+        Targets::Scores(targets) => {
+            let head = probe::train_ridge(&features, &targets, args.l2)?;
+            (head, "ridge regression".to_string())
+        }
+        Targets::Classes(classes) => {
+            let options = LogisticOptions {
+                l2: args.l2,
+                iterations: args.iterations,
+                ..LogisticOptions::default()
+            };
+            let n_classes = task.label_names().len();
+            let (head, losses) = probe::train_logistic(&features, &classes, n_classes, &options)?;
+            let accuracy = train_accuracy(&head, &features, &classes);
+            let summary = format!(
+                "logistic regression: loss {:.4} -> {:.4} in {} steps, train accuracy {:.4}",
+                losses[0],
+                losses[losses.len() - 1],
+                losses.len() - 1,
+                accuracy
+            );
+            (head, summary)
+        }
     };
     let train_seconds = start.elapsed().as_secs_f64();
 
-    probe::write_probe_checkpoint(&args.base, &base_config, &weights, &head, task, &args.out)?;
+    probe::write_probe_checkpoint(
+        &args.base,
+        &base_config,
+        &weights,
+        &head,
+        task,
+        &args.run.out,
+    )?;
     println!(
         "{task}: {} train rows, features {:.1} s, {summary} ({:.1} s); wrote {}",
         examples.len(),
         feature_seconds,
         train_seconds,
-        args.out.display()
+        args.run.out.display()
     );
     Ok(())
 }

@@ -118,10 +118,7 @@ pub fn score(task: Task, predicted: &[Prediction], examples: &[Example]) -> Vec<
             Prediction::Class(c) => Some(*c),
             Prediction::Score(_) => None,
         },
-        |g| match g {
-            Gold::Class(c) => Some(*c),
-            Gold::Score(_) => None,
-        },
+        |g| g.class(),
     );
     let ps: Vec<f64> = predicted
         .iter()
@@ -132,10 +129,7 @@ pub fn score(task: Task, predicted: &[Prediction], examples: &[Example]) -> Vec<
         .collect();
     let gs: Vec<f64> = examples
         .iter()
-        .filter_map(|e| match e.gold {
-            Gold::Score(s) => Some(s as f64),
-            Gold::Class(_) => None,
-        })
+        .filter_map(|e| e.gold.score().map(f64::from))
         .collect();
     task.metrics()
         .iter()

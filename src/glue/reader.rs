@@ -39,6 +39,24 @@ pub enum Gold {
     Score(f32),
 }
 
+impl Gold {
+    /// The class, for a classification label.
+    pub fn class(self) -> Option<usize> {
+        match self {
+            Gold::Class(c) => Some(c),
+            Gold::Score(_) => None,
+        }
+    }
+
+    /// The score, for a regression label.
+    pub fn score(self) -> Option<f32> {
+        match self {
+            Gold::Score(s) => Some(s),
+            Gold::Class(_) => None,
+        }
+    }
+}
+
 /// One labelled example.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {

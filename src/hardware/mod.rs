@@ -33,6 +33,9 @@
 //!
 //! [calibration]
 //! examples = 64                     # train-split examples that set input and ADC ranges
+//!
+//! [training]                        # hardware-aware fine-tuning (see [`training`])
+//! weight_noise = 0.04               # default: measured by programming each matrix once
 //! ```
 //!
 //! Resolution: the preset's table (itself possibly built on another preset) is the base;
@@ -45,10 +48,12 @@
 pub mod attention;
 pub mod chip;
 mod layers;
+pub mod training;
 
 pub use attention::{AttentionConfig, AttentionMode};
 pub use chip::{ChipConfig, Schedule};
 pub use layers::{LayerOverride, LayerSelection, LinearKind, LinearName, LinearPattern};
+pub use training::TrainingConfig;
 
 use crate::energy::TechnologyConfig;
 use crate::periphery::PeripheryConfig;
@@ -139,6 +144,10 @@ pub struct HardwareConfig {
     /// Range calibration.
     #[serde(default)]
     pub calibration: Calibration,
+    /// Hardware-aware fine-tuning (default: every choice derived, see [`training`]). Not
+    /// written out when empty, so descriptions without it keep their `config_hash`.
+    #[serde(default, skip_serializing_if = "TrainingConfig::is_derived")]
+    pub training: TrainingConfig,
 }
 
 fn no_preset() -> String {
@@ -240,6 +249,7 @@ impl HardwareConfig {
         self.periphery.validate("periphery")?;
         self.attention.validate("attention")?;
         self.chip.validate("chip")?;
+        self.training.validate("training")?;
         if self.attention.mode == AttentionMode::Crossbar
             && self.periphery.attention != crate::periphery::AttentionPrecision::Float32
         {

@@ -185,3 +185,44 @@ fn attention_section_defaults_to_digital_and_round_trips() {
     let again = HardwareConfig::from_toml_str(&hw.to_toml(), "shown").unwrap();
     assert_eq!(hw, again);
 }
+
+#[test]
+fn training_choices_are_optional_and_checked() {
+    let hw = HardwareConfig::preset("isaac-32nm").unwrap();
+    assert_eq!(
+        hw.training,
+        TrainingConfig::default(),
+        "every choice derived"
+    );
+    let text =
+        "preset = \"isaac-32nm\"\n[training]\nweight_noise = 0.05\nstuck_at_dropout = 0.01\n";
+    let hw = HardwareConfig::from_toml_str(text, "t.toml").unwrap();
+    assert_eq!(hw.training.weight_noise, Some(0.05));
+    assert_eq!(hw.training.stuck_at_dropout, Some(0.01));
+    let bad = [
+        (
+            "output_bits = 1",
+            "training.output_bits: expected 0 (off) or 2–24 bits, found 1",
+        ),
+        (
+            "weight_noise = -0.1",
+            "training.weight_noise: expected a finite number ≥ 0, found -0.1",
+        ),
+        (
+            "stuck_at_dropout = 1.0",
+            "training.stuck_at_dropout: expected a probability in [0, 1), found 1",
+        ),
+        (
+            "weight_clip_sigmas = 0.0",
+            "training.weight_clip_sigmas: expected a number of standard deviations > 0",
+        ),
+        ("noise = 0.1", "unknown field `noise`"),
+    ];
+    for (line, want) in bad {
+        let text = format!("preset = \"isaac-32nm\"\n[training]\n{line}\n");
+        let err = HardwareConfig::from_toml_str(&text, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{line}: {err}");
+    }
+}

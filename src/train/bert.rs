@@ -16,10 +16,14 @@ use crossbar::rng::{Purpose, StreamKey};
 use rand::Rng;
 use rayon::prelude::*;
 
+use crate::glue::evaluate::length_buckets;
+use crate::glue::Gold;
 use crate::model::activations::softmax_in_place;
 use crate::model::matrix::{gemm_strided, StridedRef};
 use crate::model::{BertConfig, Matrix, PackedBatch};
+use crate::tokenize::Encoded;
 
+use super::hardware_aware::ChipStep;
 use super::kernels::{
     activation_backward, activation_forward, layer_norm_backward, layer_norm_forward,
     linear_backward, linear_forward, softmax_backward, LayerNormCache,
@@ -33,6 +37,18 @@ pub enum Targets {
     Classes(Vec<usize>),
     /// One real value per sequence (squared error, one-output models).
     Scores(Vec<f32>),
+}
+
+impl Targets {
+    /// The targets of gold labels (a split holds one kind: the first label decides).
+    pub fn from_golds(golds: &[Gold]) -> Self {
+        match golds.first() {
+            Some(Gold::Score(_)) => {
+                Targets::Scores(golds.iter().filter_map(|g| g.score()).collect())
+            }
+            _ => Targets::Classes(golds.iter().filter_map(|g| g.class()).collect()),
+        }
+    }
 }
 
 /// Dropout of one training step; `None` in a forward pass for evaluation.
@@ -87,11 +103,14 @@ fn apply_mask(values: &mut [f32], mask: &Option<Vec<f32>>) {
     }
 }
 
-/// The model being trained: its tensors, their module tree and the architecture.
+/// The model being trained: its tensors, their module tree and the architecture, and for
+/// hardware-aware training the chip of the current step (its analog linears' noisy weights
+/// and quantizers, see [`super::hardware_aware`]).
 pub struct TrainBert<'a> {
     pub params: &'a Params,
     pub index: &'a BertIndex,
     pub config: &'a BertConfig,
+    pub chip: Option<&'a ChipStep<'a>>,
 }
 
 /// Everything the forward pass of one batch keeps for the backward pass.
@@ -141,13 +160,33 @@ pub struct Forward {
     pub tape: Tape,
 }
 
-impl TrainBert<'_> {
+impl<'a> TrainBert<'a> {
+    /// The digital model (no chip).
+    pub fn new(params: &'a Params, index: &'a BertIndex, config: &'a BertConfig) -> Self {
+        Self {
+            params,
+            index,
+            config,
+            chip: None,
+        }
+    }
+
     fn tensor(&self, i: usize) -> &[f32] {
         self.params.get(i)
     }
 
+    /// The weight a linear computes with: on the chip, its noisy copy of this step.
+    fn weight(&self, l: LinearIndex) -> &[f32] {
+        self.chip
+            .and_then(|c| c.weight(l.weight))
+            .unwrap_or_else(|| self.tensor(l.weight))
+    }
+
     fn linear(&self, l: LinearIndex, x: &Matrix) -> Matrix {
-        linear_forward(x, self.tensor(l.weight), self.tensor(l.bias))
+        let bias = self.tensor(l.bias);
+        self.chip
+            .and_then(|c| c.linear(l.weight, x, bias))
+            .unwrap_or_else(|| linear_forward(x, self.tensor(l.weight), bias))
     }
 
     fn layer_norm(&self, n: LayerNormIndex, x: &mut Matrix) -> LayerNormCache {
@@ -157,6 +196,24 @@ impl TrainBert<'_> {
             self.tensor(n.bias),
             self.config.layer_norm_eps,
         )
+    }
+
+    /// Logits of every example (no dropout), in input order: batches of up to 64 examples
+    /// of similar length.
+    pub fn logits(&self, encoded: &[Encoded]) -> Matrix {
+        let labels = self.tensor(self.index.classifier.bias).len();
+        let mut logits = Matrix::zeros(encoded.len(), labels);
+        for bucket in length_buckets(encoded, 64) {
+            let mut batch = PackedBatch::default();
+            for &i in &bucket {
+                batch.push(&encoded[i].input_ids, &encoded[i].token_type_ids);
+            }
+            let out = self.forward(&batch, None).logits;
+            for (row, &i) in bucket.iter().enumerate() {
+                logits.row_mut(i).copy_from_slice(out.row(row));
+            }
+        }
+        logits
     }
 
     /// The forward pass: logits (sequences × labels) and the tape. `dropout` is `None` for
@@ -406,7 +463,7 @@ impl TrainBert<'_> {
 
     fn linear_back(&self, l: LinearIndex, x: &Matrix, dy: &Matrix, grads: &mut Params) -> Matrix {
         let (dw, db) = two_mut(grads, l.weight, l.bias);
-        linear_backward(x, self.tensor(l.weight), dy, dw, db)
+        linear_backward(x, self.weight(l), dy, dw, db)
     }
 
     fn layer_norm_back(
@@ -465,10 +522,7 @@ impl TrainBert<'_> {
         d_context: &Matrix,
         lengths: &[usize],
     ) -> (Matrix, Matrix, Matrix) {
-        let (width, heads) = (t.q.cols(), self.config.num_attention_heads);
-        let d = width / heads;
-        let scale = 1.0 / (d as f32).sqrt();
-        let rows = t.q.rows();
+        let (rows, width) = (t.q.rows(), t.q.cols());
         let (mut dq, mut dk, mut dv) = (
             Matrix::zeros(rows, width),
             Matrix::zeros(rows, width),
@@ -481,60 +535,77 @@ impl TrainBert<'_> {
             .collect::<Vec<_>>();
         blocks.into_par_iter().for_each(
             |(((s, start, len, dq_s), (_, _, _, dk_s)), (_, _, _, dv_s))| {
-                let range = start * width..(start + len) * width;
-                let (qs, ks, vs) = (
-                    &t.q.as_slice()[range.clone()],
-                    &t.k.as_slice()[range.clone()],
-                    &t.v.as_slice()[range.clone()],
-                );
-                let dc = &d_context.as_slice()[range];
-                let probs = &t.attention.probs[s];
-                let mask = &t.attention.masks[s];
-                let mut dropped = probs.clone();
-                apply_mask(&mut dropped, mask);
-                let mut dp = vec![0.0f32; len * len];
-                for head in 0..heads {
-                    let col = head * d;
-                    let hp = head * len * len..(head + 1) * len * len;
-                    let p = &probs[hp.clone()];
-                    // dP̃ = dC_h·V_hᵀ and dV_h = P̃ᵀ·dC_h.
-                    let (dc_h, v_t) = (view(dc, col, width), view_t(vs, col, width));
-                    gemm_strided(len, d, len, dc_h, v_t, 0.0, &mut dp, len);
-                    let p_t = transposed(&dropped[hp.clone()], len);
-                    gemm_strided(len, len, d, p_t, dc_h, 0.0, &mut dv_s[col..], width);
-                    // Through dropout (P̃ = P ⊙ mask) and softmax.
-                    if let Some(m) = mask {
-                        dp.iter_mut().zip(&m[hp]).for_each(|(g, m)| *g *= m);
-                    }
-                    for (p_row, g_row) in p.chunks_exact(len).zip(dp.chunks_exact_mut(len)) {
-                        softmax_backward(p_row, g_row);
-                        g_row.iter_mut().for_each(|g| *g *= scale);
-                    }
-                    // dQ_h = dS·K_h, dK_h = dSᵀ·Q_h.
-                    gemm_strided(
-                        len,
-                        len,
-                        d,
-                        StridedRef::row_major(&dp, len),
-                        view(ks, col, width),
-                        0.0,
-                        &mut dq_s[col..],
-                        width,
-                    );
-                    gemm_strided(
-                        len,
-                        len,
-                        d,
-                        transposed(&dp, len),
-                        view(qs, col, width),
-                        0.0,
-                        &mut dk_s[col..],
-                        width,
-                    );
-                }
+                let tokens = start * width..(start + len) * width;
+                self.sequence_attention_backward(t, s, tokens, d_context, [dq_s, dk_s, dv_s]);
             },
         );
         (dq, dk, dv)
+    }
+
+    /// [`Self::attention_backward`] of sequence `s`, whose tokens are `rows` of the
+    /// (tokens × width, row-major) Q, K, V and context: writes its rows of dQ, dK and dV.
+    fn sequence_attention_backward(
+        &self,
+        t: &LayerTape,
+        s: usize,
+        rows: std::ops::Range<usize>,
+        d_context: &Matrix,
+        [dq_s, dk_s, dv_s]: [&mut [f32]; 3],
+    ) {
+        let (width, heads) = (t.q.cols(), self.config.num_attention_heads);
+        let d = width / heads;
+        let scale = 1.0 / (d as f32).sqrt();
+        let len = rows.len() / width;
+        let (qs, ks, vs) = (
+            &t.q.as_slice()[rows.clone()],
+            &t.k.as_slice()[rows.clone()],
+            &t.v.as_slice()[rows.clone()],
+        );
+        let dc = &d_context.as_slice()[rows];
+        let probs = &t.attention.probs[s];
+        let mask = &t.attention.masks[s];
+        let mut dropped = probs.clone();
+        apply_mask(&mut dropped, mask);
+        let mut dp = vec![0.0f32; len * len];
+        for head in 0..heads {
+            let col = head * d;
+            let hp = head * len * len..(head + 1) * len * len;
+            let p = &probs[hp.clone()];
+            // dP̃ = dC_h·V_hᵀ and dV_h = P̃ᵀ·dC_h.
+            let (dc_h, v_t) = (view(dc, col, width), view_t(vs, col, width));
+            gemm_strided(len, d, len, dc_h, v_t, 0.0, &mut dp, len);
+            let p_t = transposed(&dropped[hp.clone()], len);
+            gemm_strided(len, len, d, p_t, dc_h, 0.0, &mut dv_s[col..], width);
+            // Through dropout (P̃ = P ⊙ mask) and softmax.
+            if let Some(m) = mask {
+                dp.iter_mut().zip(&m[hp]).for_each(|(g, m)| *g *= m);
+            }
+            for (p_row, g_row) in p.chunks_exact(len).zip(dp.chunks_exact_mut(len)) {
+                softmax_backward(p_row, g_row);
+                g_row.iter_mut().for_each(|g| *g *= scale);
+            }
+            // dQ_h = dS·K_h, dK_h = dSᵀ·Q_h.
+            gemm_strided(
+                len,
+                len,
+                d,
+                StridedRef::row_major(&dp, len),
+                view(ks, col, width),
+                0.0,
+                &mut dq_s[col..],
+                width,
+            );
+            gemm_strided(
+                len,
+                len,
+                d,
+                transposed(&dp, len),
+                view(qs, col, width),
+                0.0,
+                &mut dk_s[col..],
+                width,
+            );
+        }
     }
 
     fn embed_backward(

@@ -12,12 +12,15 @@ use crossbar::rng::{Purpose, StreamKey};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 
-use crate::glue::evaluate::{length_buckets, predictions, score};
+use crate::glue::evaluate::{predictions, score};
 use crate::glue::{Example, Gold, Metric, Task};
 use crate::model::{BertConfig, Matrix, PackedBatch};
 use crate::tokenize::Encoded;
 
+use crate::hardware::HardwareConfig;
+
 use super::bert::{loss, Dropout, Targets, TrainBert};
+use super::hardware_aware::{AnalogTraining, HardwareAware};
 use super::optimizer::{clip_global_norm, learning_rate, AdamW, AdamWConfig};
 use super::params::{BertIndex, Params};
 
@@ -71,6 +74,8 @@ pub struct Finetuner {
     options: FinetuneOptions,
     step: usize,
     total_steps: usize,
+    /// The chip of hardware-aware training (`None`: digital training).
+    chip: Option<HardwareAware>,
 }
 
 impl Finetuner {
@@ -100,15 +105,33 @@ impl Finetuner {
             options,
             step: 0,
             total_steps,
+            chip: None,
         }
     }
 
-    fn model(&self) -> TrainBert<'_> {
+    /// Trains against `hardware` from now on (hardware-aware fine-tuning); returns what it
+    /// does to each analog linear (measured noise included).
+    pub fn use_hardware(&mut self, hardware: &HardwareConfig) -> anyhow::Result<&[AnalogTraining]> {
+        let chip = HardwareAware::new(hardware, &self.params, &self.index, self.options.seed)?;
+        Ok(&self.chip.insert(chip).linears)
+    }
+
+    /// Calibrates the chip's input and output ranges on `examples` (train examples,
+    /// noise-free weights); a no-op for digital training.
+    pub fn calibrate(&self, examples: &[Encoded]) {
+        let Some(chip) = &self.chip else {
+            return;
+        };
+        let step = chip.calibration_step(&self.params);
         TrainBert {
-            params: &self.params,
-            index: &self.index,
-            config: &self.config,
+            chip: Some(&step),
+            ..self.model()
         }
+        .logits(examples);
+    }
+
+    fn model(&self) -> TrainBert<'_> {
+        TrainBert::new(&self.params, &self.index, &self.config)
     }
 
     /// The example order of epoch `epoch`.
@@ -133,11 +156,14 @@ impl Finetuner {
         let optimizer = &self.optimizer;
         let trained = |i| optimizer.is_trained(i);
         self.grads.fill_zero(trained);
+        let chip = self
+            .chip
+            .as_ref()
+            .map(|c| c.perturb(&self.params, self.step as u64));
         // The model borrows the parameters while the gradients are written.
         let model = TrainBert {
-            params: &self.params,
-            index: &self.index,
-            config: &self.config,
+            chip: chip.as_ref(),
+            ..TrainBert::new(&self.params, &self.index, &self.config)
         };
         let forward = model.forward(&batch, Some(dropout));
         let (value, d_logits) = loss(&forward.logits, &targets);
@@ -147,6 +173,9 @@ impl Finetuner {
         let warmup = (self.options.warmup * self.total_steps as f32).round() as usize;
         let lr = learning_rate(self.options.lr, self.step, warmup, self.total_steps);
         self.optimizer.step(&mut self.params, &self.grads, lr);
+        if let Some(chip) = &self.chip {
+            chip.clip_weights(&mut self.params);
+        }
         self.step += 1;
         value
     }
@@ -161,6 +190,11 @@ impl Finetuner {
     ) -> Vec<EpochReport> {
         let mut reports = Vec::new();
         for epoch in 0..self.options.epochs {
+            if let Some(chip) = &self.chip {
+                self.calibrate(
+                    &train.encoded[..chip.calibration_examples.min(train.encoded.len())],
+                );
+            }
             let bar = progress_bar(train.encoded.len(), epoch, self.options.epochs);
             let start = Instant::now();
             let (mut sum, mut steps) = (0.0, 0usize);
@@ -192,20 +226,7 @@ impl Finetuner {
 
     /// Logits of every example (no dropout), in input order.
     pub fn logits(&self, encoded: &[Encoded]) -> Matrix {
-        let model = self.model();
-        let labels = self.params.tensors[self.index.classifier.bias].value.len();
-        let mut logits = Matrix::zeros(encoded.len(), labels);
-        for bucket in length_buckets(encoded, 64) {
-            let mut batch = PackedBatch::default();
-            for &i in &bucket {
-                batch.push(&encoded[i].input_ids, &encoded[i].token_type_ids);
-            }
-            let out = model.forward(&batch, None).logits;
-            for (row, &i) in bucket.iter().enumerate() {
-                logits.row_mut(i).copy_from_slice(out.row(row));
-            }
-        }
-        logits
+        self.model().logits(encoded)
     }
 }
 
@@ -219,26 +240,8 @@ fn batch_of(data: &Dataset<'_>, rows: &[usize]) -> (PackedBatch, Targets) {
             &data.encoded[i].token_type_ids,
         );
     }
-    let golds = rows.iter().map(|&i| data.examples[i].gold);
-    let targets = match data.examples[rows[0]].gold {
-        Gold::Class(_) => Targets::Classes(
-            golds
-                .map(|g| match g {
-                    Gold::Class(c) => c,
-                    Gold::Score(_) => unreachable!("a split holds one kind of label"),
-                })
-                .collect(),
-        ),
-        Gold::Score(_) => Targets::Scores(
-            golds
-                .map(|g| match g {
-                    Gold::Score(s) => s,
-                    Gold::Class(_) => unreachable!("a split holds one kind of label"),
-                })
-                .collect(),
-        ),
-    };
-    (batch, targets)
+    let golds: Vec<Gold> = rows.iter().map(|&i| data.examples[i].gold).collect();
+    (batch, Targets::from_golds(&golds))
 }
 
 fn progress_bar(sentences: usize, epoch: usize, epochs: usize) -> ProgressBar {

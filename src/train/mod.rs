@@ -6,9 +6,13 @@
 //!   on fixed blocks so results do not depend on the thread count.
 //! - [`bert`]: the forward pass with its tape, the loss, the backward pass.
 //! - [`optimizer`]: AdamW with linear warm-up and decay, gradient clipping.
+//! - [`hardware_aware`]: the chip's weight noise, drop-out and converters in the forward
+//!   pass (`crossbert finetune --preset/--hardware`).
+//! - [`finetune`]: the training loop.
 
 pub mod bert;
 pub mod finetune;
+pub mod hardware_aware;
 pub mod kernels;
 pub mod optimizer;
 pub mod params;

@@ -1,0 +1,570 @@
+//! Hardware-aware fine-tuning: the chip's non-idealities in the forward pass of training, so
+//! that the weights learn to tolerate them (aihwkit's noise-injection training, with the
+//! noise measured on crossbert's device model rather than chosen).
+//!
+//! Every linear that the hardware description runs on crossbars gets, in each step:
+//! 1. **weight noise**: W̃_ok = W_ok + sqrt(σ_a²·max_k|W_ok|² + σ_p²·W_ok²)·ε, ε ~ N(0, 1)
+//!    drawn from (seed, tensor, row block, step): an additive part relative to the output's
+//!    largest weight and a part proportional to the weight, both measured by programming the
+//!    matrix once on a chip instance (see [`crate::hardware::training`]) or given;
+//! 2. **stuck-at drop-out**: each weight zeroed with the probability that one of its cells
+//!    is stuck;
+//! 3. **input quantization** at the DAC precision, over the hardware's input scale;
+//! 4. optionally, **output quantization and clipping** over the calibrated range of the
+//!    linear's output (before its digital bias); off by default, see
+//!    [`crate::hardware::training`] for why.
+//!
+//! The backward pass differentiates the noisy forward pass: the input gradient flows through
+//! W̃, the quantizers and clipping pass gradients unchanged (straight-through), and the
+//! weight gradient is applied to the noise-free W. Ranges are calibrated on the
+//! `[calibration]` train examples at the start of every epoch, noise-free and unquantized.
+//! Optionally each output's weights are clipped to ±k standard deviations after every step.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::Context;
+use crossbar::device::StuckAtFaults;
+use crossbar::rng::{Purpose, StreamKey};
+use mapping::quantize::{max_code, quantize, scale_for};
+use mapping::{Encoding, InputScale, MappedMatrix, MappingConfig};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::hardware::{HardwareConfig, LinearKind, LinearName};
+use crate::model::Matrix;
+
+use super::kernels::linear_forward;
+use super::params::{BertIndex, LinearIndex, Params};
+
+/// Output rows per random stream of the weight noise (fixed, so that the draws do not
+/// depend on the thread count).
+const ROW_BLOCK: usize = 64;
+
+/// What hardware-aware training does to one analog linear.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalogTraining {
+    /// `<layer>.<kind>`, as hardware descriptions name it.
+    pub name: String,
+    /// σ_a of the additive weight noise, relative to each output's max|w|.
+    pub weight_noise: f64,
+    /// σ_p of the weight noise proportional to the weight.
+    pub weight_noise_proportional: f64,
+    /// The read-back error measured on the device model (`None` when both parts are given).
+    pub measured: Option<MeasuredNoise>,
+    /// Factor on both parts in every step.
+    pub noise_scale: f64,
+    pub stuck_at_dropout: f32,
+    /// Input and output quantization bits (0: off).
+    pub input_bits: u8,
+    pub output_bits: u8,
+    #[serde(skip)]
+    linear: LinearIndex,
+}
+
+/// The chip as training sees it: one [`AnalogTraining`] per analog linear, the shared
+/// choices, and the calibrated ranges.
+pub struct HardwareAware {
+    pub linears: Vec<AnalogTraining>,
+    /// Position in `linears` of the linear whose weight is tensor i.
+    by_weight: Vec<Option<usize>>,
+    calibrated_inputs: bool,
+    clip_outputs: bool,
+    weight_clip_sigmas: Option<f32>,
+    /// Train examples the ranges are calibrated on (`[calibration] examples`).
+    pub calibration_examples: usize,
+    seed: u64,
+    /// Per linear, the calibrated max|x| and max|y| as `f32` bits (non-negative floats
+    /// order as their bits, so `fetch_max` is a float max; any thread order gives the same).
+    ranges: Vec<[AtomicU32; 2]>,
+}
+
+impl HardwareAware {
+    /// The training view of `hardware` for the model in `params`, noise drawn from `seed`;
+    /// measures the weight noise of every analog linear (unless given) on a chip instance
+    /// derived from `seed`.
+    pub fn new(
+        hardware: &HardwareConfig,
+        params: &Params,
+        index: &BertIndex,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
+        hardware.validate().context("hardware description")?;
+        let t = &hardware.training;
+        let chip_seed = measurement_chip(seed);
+        let mut linears = Vec::new();
+        for (name, linear) in named_linears(index) {
+            if !hardware.is_analog(&name) {
+                continue;
+            }
+            let measured = match (t.weight_noise, t.weight_noise_proportional) {
+                (Some(_), Some(_)) => None,
+                _ => Some(measure_weight_noise(
+                    hardware, &name, params, linear, chip_seed,
+                )?),
+            };
+            let fit = measured.unwrap_or_default();
+            let device = hardware.device_for(&name);
+            let dropout = t
+                .stuck_at_dropout
+                .unwrap_or_else(|| stuck_weight_probability(&device.stuck_at, &hardware.mapping));
+            linears.push(AnalogTraining {
+                name: name.to_string(),
+                weight_noise: t.weight_noise.unwrap_or(fit.additive),
+                weight_noise_proportional: t.weight_noise_proportional.unwrap_or(fit.proportional),
+                measured,
+                noise_scale: t.noise_scale.unwrap_or(1.0),
+                stuck_at_dropout: dropout as f32,
+                input_bits: t.input_bits.unwrap_or(hardware.mapping.input_bits),
+                output_bits: t.output_bits.unwrap_or(0),
+                linear,
+            });
+        }
+        let mut by_weight = vec![None; params.len()];
+        for (k, l) in linears.iter().enumerate() {
+            by_weight[l.linear.weight] = Some(k);
+        }
+        let ranges = linears.iter().map(|_| Default::default()).collect();
+        Ok(Self {
+            by_weight,
+            calibrated_inputs: hardware.mapping.input_scale == InputScale::Calibrated,
+            clip_outputs: t.clip_outputs.unwrap_or(false),
+            weight_clip_sigmas: t.weight_clip_sigmas.map(|k| k as f32),
+            calibration_examples: hardware.calibration.examples,
+            seed,
+            ranges,
+            linears,
+        })
+    }
+
+    /// The chip of training step `step`: every analog weight with its noise and drop-out.
+    pub fn perturb(&self, params: &Params, step: u64) -> ChipStep<'_> {
+        let weights = self
+            .linears
+            .iter()
+            .map(|l| self.noisy_weight(l, params.get(l.linear.weight), step))
+            .collect();
+        ChipStep {
+            chip: self,
+            weights,
+            calibrating: false,
+        }
+    }
+
+    /// The noise-free chip that records ranges (see [`super::finetune::Finetuner::calibrate`]).
+    pub fn calibration_step(&self, params: &Params) -> ChipStep<'_> {
+        for r in self.ranges.iter().flatten() {
+            r.store(0, Ordering::Relaxed);
+        }
+        let weights = self
+            .linears
+            .iter()
+            .map(|l| params.get(l.linear.weight).to_vec())
+            .collect();
+        ChipStep {
+            chip: self,
+            weights,
+            calibrating: true,
+        }
+    }
+
+    /// The calibrated (max|x|, max|y|) of each analog linear.
+    pub fn ranges(&self) -> Vec<(f32, f32)> {
+        self.ranges
+            .iter()
+            .map(|[x, y]| (load(x), load(y)))
+            .collect()
+    }
+
+    fn noisy_weight(&self, l: &AnalogTraining, w: &[f32], step: u64) -> Vec<f32> {
+        let inputs = l.linear.in_features;
+        let mut noisy = w.to_vec();
+        let variance = |sigma: f64| (sigma * l.noise_scale).powi(2) as f32;
+        let (additive, proportional) = (
+            variance(l.weight_noise),
+            variance(l.weight_noise_proportional),
+        );
+        let drop = l.stuck_at_dropout;
+        if additive == 0.0 && proportional == 0.0 && drop == 0.0 {
+            return noisy;
+        }
+        noisy
+            .par_chunks_mut(ROW_BLOCK * inputs)
+            .enumerate()
+            .for_each(|(block, rows)| {
+                let mut rng = StreamKey::new(
+                    self.seed,
+                    l.linear.weight as u32,
+                    block as u32,
+                    Purpose::TrainingNoise,
+                )
+                .with_index(step)
+                .rng();
+                for row in rows.chunks_exact_mut(inputs) {
+                    let floor = additive * max_abs(row).powi(2);
+                    for v in row.iter_mut() {
+                        let std = (floor + proportional * *v * *v).sqrt();
+                        if drop > 0.0 && rng.random::<f32>() < drop {
+                            *v = 0.0;
+                        }
+                        *v += std * rng.sample::<f32, _>(StandardNormal);
+                    }
+                }
+            });
+        noisy
+    }
+
+    /// Clips each analog output's weights to ±k standard deviations of that output's
+    /// weights (no-op without `weight_clip_sigmas`).
+    pub fn clip_weights(&self, params: &mut Params) {
+        let Some(k) = self.weight_clip_sigmas else {
+            return;
+        };
+        for l in &self.linears {
+            let inputs = l.linear.in_features;
+            params
+                .get_mut(l.linear.weight)
+                .par_chunks_mut(inputs)
+                .for_each(|row| {
+                    let n = row.len() as f64;
+                    let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+                    let var = row
+                        .iter()
+                        .map(|&v| (f64::from(v) - mean).powi(2))
+                        .sum::<f64>()
+                        / n;
+                    let bound = k * var.sqrt() as f32;
+                    row.iter_mut().for_each(|v| *v = v.clamp(-bound, bound));
+                });
+        }
+    }
+}
+
+fn load(bits: &AtomicU32) -> f32 {
+    f32::from_bits(bits.load(Ordering::Relaxed))
+}
+
+fn max_abs(values: &[f32]) -> f32 {
+    values.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+/// The chip instance the weight noise is measured on: derived from the training seed, and
+/// unlikely to be one of the instances an evaluation draws (0, 1, 2, …).
+fn measurement_chip(seed: u64) -> u64 {
+    StreamKey::new(seed, 0, 0, Purpose::TrainingNoise)
+        .rng()
+        .random::<u64>()
+}
+
+/// Every linear of the encoder and head with its hardware name.
+fn named_linears(index: &BertIndex) -> Vec<(LinearName, LinearIndex)> {
+    let mut all = Vec::new();
+    for (l, layer) in index.layers.iter().enumerate() {
+        let kinds = [
+            (LinearKind::Query, layer.query),
+            (LinearKind::Key, layer.key),
+            (LinearKind::Value, layer.value),
+            (LinearKind::AttentionOutput, layer.attention_output),
+            (LinearKind::Intermediate, layer.intermediate),
+            (LinearKind::Output, layer.output),
+        ];
+        all.extend(kinds.map(|(kind, ix)| (LinearName::encoder(l, kind), ix)));
+    }
+    all.push((LinearName::head(LinearKind::Pooler), index.pooler));
+    all.push((LinearName::head(LinearKind::Classifier), index.classifier));
+    all
+}
+
+/// How far a programmed matrix reads back from its weights, relative to each output's
+/// max|w|: e = (read-back − w) / max|w|, u = |w| / max|w|.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct MeasuredNoise {
+    /// RMS of e over every weight.
+    pub rms: f64,
+    /// σ_a and σ_p of the least-squares fit E(e² | u) = σ_a² + σ_p²·u² (both ≥ 0): the
+    /// additive part (rounding, absolute conductance noise) and the part that grows with
+    /// the weight (noise relative to the conductance).
+    pub additive: f64,
+    pub proportional: f64,
+}
+
+impl MeasuredNoise {
+    /// The fit over (u², e²) pairs: least squares weighted by 1/Var(e²) ∝ 1/σ(u)⁴ (for
+    /// Gaussian errors), iterated from the unweighted fit. Unweighted, the few largest
+    /// weights, whose error levels off once their top slice is full, would set the slope.
+    fn fit(points: &[(f64, f64)]) -> Self {
+        let rms = (points.iter().map(|p| p.1).sum::<f64>() / points.len().max(1) as f64).sqrt();
+        let mut fit = weighted_line(points, |_| 1.0);
+        for _ in 0..4 {
+            let (a2, b2) = fit;
+            let floor = 1e-6 * rms * rms; // keeps the weights finite for exact read-backs
+            fit = weighted_line(points, |x| 1.0 / (a2 + b2 * x + floor).powi(2));
+        }
+        Self {
+            rms,
+            additive: fit.0.sqrt(),
+            proportional: fit.1.sqrt(),
+        }
+    }
+}
+
+/// (intercept, slope) ≥ 0 of the weighted least-squares line through (x, y) pairs.
+fn weighted_line(points: &[(f64, f64)], weight: impl Fn(f64) -> f64) -> (f64, f64) {
+    let (mut sw, mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &(x, y) in points {
+        let w = weight(x);
+        sw += w;
+        sx += w * x;
+        sy += w * y;
+        sxx += w * x * x;
+        sxy += w * x * y;
+    }
+    if sw == 0.0 {
+        return (0.0, 0.0);
+    }
+    let (mx, my) = (sx / sw, sy / sw);
+    let var = sxx / sw - mx * mx;
+    let slope = if var > 0.0 {
+        (sxy / sw - mx * my) / var
+    } else {
+        0.0
+    };
+    if slope <= 0.0 {
+        (my.max(0.0), 0.0)
+    } else if my - slope * mx < 0.0 {
+        (0.0, sxy / sxx) // through the origin
+    } else {
+        (my - slope * mx, slope)
+    }
+}
+
+/// The read-back error of `linear` programmed once on chip instance `chip_seed` and read
+/// through ideal converters (one one-hot input per row).
+fn measure_weight_noise(
+    hardware: &HardwareConfig,
+    name: &LinearName,
+    params: &Params,
+    linear: LinearIndex,
+    chip_seed: u64,
+) -> anyhow::Result<MeasuredNoise> {
+    let (outputs, inputs) = (linear.out_features, linear.in_features);
+    let w = params.get(linear.weight);
+    let mut mapping = hardware.mapping.clone();
+    mapping.adc.ideal = true;
+    mapping.input_scale = InputScale::Dynamic;
+    let mut device = hardware.device_for(name).clone();
+    device.stuck_at = StuckAtFaults::default();
+    let matrix = MappedMatrix::program(
+        w,
+        outputs,
+        inputs,
+        &mapping,
+        &device,
+        chip_seed,
+        name.matrix_id(),
+    )
+    .with_context(|| format!("programming {name} to measure its weight noise"))?;
+    let mut eye = vec![0.0f32; inputs * inputs];
+    eye.iter_mut().step_by(inputs + 1).for_each(|v| *v = 1.0);
+    let (read, _) = matrix
+        .forward(&eye, inputs, &mapping::read_ids(0, inputs))
+        .with_context(|| format!("reading {name} back to measure its weight noise"))?;
+    // read[k·outputs + o] is the weight from input k to output o.
+    let mut points = Vec::with_capacity(w.len());
+    for (o, row) in w.chunks_exact(inputs).enumerate() {
+        let m = f64::from(max_abs(row));
+        if m == 0.0 {
+            continue;
+        }
+        for (k, &v) in row.iter().enumerate() {
+            let e = f64::from(read[k * outputs + o] - v) / m;
+            points.push(((f64::from(v) / m).powi(2), e * e));
+        }
+    }
+    Ok(MeasuredNoise::fit(&points))
+}
+
+/// Probability that a weight has at least one stuck cell (independent cells).
+fn stuck_weight_probability(faults: &StuckAtFaults, mapping: &MappingConfig) -> f64 {
+    let rate = faults.rate_g_max + faults.rate_g_min;
+    if rate == 0.0 {
+        return 0.0;
+    }
+    let pair = if mapping.encoding == Encoding::Differential {
+        2
+    } else {
+        1
+    };
+    let cells = (mapping.slices() * pair) as i32;
+    1.0 - (1.0 - rate).powi(cells)
+}
+
+/// The analog weights and quantizers of one training step (or of a calibration pass).
+pub struct ChipStep<'a> {
+    chip: &'a HardwareAware,
+    /// The weight each analog linear computes with, in `chip.linears` order.
+    weights: Vec<Vec<f32>>,
+    calibrating: bool,
+}
+
+impl ChipStep<'_> {
+    /// The weight tensor `i` computes with in this step, if it is analog.
+    pub fn weight(&self, i: usize) -> Option<&[f32]> {
+        self.chip
+            .by_weight
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|k| self.weights[k].as_slice())
+    }
+
+    /// y = Q_out(Q_in(x)·W̃ᵀ) + b for the analog linear whose weight is tensor `weight`.
+    pub fn linear(&self, weight: usize, x: &Matrix, bias: &[f32]) -> Option<Matrix> {
+        let k = self.chip.by_weight.get(weight).copied().flatten()?;
+        let l = &self.chip.linears[k];
+        let [x_range, y_range] = &self.chip.ranges[k];
+        let w = &self.weights[k];
+        if self.calibrating {
+            x_range.fetch_max(max_abs(x.as_slice()).to_bits(), Ordering::Relaxed);
+            let y = without_bias(x, w, bias, |y| {
+                y_range.fetch_max(max_abs(y.as_slice()).to_bits(), Ordering::Relaxed);
+            });
+            return Some(y);
+        }
+        // Before any calibration the range is 0: each token's own range stands in.
+        let fixed_input = Some(load(x_range)).filter(|&r| self.chip.calibrated_inputs && r > 0.0);
+        let xq = quantize_inputs(x, l.input_bits, fixed_input);
+        let x = xq.as_ref().unwrap_or(x);
+        if l.output_bits == 0 && !self.chip.clip_outputs {
+            // Nothing acts between the product and the bias: the digital kernel as it is.
+            return Some(linear_forward(x, w, bias));
+        }
+        let range = load(y_range);
+        Some(without_bias(x, w, bias, |y| {
+            quantize_outputs(y, l.output_bits, self.chip.clip_outputs, range)
+        }))
+    }
+}
+
+/// x·Wᵀ, then `convert` (what the ADC does to the analog product), then the digital bias.
+fn without_bias(x: &Matrix, w: &[f32], bias: &[f32], convert: impl FnOnce(&mut Matrix)) -> Matrix {
+    let mut y = linear_forward(x, w, &vec![0.0; bias.len()]);
+    convert(&mut y);
+    for row in y.as_mut_slice().chunks_exact_mut(bias.len()) {
+        row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+    }
+    y
+}
+
+/// Inputs at `bits` over a fixed range (clipped), or each token's own max|x|; `None` when
+/// quantization is off.
+fn quantize_inputs(x: &Matrix, bits: u8, fixed_range: Option<f32>) -> Option<Matrix> {
+    if bits == 0 {
+        return None;
+    }
+    let code = max_code(bits);
+    let mut q = x.clone();
+    let width = x.cols();
+    q.as_mut_slice().par_chunks_mut(width).for_each(|row| {
+        let scale = scale_for(fixed_range.unwrap_or_else(|| max_abs(row)), bits);
+        row.iter_mut()
+            .for_each(|v| *v = quantize(*v, scale, code) as f32 * scale);
+    });
+    Some(q)
+}
+
+/// Outputs quantized at `bits` over ±range and clipped to it (each step optional).
+fn quantize_outputs(y: &mut Matrix, bits: u8, clip: bool, range: f32) {
+    if range <= 0.0 {
+        return; // never calibrated, or an all-zero output: nothing to convert against
+    }
+    let values = y.as_mut_slice();
+    if bits > 0 {
+        let scale = scale_for(range, bits);
+        // quantize() clips the code to ±code, ±range for the ADC's largest code.
+        let code = if clip { max_code(bits) } else { i32::MAX };
+        values
+            .par_iter_mut()
+            .for_each(|v| *v = quantize(*v, scale, code) as f32 * scale);
+    } else if clip {
+        values
+            .par_iter_mut()
+            .for_each(|v| *v = v.clamp(-range, range));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(rows: usize, values: &[f32]) -> Matrix {
+        Matrix::from_vec(rows, values.len() / rows, values.to_vec())
+    }
+
+    fn assert_close(got: &[f32], want: &[f32]) {
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn inputs_quantize_per_token_or_over_the_calibrated_range() {
+        let x = matrix(2, &[1.0, -0.26, 0.1, 0.5]);
+        // 3 bits: codes ±3; token 0 step 1/3, token 1 step 0.5/3.
+        let q = quantize_inputs(&x, 3, None).unwrap();
+        assert_close(q.as_slice(), &[1.0, -1.0 / 3.0, 0.5 / 3.0, 0.5]);
+        // A calibrated range of 0.3: step 0.1 for every token, 1.0 and 0.5 clip.
+        let q = quantize_inputs(&x, 3, Some(0.3)).unwrap();
+        assert_close(q.as_slice(), &[0.3, -0.3, 0.1, 0.3]);
+        assert!(quantize_inputs(&x, 0, None).is_none());
+    }
+
+    #[test]
+    fn outputs_quantize_and_clip_to_the_calibrated_range() {
+        let values = [2.0, -0.95, 0.26, 0.0];
+        // 3 bits over ±0.9: step 0.3; 2.0 and −0.95 clip.
+        let mut y = matrix(1, &values);
+        quantize_outputs(&mut y, 3, true, 0.9);
+        assert_close(y.as_slice(), &[0.9, -0.9, 0.3, 0.0]);
+        // Unclipped, the step stays and large values keep their codes.
+        let mut y = matrix(1, &values);
+        quantize_outputs(&mut y, 3, false, 0.9);
+        assert_close(y.as_slice(), &[2.1, -0.9, 0.3, 0.0]);
+        // Clipping alone.
+        let mut y = matrix(1, &values);
+        quantize_outputs(&mut y, 0, true, 0.9);
+        assert_close(y.as_slice(), &[0.9, -0.9, 0.26, 0.0]);
+    }
+
+    #[test]
+    fn the_noise_fit_separates_the_additive_and_proportional_parts() {
+        // e² = 0.01² + 0.2²·u² exactly on a grid of u.
+        let points: Vec<(f64, f64)> = (0..=100)
+            .map(|i| {
+                let u2 = (i as f64 / 100.0).powi(2);
+                (u2, 0.01f64.powi(2) + 0.04 * u2)
+            })
+            .collect();
+        let fit = MeasuredNoise::fit(&points);
+        assert!((fit.additive - 0.01).abs() < 1e-9, "{fit:?}");
+        assert!((fit.proportional - 0.2).abs() < 1e-9, "{fit:?}");
+        // Noise that falls with the weight is all additive.
+        let falling: Vec<(f64, f64)> = points.iter().map(|&(u2, e2)| (1.0 - u2, e2)).collect();
+        assert_eq!(MeasuredNoise::fit(&falling).proportional, 0.0);
+    }
+
+    #[test]
+    fn a_weight_with_a_stuck_cell_is_as_likely_as_its_cells_say() {
+        let mapping = MappingConfig::default(); // 8-bit differential weights on 2-bit cells
+        let faults = StuckAtFaults {
+            rate_g_max: 0.01,
+            ..StuckAtFaults::default()
+        };
+        // 4 slices × 2 columns = 8 cells.
+        let p = stuck_weight_probability(&faults, &mapping);
+        assert!((p - (1.0 - 0.99f64.powi(8))).abs() < 1e-12, "{p}");
+        let none = StuckAtFaults::default();
+        assert_eq!(stuck_weight_probability(&none, &mapping), 0.0);
+    }
+}

@@ -1,0 +1,308 @@
+//! Hardware-aware fine-tuning (`crossbert finetune --preset/--hardware`): the measured
+//! weight noise against its analytic value, the injected noise's statistics, the
+//! straight-through gradient, and the command end to end (a noise-free chip trains exactly
+//! as digital training does; one seed gives the same checkpoint with 1 and 2 threads).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use crossbert::hardware::HardwareConfig;
+use crossbert::model::{BertConfig, Checkpoint, PackedBatch};
+use crossbert::train::hardware_aware::{HardwareAware, MeasuredNoise};
+use crossbert::train::{loss, BertIndex, Params, Targets, TrainBert};
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+/// The tiny random checkpoint of the gradient fixtures (2 layers, hidden 32, FFN 64).
+fn tiny() -> (BertConfig, Params, BertIndex) {
+    let dir = fixture("gradients/tiny-gelu");
+    let config = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    let weights = Checkpoint::open(&dir).unwrap();
+    let (params, _) = Params::load(&weights, &config, 2, true, 0).unwrap();
+    let index = BertIndex::new(&params, &config);
+    (config, params, index)
+}
+
+fn hardware(text: &str) -> HardwareConfig {
+    HardwareConfig::from_toml_str(text, "test.toml").unwrap()
+}
+
+/// With ideal devices, what the read-back differs by is the 8-bit weight quantization of
+/// isaac-32nm: a rounding error uniform over one step max|w|/127, so an RMS of
+/// 1/(127·√12) = 0.00227 of max|w| (the max itself is exact, so slightly less). Tolerance
+/// ±12 % (1,024–2,048 weights per matrix). The ideal preset (24-bit weights) reads back
+/// the weights to float rounding. Relative programming variation is noise that grows with
+/// the weight: its fitted proportional part triples from 10 % to 30 % (±0.5).
+#[test]
+fn measured_weight_noise_matches_the_weight_quantization_and_grows_with_variation() {
+    let (_, params, index) = tiny();
+    let noise = |text: &str| -> Vec<MeasuredNoise> {
+        let chip = HardwareAware::new(&hardware(text), &params, &index, 0).unwrap();
+        assert_eq!(
+            chip.linears.len(),
+            12,
+            "six analog linears in each of 2 layers"
+        );
+        chip.linears.iter().map(|l| l.measured.unwrap()).collect()
+    };
+    let quantization = 1.0 / (127.0 * 12f64.sqrt());
+    for (l, m) in noise("preset = \"isaac-32nm\"").into_iter().enumerate() {
+        let ratio = m.rms / quantization;
+        assert!(
+            (0.88..=1.12).contains(&ratio),
+            "linear {l}: {m:?} = {ratio} × 1/(127√12)"
+        );
+    }
+    for m in noise("preset = \"ideal\"") {
+        assert!(m.rms < 1e-6, "ideal hardware reads back {m:?}");
+    }
+    let proportional = |s: f64| {
+        let text = format!(
+            "preset = \"isaac-32nm\"\n[device]\nprogramming = {{ model = \"relative\", sigma = {s} }}"
+        );
+        noise(&text).iter().map(|m| m.proportional).sum::<f64>() / 12.0
+    };
+    let (ten, thirty) = (proportional(0.1), proportional(0.3));
+    eprintln!("mean proportional weight noise: 10 % variation {ten:.4}, 30 % {thirty:.4}");
+    let ratio = thirty / ten;
+    assert!((2.5..=3.5).contains(&ratio), "30 % vs 10 %: {ratio}");
+}
+
+/// Additive noise alone: (W̃ − W) / max|w| of the output over every analog weight has mean
+/// 0 and standard deviation σ_a = 0.05; proportional noise alone: (W̃ − W) / W has standard
+/// deviation σ_p = 0.2 (tolerance 3 %, about 18,000 weights, seed 7, step 3). The same step
+/// draws the same noise, the next one other noise. Drop-out alone (p = 0.1) zeroes a
+/// fraction p (± 4 standard errors).
+#[test]
+fn injected_noise_and_dropout_have_the_configured_statistics() {
+    let (_, params, index) = tiny();
+    // (mean, std, count) of the noise over every analog weight, divided by `unit(w, max)`.
+    let statistics = |text: &str, unit: fn(f64, f64) -> f64| {
+        let chip = HardwareAware::new(&hardware(text), &params, &index, 7).unwrap();
+        let step = chip.perturb(&params, 3);
+        let (mut sum, mut squares, mut n) = (0.0f64, 0.0f64, 0usize);
+        for i in 0..params.len() {
+            let Some(noisy) = step.weight(i) else {
+                continue;
+            };
+            let inputs = params.tensors[i].shape[1];
+            for (row, noisy_row) in params.get(i).chunks(inputs).zip(noisy.chunks(inputs)) {
+                let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+                for (w, v) in row.iter().zip(noisy_row) {
+                    let e = (*v as f64 - *w as f64) / unit(*w as f64, max);
+                    sum += e;
+                    squares += e * e;
+                    n += 1;
+                }
+            }
+        }
+        let mean = sum / n as f64;
+        (mean, (squares / n as f64 - mean * mean).sqrt(), n)
+    };
+    let additive = "preset = \"isaac-32nm\"\n[training]\nweight_noise = 0.05\n\
+                    weight_noise_proportional = 0.0\n";
+    let (mean, std, n) = statistics(additive, |_, max| max);
+    eprintln!("{n} weights: additive noise mean {mean:.5}, std {std:.5} (σ_a 0.05)");
+    assert!(mean.abs() < 4.0 * 0.05 / (n as f64).sqrt(), "mean {mean}");
+    assert!((std / 0.05 - 1.0).abs() < 0.03, "std {std}");
+    let proportional = "preset = \"isaac-32nm\"\n[training]\nweight_noise = 0.0\n\
+                        weight_noise_proportional = 0.2\n";
+    let (_, std, _) = statistics(proportional, |w, _| w);
+    eprintln!("proportional noise std {std:.5} (σ_p 0.2)");
+    assert!((std / 0.2 - 1.0).abs() < 0.03, "std {std}");
+
+    let chip = HardwareAware::new(&hardware(additive), &params, &index, 7).unwrap();
+    let step = chip.perturb(&params, 3);
+    let first = params
+        .index("bert.encoder.layer.0.attention.self.query.weight")
+        .unwrap();
+    let again = chip.perturb(&params, 3);
+    assert_eq!(
+        step.weight(first),
+        again.weight(first),
+        "same step, same noise"
+    );
+    assert_ne!(step.weight(first), chip.perturb(&params, 4).weight(first));
+
+    let text = "preset = \"isaac-32nm\"\n[training]\nweight_noise = 0.0\n\
+                weight_noise_proportional = 0.0\nstuck_at_dropout = 0.1\n";
+    let chip = HardwareAware::new(&hardware(text), &params, &index, 7).unwrap();
+    let step = chip.perturb(&params, 0);
+    let (mut zeros, mut n) = (0usize, 0usize);
+    for i in 0..params.len() {
+        if let Some(w) = step.weight(i) {
+            zeros += w.iter().filter(|&&v| v == 0.0).count();
+            n += w.len();
+        }
+    }
+    let fraction = zeros as f64 / n as f64;
+    let se = (0.1 * 0.9 / n as f64).sqrt();
+    assert!((fraction - 0.1).abs() < 4.0 * se, "{zeros} of {n} zeroed");
+}
+
+/// Straight-through: without quantizers, a noisy step's gradients are exactly those of the
+/// digital model whose weights are the noisy ones (the input gradient flows through W̃, and
+/// dW = dYᵀ·X is what the noise-free W receives). Relative tolerance 1e-6 per tensor.
+#[test]
+fn the_noisy_step_differentiates_the_noisy_weights() {
+    let (config, params, index) = tiny();
+    let text = "preset = \"isaac-32nm\"\n[training]\nweight_noise = 0.1\nweight_noise_proportional = 0.1\ninput_bits = 0\n\
+                output_bits = 0\nclip_outputs = false\n";
+    let chip = HardwareAware::new(&hardware(text), &params, &index, 5).unwrap();
+    let step = chip.perturb(&params, 2);
+    let mut noisy = params.clone();
+    for i in 0..params.len() {
+        if let Some(w) = step.weight(i) {
+            noisy.get_mut(i).copy_from_slice(w);
+        }
+    }
+    let mut batch = PackedBatch::default();
+    batch.push(&[2, 10, 11, 12, 3], &[0; 5]);
+    batch.push(&[2, 13, 14, 3], &[0; 4]);
+    let targets = Targets::Classes(vec![1, 0]);
+    let gradients = |model: TrainBert| {
+        let forward = model.forward(&batch, None);
+        let (_, d_logits) = loss(&forward.logits, &targets);
+        let mut grads = params.zeros_like();
+        model.backward(&forward.tape, &d_logits, &mut grads, true);
+        grads
+    };
+    let on_chip = gradients(TrainBert {
+        chip: Some(&step),
+        ..TrainBert::new(&params, &index, &config)
+    });
+    let digital = gradients(TrainBert::new(&noisy, &index, &config));
+    let clean = gradients(TrainBert::new(&params, &index, &config));
+    let distance = |a: &[f32], b: &[f32]| {
+        let d: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+            .sum();
+        let n: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+        (d / n.max(1e-30)).sqrt()
+    };
+    let mut moved = 0.0f64;
+    for (i, t) in on_chip.tensors.iter().enumerate() {
+        let error = distance(&t.value, digital.get(i));
+        assert!(error <= 1e-6, "{}: relative difference {error:e}", t.name);
+        moved = moved.max(distance(clean.get(i), digital.get(i)));
+    }
+    assert!(
+        moved > 1e-3,
+        "the noise must change the gradients ({moved:e})"
+    );
+}
+
+// ---- `crossbert finetune --hardware` end to end on the tiny checkpoints ----
+
+fn finetune(base: &str, task: &str, hardware: &Path, out: &Path, threads: &str) -> String {
+    common::stdout_of(
+        common::finetune_command(&format!("gradients/{base}"), task, out)
+            .arg("--hardware")
+            .arg(hardware)
+            .env("RAYON_NUM_THREADS", threads),
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A chip that injects nothing (ideal hardware, no noise, no quantizers) trains the same
+/// checkpoint, byte for byte, as digital training with the same seed.
+#[test]
+fn a_chip_without_effects_trains_exactly_as_digital_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = write(
+        dir.path(),
+        "quiet.toml",
+        "preset = \"ideal\"\n[training]\nweight_noise = 0.0\nweight_noise_proportional = 0.0\n\
+         input_bits = 0\noutput_bits = 0\n",
+    );
+    let (chip, digital) = (dir.path().join("chip"), dir.path().join("digital"));
+    finetune("tiny-gelu", "sst2", &quiet, &chip, "2");
+    common::stdout_of(&mut common::finetune_command(
+        "gradients/tiny-gelu",
+        "sst2",
+        &digital,
+    ));
+    let read = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(read(&chip) == read(&digital), "checkpoints differ");
+}
+
+/// Measured noise, input and output quantizers, clipping and drop-out on: the same bytes
+/// with 1 and 2 threads; `training.json` records what each analog linear was trained with.
+#[test]
+fn hardware_aware_finetune_is_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let hw = write(
+        dir.path(),
+        "varied.toml",
+        "preset = \"isaac-32nm\"\n[device]\nprogramming = { model = \"relative\", sigma = 0.3 }\n\
+         [training]\nstuck_at_dropout = 0.01\nweight_clip_sigmas = 3.0\noutput_bits = 8\n\
+         clip_outputs = true\n",
+    );
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let stdout = finetune("tiny-regression", "stsb", &hw, &one, "1");
+    assert!(
+        stdout.contains("hardware-aware training on isaac-32nm: 12 analog linears"),
+        "{stdout}"
+    );
+    finetune("tiny-regression", "stsb", &hw, &two, "2");
+    let read = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(
+        read(&one) == read(&two),
+        "checkpoints differ between 1 and 2 threads"
+    );
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(one.join("training.json")).unwrap()).unwrap();
+    let linears = log["hardware"]["linears"].as_array().unwrap();
+    assert_eq!(linears.len(), 12);
+    assert_eq!(linears[0]["name"], "0.query");
+    let rms = linears[0]["measured"]["rms"].as_f64().unwrap();
+    assert!(
+        rms > 0.01,
+        "30 % variation reads back with an RMS error of {rms}"
+    );
+    let proportional = linears[0]["weight_noise_proportional"].as_f64().unwrap();
+    assert!(proportional > 0.1, "{}", linears[0]);
+    assert_eq!(log["hardware"]["training"]["stuck_at_dropout"], 0.01);
+}
+
+#[test]
+fn finetune_rejects_unknown_presets_and_impossible_training_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "preset = \"isaac-32nm\"\n[training]\noutput_bits = 1\n",
+    );
+    let run = |flag: &str, value: &std::ffi::OsStr| {
+        let output =
+            common::finetune_command("gradients/tiny-gelu", "sst2", &dir.path().join("out"))
+                .arg(flag)
+                .arg(value)
+                .output()
+                .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = run("--preset", "isaac".as_ref());
+    assert!(
+        stderr.contains("unknown hardware preset \"isaac\""),
+        "{stderr}"
+    );
+    let stderr = run("--hardware", bad.as_os_str());
+    assert!(
+        stderr.contains("training.output_bits: expected 0 (off) or 2–24 bits, found 1"),
+        "{stderr}"
+    );
+}
