@@ -14,10 +14,9 @@ use rand::seq::SliceRandom;
 
 use crate::glue::evaluate::{predictions, score};
 use crate::glue::{Example, Gold, Metric, Task};
+use crate::hardware::HardwareConfig;
 use crate::model::{BertConfig, Matrix, PackedBatch};
 use crate::tokenize::Encoded;
-
-use crate::hardware::HardwareConfig;
 
 use super::bert::{loss, Dropout, Targets, TrainBert};
 use super::hardware_aware::{AnalogTraining, HardwareAware};
