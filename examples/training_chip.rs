@@ -43,14 +43,29 @@ fn main() -> anyhow::Result<()> {
     let labels = LabelMap::for_checkpoint(Task::Sst2, &config)?;
     let dev = glue::read_split(Path::new(data), Task::Sst2, Split::Dev, &labels)?;
     let mut train = glue::read_split(Path::new(data), Task::Sst2, Split::Train, &labels)?;
-    train.truncate(hw.calibration.examples);
+    train.truncate(2 * hw.calibration.examples); // calibration, then converter probe
     let (dev_encoded, calibration) = (
         tokenize_examples(&tokenizer, &dev)?,
         tokenize_examples(&tokenizer, &train)?,
     );
 
-    let chip = HardwareAware::new(&hw, &params, &index, 1)?;
-    let digital = TrainBert::new(&params, &index, &config);
+    let mut chip = HardwareAware::new(&hw, &params, &index, 1)?;
+    let n = calibration.len() / 2;
+    chip.measure_converters(
+        &TrainBert::new(&params, &index, &config),
+        &calibration[..n],
+        &calibration[n..],
+    )?;
+    for l in &chip.linears {
+        println!(
+            "{:<16} weight noise {:.4} + {:.4}·u, converter noise {:.4} + {:.4}·u",
+            l.name,
+            l.weight_noise,
+            l.weight_noise_proportional,
+            l.output_noise,
+            l.output_noise_proportional
+        );
+    }
     let accuracy = |step: Option<&ChipStep>| {
         let logits = TrainBert {
             chip: step,
@@ -64,12 +79,6 @@ fn main() -> anyhow::Result<()> {
         )[0]
         .1
     };
-    let calibrating = chip.calibration_step(&params);
-    TrainBert {
-        chip: Some(&calibrating),
-        ..digital
-    }
-    .logits(&calibration);
     let draws: Vec<f64> = (1000..1003)
         .map(|step| accuracy(Some(&chip.perturb(&params, step))))
         .collect();

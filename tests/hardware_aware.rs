@@ -1,5 +1,6 @@
 //! Hardware-aware fine-tuning (`crossbert finetune --preset/--hardware`): the measured
-//! weight noise against its analytic value, the injected noise's statistics, the
+//! weight noise against its analytic value, the measured converter noise against the ADC
+//! precision, the injected noises' statistics, the
 //! straight-through gradient, and the command end to end (a noise-free chip trains exactly
 //! as digital training does; one seed gives the same checkpoint with 1 and 2 threads).
 
@@ -9,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crossbert::hardware::HardwareConfig;
 use crossbert::model::{BertConfig, Checkpoint, PackedBatch};
+use crossbert::tokenize::Encoded;
 use crossbert::train::hardware_aware::{HardwareAware, MeasuredNoise};
+use crossbert::train::kernels::linear_forward;
 use crossbert::train::{loss, BertIndex, Params, Targets, TrainBert};
 
 fn fixture(path: &str) -> PathBuf {
@@ -71,6 +74,115 @@ fn measured_weight_noise_matches_the_weight_quantization_and_grows_with_variatio
     eprintln!("mean proportional weight noise: 10 % variation {ten:.4}, 30 % {thirty:.4}");
     let ratio = thirty / ten;
     assert!((2.5..=3.5).contains(&ratio), "30 % vs 10 %: {ratio}");
+}
+
+/// `n` random sentences of 6–13 tokens over the tiny vocabulary (ids 5–99), from `seed`.
+fn sentences(n: usize, seed: u64) -> Vec<Encoded> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let len = rng.random_range(4..12);
+            let mut ids = vec![2];
+            ids.extend((0..len).map(|_| rng.random_range(5..100u32)));
+            ids.push(3);
+            Encoded {
+                token_type_ids: vec![0; ids.len()],
+                input_ids: ids,
+            }
+        })
+        .collect()
+}
+
+/// The chip of `text` for the tiny checkpoint, calibrated on 32 sentences and its
+/// converter noise measured on the same sentences (`probe` 1) or on 32 others.
+fn measured_chip(
+    text: &str,
+    (config, params, index): &(BertConfig, Params, BertIndex),
+    probe: u64,
+) -> HardwareAware {
+    let mut chip = HardwareAware::new(&hardware(text), params, index, 0).unwrap();
+    let model = TrainBert::new(params, index, config);
+    chip.measure_converters(&model, &sentences(32, 1), &sentences(32, probe))
+        .unwrap();
+    chip
+}
+
+/// On the inputs the ranges were calibrated on nothing clips, and the converters' error is
+/// rounding over each array's range: two more ADC bits make it four times smaller where
+/// the converted currents span many steps, less where they fall within a few steps of zero
+/// (as more do at low precision). Measured RMS (mean over the 12 linears, isaac-32nm,
+/// seed 0): 8 over 10 bits within 3–4.5 (measured 3.58), and 6 bits above 8 bits; ideal
+/// converters measure nothing.
+#[test]
+fn measured_converter_noise_follows_the_adc_precision() {
+    let tiny = tiny();
+    let rms = |bits: u8, probe: u64| {
+        let text = format!("preset = \"isaac-32nm\"\n[mapping.adc]\nadc_bits = {bits}\n");
+        let chip = measured_chip(&text, &tiny, probe);
+        chip.linears
+            .iter()
+            .map(|l| l.measured_output.unwrap().rms)
+            .sum::<f64>()
+            / 12.0
+    };
+    let [six, eight, ten] = [6, 8, 10].map(|bits| rms(bits, 1));
+    eprintln!(
+        "converter noise RMS (of max|y|): 6 bits {six:.5}, 8 bits {eight:.5}, 10 bits {ten:.5}; \
+         8 bits on other sentences than the calibration's {:.5}",
+        rms(8, 2)
+    );
+    assert!(ten > 0.0 && six > eight);
+    assert!(
+        (3.0..=4.5).contains(&(eight / ten)),
+        "8 vs 10 bits: {}",
+        eight / ten
+    );
+    let ideal = measured_chip("preset = \"ideal\"", &tiny, 2);
+    assert!(ideal.linears.iter().all(|l| l.measured_output.is_none()
+        && l.output_noise == 0.0
+        && l.output_noise_proportional == 0.0));
+}
+
+/// Converter noise alone (τ_a = 0.05, no weight noise, no quantizers): each analog output
+/// moves from its noise-free value by a Gaussian of standard deviation 0.05·Y, Y the
+/// linear's calibrated max|y| (tolerance 5 %, 8,192 outputs of the first query, seed 0,
+/// step 3); the same step draws the same noise, the next one other noise.
+#[test]
+fn injected_converter_noise_has_the_configured_size() {
+    let tiny = tiny();
+    let (_, params, index) = &tiny;
+    let text = "preset = \"isaac-32nm\"\n[training]\nweight_noise = 0.0\n\
+                weight_noise_proportional = 0.0\ninput_bits = 0\noutput_noise = 0.05\n\
+                output_noise_proportional = 0.0\n";
+    let chip = measured_chip(text, &tiny, 2);
+    let query = index.layers[0].query;
+    let x = crossbert::model::Matrix::from_vec(
+        256,
+        query.in_features,
+        (0..256 * query.in_features)
+            .map(|i| (i * 37 % 101) as f32 / 50.0 - 1.0)
+            .collect(),
+    );
+    let (w, b) = (params.get(query.weight), params.get(query.bias));
+    let clean = linear_forward(&x, w, b);
+    let step = chip.perturb(params, 3);
+    let noisy = step.linear(query.weight, &x, b).unwrap();
+    let range = f64::from(chip.ranges()[0].1);
+    let (mut sum, mut squares) = (0.0f64, 0.0f64);
+    for (n, c) in noisy.as_slice().iter().zip(clean.as_slice()) {
+        let e = f64::from(n - c) / range;
+        sum += e;
+        squares += e * e;
+    }
+    let count = clean.as_slice().len() as f64;
+    let std = (squares / count - (sum / count).powi(2)).sqrt();
+    eprintln!("{count} outputs: converter noise std {std:.5} of max|y| (τ_a 0.05)");
+    assert!((std / 0.05 - 1.0).abs() < 0.05, "std {std}");
+    let again = chip.perturb(params, 3).linear(query.weight, &x, b).unwrap();
+    assert_eq!(noisy.as_slice(), again.as_slice(), "same step, same noise");
+    let next = chip.perturb(params, 4).linear(query.weight, &x, b).unwrap();
+    assert_ne!(noisy.as_slice(), next.as_slice());
 }
 
 /// Additive noise alone: (W̃ − W) / max|w| of the output over every analog weight has mean
@@ -275,6 +387,8 @@ fn hardware_aware_finetune_is_identical_for_any_thread_count() {
     let proportional = linears[0]["weight_noise_proportional"].as_f64().unwrap();
     assert!(proportional > 0.1, "{}", linears[0]);
     assert_eq!(log["hardware"]["training"]["stuck_at_dropout"], 0.01);
+    let converters = linears[0]["measured_output"]["rms"].as_f64().unwrap();
+    assert!(converters > 0.0, "{}", linears[0]);
 }
 
 #[test]

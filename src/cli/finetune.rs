@@ -15,7 +15,7 @@ use crate::probe::probe_config;
 use crate::synth::{copy_tokenizer, write_text};
 use crate::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
 use crate::train::finetune::{Dataset, EpochReport, FinetuneOptions, Finetuner};
-use crate::train::hardware_aware::AnalogTraining;
+use crate::train::hardware_aware::{AnalogTraining, MeasuredNoise};
 use crate::train::params::{Origin, Params};
 
 use super::hardware::ChipArgs;
@@ -212,7 +212,16 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     let mut tuner = Finetuner::new(p.config, p.params, options.clone(), p.train.len());
     let hardware_log = match &hardware {
         Some(hw) => {
-            let linears = tuner.use_hardware(hw)?;
+            // The calibration examples, then as many others to measure the converters on
+            // (the calibration examples themselves when the train split has no others).
+            let n = hw.calibration.examples;
+            let (calibration, rest) = p.train_encoded.split_at(n.min(p.train_encoded.len()));
+            let probe = if rest.is_empty() {
+                calibration
+            } else {
+                &rest[..n.min(rest.len())]
+            };
+            let linears = tuner.use_hardware(hw, calibration, probe)?;
             print_chip(&hw.preset, linears);
             Some(json!({
                 "preset": hw.preset,
@@ -324,16 +333,20 @@ fn print_chip(preset: &str, linears: &[AnalogTraining]) {
         linears.len()
     );
     for l in linears {
-        let measured = l
-            .measured
-            .map(|m| format!(" (measured; read-back RMS {:.4})", m.rms))
-            .unwrap_or_default();
+        let measured = |m: Option<MeasuredNoise>| {
+            m.map(|m| format!(" (measured; RMS {:.4})", m.rms))
+                .unwrap_or_default()
+        };
         println!(
-            "  {:<20} weight noise {:.4}·max|w| + {:.4}·|w|{measured} × {}, stuck-at drop-out {:.4}, \
-             input {} bits, output {} bits",
+            "  {:<20} weight noise {:.4}·max|w| + {:.4}·|w|{}, converter noise {:.4}·max|y| + \
+             {:.4}·|y|{}, both × {}; stuck-at drop-out {:.4}, input {} bits, output {} bits",
             l.name,
             l.weight_noise,
             l.weight_noise_proportional,
+            measured(l.measured),
+            l.output_noise,
+            l.output_noise_proportional,
+            measured(l.measured_output),
             l.noise_scale,
             l.stuck_at_dropout,
             l.input_bits,

@@ -209,6 +209,10 @@ fn training_choices_are_optional_and_checked() {
             "training.weight_noise: expected a finite number ≥ 0, found -0.1",
         ),
         (
+            "output_noise_proportional = inf",
+            "training.output_noise_proportional: expected a finite number ≥ 0, found inf",
+        ),
+        (
             "stuck_at_dropout = 1.0",
             "training.stuck_at_dropout: expected a probability in [0, 1), found 1",
         ),

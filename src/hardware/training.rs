@@ -7,7 +7,10 @@
 //!                            # output's max|w|; default: measured
 //! weight_noise_proportional = 0.2  # σ_p: weight noise relative to the weight itself;
 //!                            # default: measured
-//! noise_scale = 1.0          # multiplies both parts (measured or given); default 1
+//! output_noise = 0.002      # τ_a: additive converter noise each step, relative to the
+//!                            # linear's calibrated max|y|; default: measured
+//! output_noise_proportional = 0.01  # τ_p: converter noise relative to the output; default: measured
+//! noise_scale = 1.0          # multiplies every noise (measured or given); default 1
 //! input_bits = 8             # DAC-side quantization (straight-through); default mapping.input_bits
 //! output_bits = 8            # ADC-side quantization (straight-through); default 0 (off)
 //! clip_outputs = true        # clip outputs to their calibrated range; default false
@@ -30,6 +33,16 @@
 //!   programming variation) does: 30 % variation on isaac-32nm reads back with an RMS of
 //!   0.075 of max|w| on minilm-sst2, but 0.015 for the smallest tenth of the weights and
 //!   0.19 for the largest. A field that is given is used as it is.
+//! - `output_noise`, `output_noise_proportional`: what the ADCs add, as noise on each
+//!   linear's output y (before its bias): a Gaussian of variance τ_a²·Y² + τ_p²·y², Y the
+//!   largest |y| on the calibration examples. To measure them, the inputs each analog
+//!   linear sees on the `[calibration]` train examples are run through its matrix
+//!   programmed once (on the chip instance of the weight noise) with the hardware's
+//!   converters, calibrated on those inputs as the chip calibrates, and with ideal
+//!   converters; with e = (real − ideal)/Y and u = |ideal|/Y, τ_a and τ_p are the fit
+//!   E(e²) = τ_a² + τ_p²·u². Zero for `adc.ideal`. Unlike `output_bits`, this is the error
+//!   of the chip's own converters (one per array, per input bit and weight slice when
+//!   bit-sliced), however they are organized.
 //! - `input_bits`: the DAC input precision, over the hardware's input scale (one range
 //!   calibrated on the train examples of `[calibration]`, or each token's own max|x|).
 //! - `output_bits`, `clip_outputs`: off. When set, each linear's output (before its bias)
@@ -66,7 +79,14 @@ pub struct TrainingConfig {
     /// σ_p of the weight noise proportional to each weight. Default: measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight_noise_proportional: Option<f64>,
-    /// Factor on both parts of the weight noise. Default 1.
+    /// τ_a of the additive converter noise per step, relative to each linear's calibrated
+    /// max|y|. Default: measured on the calibration examples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_noise: Option<f64>,
+    /// τ_p of the converter noise proportional to each output. Default: measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_noise_proportional: Option<f64>,
+    /// Factor on every noise (weight and converter). Default 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noise_scale: Option<f64>,
     /// Input quantization bits, 0 = off. Default `mapping.input_bits`.
@@ -106,6 +126,8 @@ impl TrainingConfig {
         };
         non_negative("weight_noise", self.weight_noise)?;
         non_negative("weight_noise_proportional", self.weight_noise_proportional)?;
+        non_negative("output_noise", self.output_noise)?;
+        non_negative("output_noise_proportional", self.output_noise_proportional)?;
         non_negative("noise_scale", self.noise_scale)?;
         for (name, bits) in [
             ("input_bits", self.input_bits),

@@ -108,10 +108,19 @@ impl Finetuner {
         }
     }
 
-    /// Trains against `hardware` from now on (hardware-aware fine-tuning); returns what it
-    /// does to each analog linear (measured noise included).
-    pub fn use_hardware(&mut self, hardware: &HardwareConfig) -> anyhow::Result<&[AnalogTraining]> {
-        let chip = HardwareAware::new(hardware, &self.params, &self.index, self.options.seed)?;
+    /// Trains against `hardware` from now on (hardware-aware fine-tuning), its ranges
+    /// calibrated on `calibration` and its converter noise measured on `probe` (both train
+    /// examples, see [`HardwareAware::measure_converters`]); returns what it does to each
+    /// analog linear (measured noise included).
+    pub fn use_hardware(
+        &mut self,
+        hardware: &HardwareConfig,
+        calibration: &[Encoded],
+        probe: &[Encoded],
+    ) -> anyhow::Result<&[AnalogTraining]> {
+        let mut chip = HardwareAware::new(hardware, &self.params, &self.index, self.options.seed)?;
+        let model = TrainBert::new(&self.params, &self.index, &self.config);
+        chip.measure_converters(&model, calibration, probe)?;
         Ok(&self.chip.insert(chip).linears)
     }
 

@@ -10,17 +10,24 @@
 //! 2. **stuck-at drop-out**: each weight zeroed with the probability that one of its cells
 //!    is stuck;
 //! 3. **input quantization** at the DAC precision, over the hardware's input scale;
-//! 4. optionally, **output quantization and clipping** over the calibrated range of the
+//! 4. **converter noise** on the linear's output (before its digital bias):
+//!    ỹ = y + sqrt(τ_a²·Y² + τ_p²·y²)·ε, Y the calibrated max|y|, ε drawn from (seed, bias
+//!    tensor, token block, step): what the ADCs add, measured by running the inputs the
+//!    linear sees on train examples through its matrix programmed once, with its real
+//!    converters and with ideal ones (see [`HardwareAware::measure_converters`]), or given;
+//! 5. optionally, **output quantization and clipping** over the calibrated range of the
 //!    linear's output (before its digital bias); off by default, see
 //!    [`crate::hardware::training`] for why.
 //!
 //! The backward pass differentiates the noisy forward pass: the input gradient flows through
 //! W̃, the quantizers and clipping pass gradients unchanged (straight-through), and the
-//! weight gradient is applied to the noise-free W. Ranges are calibrated on the
+//! weight gradient is applied to the noise-free W; the converter noise passes the output
+//! gradient unchanged. Ranges are calibrated on the
 //! `[calibration]` train examples at the start of every epoch, noise-free and unquantized.
 //! Optionally each output's weights are clipped to ±k standard deviations after every step.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use anyhow::Context;
 use crossbar::device::StuckAtFaults;
@@ -34,12 +41,14 @@ use serde::Serialize;
 
 use crate::hardware::{HardwareConfig, LinearKind, LinearName};
 use crate::model::Matrix;
+use crate::tokenize::Encoded;
 
+use super::bert::TrainBert;
 use super::kernels::linear_forward;
 use super::params::{BertIndex, LinearIndex, Params};
 
-/// Output rows per random stream of the weight noise (fixed, so that the draws do not
-/// depend on the thread count).
+/// Output rows per random stream of the weight noise, and token rows per stream of the
+/// converter noise (fixed, so that the draws do not depend on the thread count).
 const ROW_BLOCK: usize = 64;
 
 /// What hardware-aware training does to one analog linear.
@@ -53,7 +62,14 @@ pub struct AnalogTraining {
     pub weight_noise_proportional: f64,
     /// The read-back error measured on the device model (`None` when both parts are given).
     pub measured: Option<MeasuredNoise>,
-    /// Factor on both parts in every step.
+    /// τ_a of the additive converter noise, relative to the linear's calibrated max|y|.
+    pub output_noise: f64,
+    /// τ_p of the converter noise proportional to the output.
+    pub output_noise_proportional: f64,
+    /// The converter error measured on the calibration inputs (`None` when given, or for
+    /// ideal converters).
+    pub measured_output: Option<MeasuredNoise>,
+    /// Factor on every noise in every step.
     pub noise_scale: f64,
     pub stuck_at_dropout: f32,
     /// Input and output quantization bits (0: off).
@@ -61,6 +77,8 @@ pub struct AnalogTraining {
     pub output_bits: u8,
     #[serde(skip)]
     linear: LinearIndex,
+    #[serde(skip)]
+    hardware_name: LinearName,
 }
 
 /// The chip as training sees it: one [`AnalogTraining`] per analog linear, the shared
@@ -75,6 +93,9 @@ pub struct HardwareAware {
     /// Train examples the ranges are calibrated on (`[calibration] examples`).
     pub calibration_examples: usize,
     seed: u64,
+    /// The hardware, and the chip instance the noise is measured on.
+    hardware: HardwareConfig,
+    chip_seed: u64,
     /// Per linear, the calibrated max|x| and max|y| as `f32` bits (non-negative floats
     /// order as their bits, so `fetch_max` is a float max; any thread order gives the same).
     ranges: Vec<[AtomicU32; 2]>,
@@ -114,11 +135,16 @@ impl HardwareAware {
                 weight_noise: t.weight_noise.unwrap_or(fit.additive),
                 weight_noise_proportional: t.weight_noise_proportional.unwrap_or(fit.proportional),
                 measured,
+                // Until measure_converters measures them on activations.
+                output_noise: t.output_noise.unwrap_or(0.0),
+                output_noise_proportional: t.output_noise_proportional.unwrap_or(0.0),
+                measured_output: None,
                 noise_scale: t.noise_scale.unwrap_or(1.0),
                 stuck_at_dropout: dropout as f32,
                 input_bits: t.input_bits.unwrap_or(hardware.mapping.input_bits),
                 output_bits: t.output_bits.unwrap_or(0),
                 linear,
+                hardware_name: name,
             });
         }
         let mut by_weight = vec![None; params.len()];
@@ -133,6 +159,8 @@ impl HardwareAware {
             weight_clip_sigmas: t.weight_clip_sigmas.map(|k| k as f32),
             calibration_examples: hardware.calibration.examples,
             seed,
+            hardware: hardware.clone(),
+            chip_seed,
             ranges,
             linears,
         })
@@ -148,7 +176,8 @@ impl HardwareAware {
         ChipStep {
             chip: self,
             weights,
-            calibrating: false,
+            step,
+            calibration: None,
         }
     }
 
@@ -157,6 +186,11 @@ impl HardwareAware {
         for r in self.ranges.iter().flatten() {
             r.store(0, Ordering::Relaxed);
         }
+        self.noise_free_step(params, true)
+    }
+
+    /// A noise-free pass, recording the ranges when `ranges`.
+    fn noise_free_step(&self, params: &Params, ranges: bool) -> ChipStep<'_> {
         let weights = self
             .linears
             .iter()
@@ -165,8 +199,71 @@ impl HardwareAware {
         ChipStep {
             chip: self,
             weights,
-            calibrating: true,
+            step: 0,
+            calibration: Some(Calibration {
+                ranges,
+                inputs: None,
+            }),
         }
+    }
+
+    /// Calibrates the ranges on the `calibration` examples and, unless both parts are given
+    /// or the converters are ideal, measures each analog linear's converter noise: its
+    /// matrix is programmed once on the measurement chip, calibrated on the inputs it sees
+    /// on `calibration` (as the chip calibrates), and run on the inputs it sees on `probe`
+    /// (other train examples, so that the error includes what the calibrated ranges clip)
+    /// with the hardware's converters and with ideal ones; with e = (real − ideal)/Y and
+    /// u = |ideal|/Y (Y the largest |ideal| output), τ_a and τ_p are the fit
+    /// E(e²) = τ_a² + τ_p²·u², as for the weight noise.
+    pub fn measure_converters(
+        &mut self,
+        model: &TrainBert<'_>,
+        calibration: &[Encoded],
+        probe: &[Encoded],
+    ) -> anyhow::Result<()> {
+        let t = &self.hardware.training;
+        let given = t.output_noise.is_some() && t.output_noise_proportional.is_some();
+        let measure = !(given || self.hardware.mapping.adc.ideal || probe.is_empty());
+        let params = model.params;
+        let pass = |examples: &[Encoded], step: ChipStep<'_>| {
+            TrainBert {
+                chip: Some(&step),
+                ..TrainBert::new(params, model.index, model.config)
+            }
+            .logits(examples);
+            step.calibration.and_then(|c| c.inputs)
+        };
+        let seen = pass(
+            calibration,
+            self.calibration_step(params).keeping_inputs(measure),
+        );
+        let (Some(seen), true) = (seen, measure) else {
+            return Ok(());
+        };
+        let tested = pass(
+            probe,
+            self.noise_free_step(params, false).keeping_inputs(true),
+        )
+        .unwrap_or_default();
+        let (hardware, chip_seed) = (&self.hardware, self.chip_seed);
+        let fits: Vec<MeasuredNoise> = self
+            .linears
+            .iter()
+            .zip(seen.into_iter().zip(tested))
+            .map(|(l, (seen, tested))| {
+                let inputs =
+                    [seen, tested].map(|x| x.into_inner().unwrap_or_else(|p| p.into_inner()));
+                let w = params.get(l.linear.weight);
+                measure_converter_noise(hardware, l, w, &inputs, chip_seed)
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let t = &self.hardware.training;
+        for (l, fit) in self.linears.iter_mut().zip(fits) {
+            l.output_noise = t.output_noise.unwrap_or(fit.additive);
+            l.output_noise_proportional = t.output_noise_proportional.unwrap_or(fit.proportional);
+            l.measured_output = Some(fit);
+        }
+        Ok(())
     }
 
     /// The calibrated (max|x|, max|y|) of each analog linear.
@@ -339,6 +436,31 @@ fn weighted_line(points: &[(f64, f64)], weight: impl Fn(f64) -> f64) -> (f64, f6
     }
 }
 
+/// `linear`'s weight `w` programmed once on chip instance `chip_seed` with `mapping`
+/// (stuck cells left out: they are the drop-out's).
+fn program_for_measurement(
+    hardware: &HardwareConfig,
+    name: &LinearName,
+    w: &[f32],
+    linear: LinearIndex,
+    mapping: &MappingConfig,
+    chip_seed: u64,
+) -> anyhow::Result<MappedMatrix> {
+    let mut device = hardware.device_for(name).clone();
+    device.stuck_at = StuckAtFaults::default();
+    let (outputs, inputs) = (linear.out_features, linear.in_features);
+    MappedMatrix::program(
+        w,
+        outputs,
+        inputs,
+        mapping,
+        &device,
+        chip_seed,
+        name.matrix_id(),
+    )
+    .with_context(|| format!("programming {name} to measure its noise"))
+}
+
 /// The read-back error of `linear` programmed once on chip instance `chip_seed` and read
 /// through ideal converters (one one-hot input per row).
 fn measure_weight_noise(
@@ -353,18 +475,7 @@ fn measure_weight_noise(
     let mut mapping = hardware.mapping.clone();
     mapping.adc.ideal = true;
     mapping.input_scale = InputScale::Dynamic;
-    let mut device = hardware.device_for(name).clone();
-    device.stuck_at = StuckAtFaults::default();
-    let matrix = MappedMatrix::program(
-        w,
-        outputs,
-        inputs,
-        &mapping,
-        &device,
-        chip_seed,
-        name.matrix_id(),
-    )
-    .with_context(|| format!("programming {name} to measure its weight noise"))?;
+    let matrix = program_for_measurement(hardware, name, w, linear, &mapping, chip_seed)?;
     let mut eye = vec![0.0f32; inputs * inputs];
     eye.iter_mut().step_by(inputs + 1).for_each(|v| *v = 1.0);
     let (read, _) = matrix
@@ -382,6 +493,46 @@ fn measure_weight_noise(
             points.push(((f64::from(v) / m).powi(2), e * e));
         }
     }
+    Ok(MeasuredNoise::fit(&points))
+}
+
+/// What the converters add to the output of `l` (weight `w`): the matrix programmed once
+/// on chip instance `chip_seed`, calibrated on `calibration` and run on `probe` (inputs,
+/// tokens × in, row-major) with the hardware's converters and with ideal ones (same
+/// conductances, same read ids).
+fn measure_converter_noise(
+    hardware: &HardwareConfig,
+    l: &AnalogTraining,
+    w: &[f32],
+    [calibration, probe]: &[Vec<f32>; 2],
+    chip_seed: u64,
+) -> anyhow::Result<MeasuredNoise> {
+    let tokens = |x: &[f32]| x.len() / l.linear.in_features;
+    let run = |ideal: bool| -> anyhow::Result<Vec<f32>> {
+        let mut mapping = hardware.mapping.clone();
+        mapping.adc.ideal = ideal;
+        let name = &l.hardware_name;
+        let mut matrix = program_for_measurement(hardware, name, w, l.linear, &mapping, chip_seed)?;
+        let n = tokens(probe);
+        matrix
+            .calibrate(calibration, tokens(calibration))
+            .and_then(|()| matrix.forward(probe, n, &mapping::read_ids(0, n)))
+            .map(|(y, _)| y)
+            .with_context(|| format!("running {name} to measure its converter noise"))
+    };
+    let (real, ideal) = (run(false)?, run(true)?);
+    let range = f64::from(max_abs(&ideal));
+    if range == 0.0 {
+        return Ok(MeasuredNoise::default());
+    }
+    let points: Vec<(f64, f64)> = real
+        .iter()
+        .zip(&ideal)
+        .map(|(&r, &i)| {
+            let e = f64::from(r - i) / range;
+            ((f64::from(i) / range).powi(2), e * e)
+        })
+        .collect();
     Ok(MeasuredNoise::fit(&points))
 }
 
@@ -405,10 +556,28 @@ pub struct ChipStep<'a> {
     chip: &'a HardwareAware,
     /// The weight each analog linear computes with, in `chip.linears` order.
     weights: Vec<Vec<f32>>,
-    calibrating: bool,
+    /// The training step (selects the converter noise).
+    step: u64,
+    /// Set for a noise-free pass that records the ranges.
+    calibration: Option<Calibration>,
+}
+
+/// What a noise-free pass records: the ranges (when `ranges`), and each analog linear's
+/// inputs, in `chip.linears` order, when the converter noise is to be measured on them.
+struct Calibration {
+    ranges: bool,
+    inputs: Option<Vec<Mutex<Vec<f32>>>>,
 }
 
 impl ChipStep<'_> {
+    /// This noise-free pass also keeping the inputs (when `keep`).
+    fn keeping_inputs(mut self, keep: bool) -> Self {
+        if let (true, Some(c)) = (keep, &mut self.calibration) {
+            c.inputs = Some(self.chip.linears.iter().map(|_| Mutex::default()).collect());
+        }
+        self
+    }
+
     /// The weight tensor `i` computes with in this step, if it is analog.
     pub fn weight(&self, i: usize) -> Option<&[f32]> {
         self.chip
@@ -419,13 +588,21 @@ impl ChipStep<'_> {
             .map(|k| self.weights[k].as_slice())
     }
 
-    /// y = Q_out(Q_in(x)·W̃ᵀ) + b for the analog linear whose weight is tensor `weight`.
+    /// y = Q_out(Q_in(x)·W̃ᵀ + converter noise) + b for the analog linear whose weight is
+    /// tensor `weight`.
     pub fn linear(&self, weight: usize, x: &Matrix, bias: &[f32]) -> Option<Matrix> {
         let k = self.chip.by_weight.get(weight).copied().flatten()?;
         let l = &self.chip.linears[k];
         let [x_range, y_range] = &self.chip.ranges[k];
         let w = &self.weights[k];
-        if self.calibrating {
+        if let Some(calibration) = &self.calibration {
+            if let Some(inputs) = &calibration.inputs {
+                let mut kept = inputs[k].lock().unwrap_or_else(|p| p.into_inner());
+                kept.extend_from_slice(x.as_slice());
+            }
+            if !calibration.ranges {
+                return Some(linear_forward(x, w, bias));
+            }
             x_range.fetch_max(max_abs(x.as_slice()).to_bits(), Ordering::Relaxed);
             let y = without_bias(x, w, bias, |y| {
                 y_range.fetch_max(max_abs(y.as_slice()).to_bits(), Ordering::Relaxed);
@@ -436,14 +613,43 @@ impl ChipStep<'_> {
         let fixed_input = Some(load(x_range)).filter(|&r| self.chip.calibrated_inputs && r > 0.0);
         let xq = quantize_inputs(x, l.input_bits, fixed_input);
         let x = xq.as_ref().unwrap_or(x);
-        if l.output_bits == 0 && !self.chip.clip_outputs {
+        let noisy = l.output_noise > 0.0 || l.output_noise_proportional > 0.0;
+        if !noisy && l.output_bits == 0 && !self.chip.clip_outputs {
             // Nothing acts between the product and the bias: the digital kernel as it is.
             return Some(linear_forward(x, w, bias));
         }
         let range = load(y_range);
         Some(without_bias(x, w, bias, |y| {
+            if noisy {
+                self.converter_noise(l, y, range);
+            }
             quantize_outputs(y, l.output_bits, self.chip.clip_outputs, range)
         }))
+    }
+
+    /// Adds to each output y a Gaussian of variance (τ_a·range)² + (τ_p·y)², scaled by
+    /// `noise_scale`; one stream per block of token rows.
+    fn converter_noise(&self, l: &AnalogTraining, y: &mut Matrix, range: f32) {
+        let scale = l.noise_scale as f32;
+        let floor = (l.output_noise as f32 * scale * range).powi(2);
+        let proportional = (l.output_noise_proportional as f32 * scale).powi(2);
+        let width = y.cols();
+        y.as_mut_slice()
+            .par_chunks_mut(ROW_BLOCK * width)
+            .enumerate()
+            .for_each(|(block, rows)| {
+                let key = StreamKey::new(
+                    self.chip.seed,
+                    l.linear.bias as u32,
+                    block as u32,
+                    Purpose::TrainingNoise,
+                );
+                let mut rng = key.with_index(self.step).rng();
+                for v in rows {
+                    let std = (floor + proportional * *v * *v).sqrt();
+                    *v += std * rng.sample::<f32, _>(StandardNormal);
+                }
+            });
     }
 }
 
