@@ -92,6 +92,13 @@ pub fn chance(metric: &str, task: &str) -> Option<f64> {
     }
 }
 
+/// A model as figures name it: its checkpoint folder's name.
+pub fn model_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map_or(path.into(), |n| n.to_string_lossy().into_owned())
+}
+
 /// `drift: minilm-sst2 on sst2 dev, reram-cmo, n = 5 chip instances per point`.
 /// `study` is the figure's study (the spec's or the CSV's file stem), `preset` the spec's
 /// base hardware when known; models and tasks are named when the figure has one of each.
@@ -101,15 +108,7 @@ pub fn title(study: &str, facts: &TitleFacts, preset: Option<&str>) -> String {
         [one] => one.clone(),
         many => format!("{} {what}", many.len()),
     };
-    let models: Vec<String> = facts
-        .models
-        .iter()
-        .map(|m| {
-            Path::new(m)
-                .file_name()
-                .map_or(m.clone(), |n| n.to_string_lossy().into_owned())
-        })
-        .collect();
+    let models: Vec<String> = facts.models.iter().map(|m| model_name(m)).collect();
     let mut what = format!(
         "{} on {} {}",
         one_or_count(&models, "models"),

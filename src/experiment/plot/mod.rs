@@ -247,25 +247,41 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
     if y != "value" && y != "delta" {
         return Ok(Vec::new());
     }
-    let (task_c, digital_c) = (table.column("task")?, table.column("digital_value")?);
-    let mut digital: Vec<(String, f64)> = Vec::new();
+    let (model_c, task_c) = (table.column("model")?, table.column("task")?);
+    let digital_c = table.column("digital_value")?;
+    // (model, task, digital value), each once.
+    let mut digital: Vec<(String, String, f64)> = Vec::new();
     for row in &table.rows {
         let value: f64 = row.fields[digital_c].parse().unwrap_or(f64::NAN);
-        let task = &row.fields[task_c];
-        if value.is_finite() && !digital.iter().any(|(t, v)| t == task && *v == value) {
-            digital.push((task.clone(), value));
+        let (model, task) = (&row.fields[model_c], &row.fields[task_c]);
+        if value.is_finite()
+            && !digital
+                .iter()
+                .any(|(m, t, v)| m == model && t == task && *v == value)
+        {
+            digital.push((model.clone(), task.clone(), value));
         }
     }
-    let several = digital.len() > 1;
-    let name = |what: &str, task: &str| {
-        if several {
-            format!("{what} ({task})")
-        } else {
+    let several = |column: fn(&(String, String, f64)) -> &String| {
+        digital.iter().any(|d| column(d) != column(&digital[0]))
+    };
+    let (several_models, several_tasks) = (several(|d| &d.0), several(|d| &d.1));
+    let name = |what: &str, model: &str, task: &str| {
+        let mut whose: Vec<String> = Vec::new();
+        if several_models && what == "digital" {
+            whose.push(labels::model_name(model));
+        }
+        if several_tasks {
+            whose.push(task.to_string());
+        }
+        if whose.is_empty() {
             what.to_string()
+        } else {
+            format!("{what} ({})", whose.join(", "))
         }
     };
     let mut lines: Vec<Reference> = Vec::new();
-    for (task, value) in &digital {
+    for (model, task, value) in &digital {
         // Against digital (`delta`) every task's digital model sits at 0: one line.
         let at = if y == "delta" { 0.0 } else { *value };
         if !lines
@@ -275,7 +291,7 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
             let label = if y == "delta" {
                 "digital".into()
             } else {
-                name("digital", task)
+                name("digital", model, task)
             };
             lines.push(Reference {
                 name: label,
@@ -290,7 +306,7 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
                 .any(|r| r.kind == ReferenceKind::Chance && r.y == at)
             {
                 lines.push(Reference {
-                    name: name("chance", task),
+                    name: name("chance", model, task),
                     y: at,
                     kind: ReferenceKind::Chance,
                 });
@@ -498,4 +514,36 @@ fn sorted(series: BTreeMap<String, Vec<Point>>) -> Vec<Series> {
             Series { name, points }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two models on one task (a hardware-aware checkpoint beside its standard one): one
+    /// digital line per model, named by its folder; one chance line for the task.
+    #[test]
+    fn each_model_gets_its_own_digital_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("two.csv");
+        let head = "model,task,split,limit,x,scope,seed,metric,value,digital_value,delta,\
+                    seconds,version,config_hash,shard";
+        let rows = [
+            "m/standard,sst2,dev,,1,all,0,accuracy,0.83,0.892,-0.062,1,0.1.0,h,0/1",
+            "m/standard,sst2,dev,,1,all,1,accuracy,0.84,0.892,-0.052,1,0.1.0,h,0/1",
+            "m/aware,sst2,dev,,1,all,0,accuracy,0.85,0.883,-0.033,1,0.1.0,h,0/1",
+        ];
+        std::fs::write(&path, format!("{head}\n{}\n", rows.join("\n"))).unwrap();
+        let table = ResultsTable::read(&path).unwrap();
+        let lines = references(&table, "value", "accuracy").unwrap();
+        let named: Vec<(&str, f64)> = lines.iter().map(|r| (r.name.as_str(), r.y)).collect();
+        assert_eq!(
+            named,
+            [
+                ("digital (standard)", 0.892),
+                ("chance", 0.5),
+                ("digital (aware)", 0.883)
+            ]
+        );
+    }
 }
