@@ -35,14 +35,15 @@
 //!   0.19 for the largest. A field that is given is used as it is.
 //! - `output_noise`, `output_noise_proportional`: what the ADCs add, as noise on each
 //!   linear's output y (before its bias): a Gaussian of variance τ_a²·Y² + τ_p²·y², Y the
-//!   largest |y| on the calibration examples. To measure them, the inputs each analog
-//!   linear sees on the `[calibration]` train examples are run through its matrix
-//!   programmed once (on the chip instance of the weight noise) with the hardware's
-//!   converters, calibrated on those inputs as the chip calibrates, and with ideal
-//!   converters; with e = (real − ideal)/Y and u = |ideal|/Y, τ_a and τ_p are the fit
-//!   E(e²) = τ_a² + τ_p²·u². Zero for `adc.ideal`. Unlike `output_bits`, this is the error
-//!   of the chip's own converters (one per array, per input bit and weight slice when
-//!   bit-sliced), however they are organized.
+//!   largest |y| on the `[calibration]` train examples. To measure them, each analog matrix
+//!   is programmed once (on the chip instance of the weight noise), calibrated on the inputs
+//!   it sees on the calibration examples (as the chip calibrates), and run on the inputs it
+//!   sees on as many further train examples (the calibration examples themselves when the
+//!   train split has no others, then nothing the ranges clip is seen) with the hardware's
+//!   converters and with ideal ones; with e = (real − ideal)/Y and u = |ideal|/Y, τ_a and
+//!   τ_p are the fit E(e²) = τ_a² + τ_p²·u². Zero for `adc.ideal`. Unlike `output_bits`,
+//!   this is the error of the chip's own converters (one per array, per input bit and
+//!   weight slice when bit-sliced), however they are organized.
 //! - `input_bits`: the DAC input precision, over the hardware's input scale (one range
 //!   calibrated on the train examples of `[calibration]`, or each token's own max|x|).
 //! - `output_bits`, `clip_outputs`: off. When set, each linear's output (before its bias)

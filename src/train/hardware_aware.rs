@@ -213,8 +213,8 @@ impl HardwareAware {
     /// on `calibration` (as the chip calibrates), and run on the inputs it sees on `probe`
     /// (other train examples, so that the error includes what the calibrated ranges clip)
     /// with the hardware's converters and with ideal ones; with e = (real − ideal)/Y and
-    /// u = |ideal|/Y (Y the largest |ideal| output), τ_a and τ_p are the fit
-    /// E(e²) = τ_a² + τ_p²·u², as for the weight noise.
+    /// u = |ideal|/Y (Y the calibrated max|y|, which the injected noise is relative to),
+    /// τ_a and τ_p are the fit E(e²) = τ_a² + τ_p²·u², as for the weight noise.
     pub fn measure_converters(
         &mut self,
         model: &TrainBert<'_>,
@@ -246,15 +246,17 @@ impl HardwareAware {
         )
         .unwrap_or_default();
         let (hardware, chip_seed) = (&self.hardware, self.chip_seed);
+        let ranges = self.ranges();
         let fits: Vec<MeasuredNoise> = self
             .linears
             .iter()
             .zip(seen.into_iter().zip(tested))
-            .map(|(l, (seen, tested))| {
+            .zip(ranges)
+            .map(|((l, (seen, tested)), (_, y_range))| {
                 let inputs =
                     [seen, tested].map(|x| x.into_inner().unwrap_or_else(|p| p.into_inner()));
                 let w = params.get(l.linear.weight);
-                measure_converter_noise(hardware, l, w, &inputs, chip_seed)
+                measure_converter_noise(hardware, l, w, &inputs, y_range, chip_seed)
             })
             .collect::<anyhow::Result<_>>()?;
         let t = &self.hardware.training;
@@ -496,15 +498,16 @@ fn measure_weight_noise(
     Ok(MeasuredNoise::fit(&points))
 }
 
-/// What the converters add to the output of `l` (weight `w`): the matrix programmed once
-/// on chip instance `chip_seed`, calibrated on `calibration` and run on `probe` (inputs,
-/// tokens × in, row-major) with the hardware's converters and with ideal ones (same
-/// conductances, same read ids).
+/// What the converters add to the output of `l` (weight `w`), relative to `range` (its
+/// calibrated max|y|): the matrix programmed once on chip instance `chip_seed`, calibrated
+/// on `calibration` and run on `probe` (inputs, tokens × in, row-major) with the
+/// hardware's converters and with ideal ones (same conductances, same read ids).
 fn measure_converter_noise(
     hardware: &HardwareConfig,
     l: &AnalogTraining,
     w: &[f32],
     [calibration, probe]: &[Vec<f32>; 2],
+    range: f32,
     chip_seed: u64,
 ) -> anyhow::Result<MeasuredNoise> {
     let tokens = |x: &[f32]| x.len() / l.linear.in_features;
@@ -521,9 +524,9 @@ fn measure_converter_noise(
             .with_context(|| format!("running {name} to measure its converter noise"))
     };
     let (real, ideal) = (run(false)?, run(true)?);
-    let range = f64::from(max_abs(&ideal));
+    let range = f64::from(range);
     if range == 0.0 {
-        return Ok(MeasuredNoise::default());
+        return Ok(MeasuredNoise::default()); // an output that is 0 on every calibration token
     }
     let points: Vec<(f64, f64)> = real
         .iter()
