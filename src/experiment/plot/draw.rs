@@ -254,7 +254,7 @@ fn draw_fronts<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One line per entry: its swatch, then its text.
+/// One line per entry: its swatch, then its text (wrapped to the panel's width).
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[(Swatch, String)],
@@ -262,8 +262,9 @@ fn draw_legend<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let px = |v: f64| (v * scale).round() as i32;
     let style = ("sans-serif", 14.0 * scale).into_text_style(area);
-    for (i, (swatch, text)) in entries.iter().enumerate() {
-        let y = px(30.0 + 26.0 * i as f64);
+    let mut top = 30.0;
+    for (swatch, text) in entries {
+        let y = px(top);
         let (x0, x1) = (px(4.0), px(30.0));
         match swatch {
             Swatch::Marker(color) => {
@@ -286,13 +287,34 @@ fn draw_legend<DB: DrawingBackend>(
                 })?,
             Swatch::Note => {}
         }
-        area.draw_text(
-            text,
-            &style.pos(Pos::new(HPos::Left, VPos::Center)),
-            (px(38.0), y),
-        )?;
+        let lines = wrap(text, LEGEND_CHARS);
+        for (i, line) in lines.iter().enumerate() {
+            area.draw_text(
+                line,
+                &style.pos(Pos::new(HPos::Left, VPos::Center)),
+                (px(38.0), px(top + 18.0 * i as f64)),
+            )?;
+        }
+        top += 26.0 + 18.0 * (lines.len() - 1) as f64;
     }
     Ok(())
+}
+
+/// Characters of legend text that fit beside a swatch at 14 px (the CI note just fits).
+const LEGEND_CHARS: usize = 32;
+
+/// `text` in lines of at most `width` characters, broken after spaces and hyphens (a
+/// longer unbroken piece keeps its own line).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for piece in text.split_inclusive([' ', '-']) {
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.chars().count() + piece.trim_end().chars().count() > width {
+            lines.push(String::new());
+        }
+        lines.last_mut().expect("one line at least").push_str(piece);
+    }
+    lines.iter().map(|l| l.trim_end().to_string()).collect()
 }
 
 /// Lower and upper end of the y interval drawn for a point (the mean when n = 1).
@@ -350,6 +372,16 @@ pub(super) fn tick_label(v: f64, span: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legend_text_wraps_after_spaces_and_hyphens() {
+        assert_eq!(wrap("digital 0.892", 28), ["digital 0.892"]);
+        assert_eq!(
+            wrap("digital (minilm-sst2-hwa-variation-30) 0.883", 28),
+            ["digital (minilm-sst2-hwa-", "variation-30) 0.883"]
+        );
+        assert_eq!(wrap("a-very-long-unbroken-identifier-here", 10).len(), 5);
+    }
 
     #[test]
     fn tick_labels_stay_short() {
