@@ -8,8 +8,10 @@
 //! ```
 //!
 //! The last argument holds `[training]` fields separated by `;` (they replace the file's
-//! own `[training]` table). Prints the accuracy under three noise draws (training steps
-//! 1000–1002, seed 1) after calibrating on the first 64 train examples, and digitally.
+//! own `[training]` table). Prints each analog linear's weight and converter noise, then
+//! the accuracy under three noise draws (training steps 1000–1002, seed 1), and digitally.
+//! As `finetune` does, it calibrates on the first `[calibration] examples` train examples
+//! and measures the converters on as many following ones.
 
 use std::path::Path;
 
@@ -43,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     let labels = LabelMap::for_checkpoint(Task::Sst2, &config)?;
     let dev = glue::read_split(Path::new(data), Task::Sst2, Split::Dev, &labels)?;
     let mut train = glue::read_split(Path::new(data), Task::Sst2, Split::Train, &labels)?;
-    train.truncate(2 * hw.calibration.examples); // calibration, then converter probe
+    train.truncate(2 * hw.calibration.examples);
     let (dev_encoded, calibration) = (
         tokenize_examples(&tokenizer, &dev)?,
         tokenize_examples(&tokenizer, &train)?,
