@@ -266,9 +266,10 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
         digital.iter().any(|d| column(d) != column(&digital[0]))
     };
     let (several_models, several_tasks) = (several(|d| &d.0), several(|d| &d.1));
-    let name = |what: &str, model: &str, task: &str| {
+    // A digital line names its model when there are several; chance is the task's.
+    let name = |what: &str, model: Option<&str>, task: &str| {
         let mut whose: Vec<String> = Vec::new();
-        if several_models && what == "digital" {
+        if let (true, Some(model)) = (several_models, model) {
             whose.push(labels::model_name(model));
         }
         if several_tasks {
@@ -291,7 +292,7 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
             let label = if y == "delta" {
                 "digital".into()
             } else {
-                name("digital", model, task)
+                name("digital", Some(model), task)
             };
             lines.push(Reference {
                 name: label,
@@ -306,7 +307,7 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
                 .any(|r| r.kind == ReferenceKind::Chance && r.y == at)
             {
                 lines.push(Reference {
-                    name: name("chance", model, task),
+                    name: name("chance", None, task),
                     y: at,
                     kind: ReferenceKind::Chance,
                 });
