@@ -245,7 +245,7 @@ fn float_layernorm_matches_reference_and_normalises() {
     let mut rng = ChaCha8Rng::seed_from_u64(14); // seed 14: γ, β
     let gamma: Vec<f32> = (0..cols).map(|_| rng.random_range(0.5..1.5)).collect();
     let beta: Vec<f32> = (0..cols).map(|_| rng.random_range(-0.5..0.5)).collect();
-    let eps = 1e-12f32;
+    let eps = 1e-12f64;
     let mut out = data.clone();
     LayerNorm::Float
         .apply(&mut out, cols, &gamma, &beta, eps)
@@ -255,7 +255,7 @@ fn float_layernorm_matches_reference_and_normalises() {
         let mean = row.iter().map(|&x| x as f64).sum::<f64>() / n;
         let var = row.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
         for (i, y) in got.iter().enumerate() {
-            let yhat = (row[i] as f64 - mean) / (var + eps as f64).sqrt();
+            let yhat = (row[i] as f64 - mean) / (var + eps).sqrt();
             let r = gamma[i] as f64 * yhat + beta[i] as f64;
             // summation rounding: ≤ n·u relative to the magnitudes summed (Higham)
             let tol = 2.0 * n * U * (1.0 + r.abs());

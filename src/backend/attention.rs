@@ -218,8 +218,8 @@ pub fn head_cost(mapping: &MappingConfig, len: usize, d: usize) -> anyhow::Resul
         cell_writes: k_cells + v_cells,
         row_writes: k_rows + v_rows,
         layouts: [
-            super::cost::matrix_layout("attention.key", &k, len as u64),
-            super::cost::matrix_layout("attention.value", &v, len as u64),
+            MatrixLayout::of("attention.key", &k, len as u64),
+            MatrixLayout::of("attention.value", &v, len as u64),
         ],
     })
 }

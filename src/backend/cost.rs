@@ -181,7 +181,7 @@ pub fn inference_cost(
                 conductance_reads += matrix_events.cell_reads as f64 * m.mean_conductance_us();
             }
             events += energy_events(&matrix_events, dac_bits);
-            layouts.push(matrix_layout(layer.name(), m, n as u64));
+            layouts.push(MatrixLayout::of(layer.name(), m, n as u64));
             drift_compensation_reads += m.report().drift_compensation_reads;
         });
         events.periphery.fp32_add += (n * layer.with_matrix(|m| m.out_features())) as u64;
@@ -367,23 +367,6 @@ fn crossbar_attention(
         layout.arrays *= c.num_attention_heads as u64 * sets;
     }
     Ok(out)
-}
-
-/// How one analog matrix sits on the chip, running `mvms` MVMs.
-pub fn matrix_layout(name: &str, m: &mapping::MappedMatrix, mvms: u64) -> MatrixLayout {
-    let report = m.report();
-    let adc = &m.config().adc;
-    MatrixLayout {
-        name: name.to_string(),
-        arrays: report.arrays as u64,
-        array_rows: report.array_rows as u32,
-        array_cols: report.array_cols as u32,
-        converted_cols: report.converted_columns_per_array as u32,
-        columns_per_adc: adc.columns_per_adc,
-        adc_bits: adc.counted_bits() as u32,
-        cycles_per_mvm: report.input_cycles as u32,
-        mvms,
-    }
 }
 
 /// The FFN activation as the model computes it, on one row of `cols`: the table and

@@ -56,6 +56,25 @@ pub struct MatrixLayout {
     pub mvms: u64,
 }
 
+impl MatrixLayout {
+    /// How the analog matrix `m` sits on the chip, running `mvms` MVMs per inference.
+    pub fn of(name: &str, m: &mapping::MappedMatrix, mvms: u64) -> Self {
+        let report = m.report();
+        let adc = &m.config().adc;
+        Self {
+            name: name.to_string(),
+            arrays: report.arrays as u64,
+            array_rows: report.array_rows as u32,
+            array_cols: report.array_cols as u32,
+            converted_cols: report.converted_columns_per_array as u32,
+            columns_per_adc: adc.columns_per_adc,
+            adc_bits: adc.counted_bits() as u32,
+            cycles_per_mvm: report.input_cycles as u32,
+            mvms,
+        }
+    }
+}
+
 /// Latency of one inference, ns.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyEstimate {

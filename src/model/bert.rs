@@ -41,7 +41,7 @@ use rayon::prelude::*;
 
 use crate::periphery::{self, matmul_a_b, matmul_a_bt, AttentionPrecision, PeripheryConfig};
 
-use super::activations::{layer_norm_in_place, softmax_in_place, HiddenAct};
+use super::activations::HiddenAct;
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::config::BertConfig;
 use super::linear::{BatchId, Linear, LinearFactory, LinearKind};
@@ -123,7 +123,8 @@ pub struct LayerNorm {
     weight: Vec<f32>,
     bias: Vec<f32>,
     eps: f64,
-    /// How the periphery computes it; `Float` is [`layer_norm_in_place`].
+    /// How the periphery computes it; `Float` is the exact
+    /// [`periphery::exact::layer_norm_row`].
     kind: periphery::LayerNorm,
 }
 
@@ -144,21 +145,9 @@ impl LayerNorm {
 
     /// Normalizes every row (token) of `x` in place.
     pub fn forward(&self, x: &mut Matrix) {
-        if self.kind == periphery::LayerNorm::Float {
-            for r in 0..x.rows() {
-                layer_norm_in_place(x.row_mut(r), &self.weight, &self.bias, self.eps);
-            }
-            return;
-        }
         let cols = x.cols();
         self.kind
-            .apply(
-                x.as_mut_slice(),
-                cols,
-                &self.weight,
-                &self.bias,
-                self.eps as f32,
-            )
+            .apply(x.as_mut_slice(), cols, &self.weight, &self.bias, self.eps)
             .expect("γ and β were loaded with one value per hidden feature");
     }
 }
@@ -312,7 +301,8 @@ pub struct BertSelfAttention {
     value: Linear,
     num_heads: usize,
     head_size: usize,
-    /// How the periphery computes softmax; `Float` is [`softmax_in_place`].
+    /// How the periphery computes softmax; `Float` is the exact
+    /// [`periphery::exact::softmax_row`].
     softmax: periphery::Softmax,
     /// How the score and context products run; default fp32 digital.
     products: ScoreProducts,
@@ -471,13 +461,9 @@ impl BertSelfAttention {
         let scale = 1.0 / (self.head_size as f32).sqrt();
         for row in scores.chunks_exact_mut(len) {
             row.iter_mut().for_each(|s| *s *= scale);
-            if self.softmax == periphery::Softmax::Float {
-                softmax_in_place(row);
-            } else {
-                self.softmax
-                    .apply(row, len)
-                    .expect("a row of len scores has len columns");
-            }
+            self.softmax
+                .apply(row, len)
+                .expect("a row of len scores has len columns");
         }
     }
 

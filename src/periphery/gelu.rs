@@ -1,7 +1,8 @@
 //! GELU of the FFN intermediate activations, `GELU(x) = x·Φ(x) = ½·x·(1 + erf(x/√2))`.
 //!
-//! * [`Gelu::Erf`]: the exact form, fp32 (BERT's `gelu`).
-//! * [`Gelu::Tanh`]: `½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (`gelu_new`, GPT-2).
+//! * [`Gelu::Erf`]: the exact form, fp32 (BERT's `gelu`), [`super::exact::gelu_erf`].
+//! * [`Gelu::Tanh`]: `½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (`gelu_new`, GPT-2),
+//!   [`super::exact::gelu_tanh`].
 //! * [`Gelu::Lut`]: a table of GELU at `entries + 1` evenly spaced points of
 //!   `[−range, range]` (fp32 entries), linearly interpolated; outside, GELU is taken as 0
 //!   below and as `x` above (the error there is at most `range·Φ(−range)`).
@@ -11,12 +12,12 @@
 //!   per-row integer constants. The per-row scale never resolves less than the clip point
 //!   `−b·√2` so that `|min(|q|, −q_b) + q_b|` fits the input width.
 
+use super::exact::{gelu_erf, gelu_tanh};
 use super::fixed::{entry_counts, qmax, quantize};
 use super::ops::{IntWidth, OpCounts};
 use super::{check_positive, check_range, rows_of, ShapeError};
 use crossbar::ConfigError;
 use serde::{Deserialize, Serialize};
-use std::f32::consts::FRAC_1_SQRT_2;
 
 /// GELU implementation. Default: exact erf form.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -72,8 +73,6 @@ impl Default for IntGelu {
 pub const IBERT_A: f64 = -0.2888;
 /// I-BERT's clip point `b` of `L(u)` (`|u|` is clipped at `−b`).
 pub const IBERT_B: f64 = -1.769;
-
-const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 
 impl Gelu {
     /// Checks every parameter; `key` is the dotted path of this setting.
@@ -140,17 +139,6 @@ impl Gelu {
             Gelu::IntPoly(p) => p.counts(cols),
         }
     }
-}
-
-/// Exact GELU in fp32: ½·x·(1 + erf(x/√2)).
-pub fn gelu_erf(x: f32) -> f32 {
-    0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2))
-}
-
-/// tanh-approximated GELU in fp32 (`gelu_new`).
-pub fn gelu_tanh(x: f32) -> f32 {
-    let inner = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
-    0.5 * x * (1.0 + inner.tanh())
 }
 
 impl GeluLut {

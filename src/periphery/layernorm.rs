@@ -1,6 +1,7 @@
 //! LayerNorm over the features of each row: `y = γ·(x − mean)/√(var + eps) + β`.
 //!
-//! * [`LayerNorm::Float`]: two-pass fp32 (mean, then variance of the deviations).
+//! * [`LayerNorm::Float`]: [`super::exact::layer_norm_row`], the digital engine's LayerNorm
+//!   (fp32 values, mean and biased variance accumulated in f64).
 //! * [`LayerNorm::FixedPoint`]: the normalisation in integers, as in I-BERT: the row is
 //!   quantized to `input_bits` with a per-row max-abs scale (LayerNorm is invariant to that
 //!   scale, so it costs no accuracy beyond rounding), the mean and the variance are integer
@@ -10,6 +11,7 @@
 //!   are float parameters of the checkpoint, so the final affine step is fp32 (one multiply
 //!   and one add per element; the 2^−output_frac_bits scale is folded into γ once).
 
+use super::exact::layer_norm_row;
 use super::fixed::{entry_counts, growth_bits, inverse_scale, isqrt, isqrt_counts, quantize};
 use super::ops::{IntWidth, OpCounts};
 use super::{check_len, check_range, rows_of, ShapeError};
@@ -74,15 +76,15 @@ impl LayerNorm {
         cols: usize,
         gamma: &[f32],
         beta: &[f32],
-        eps: f32,
+        eps: f64,
     ) -> Result<OpCounts, ShapeError> {
         let rows = rows_of("layernorm", data.len(), cols)?;
         check_len("layernorm", "gamma", gamma.len(), cols)?;
         check_len("layernorm", "beta", beta.len(), cols)?;
         for row in data.chunks_exact_mut(cols) {
             match self {
-                LayerNorm::Float => float_row(row, gamma, beta, eps),
-                LayerNorm::FixedPoint(p) => p.row(row, gamma, beta, eps),
+                LayerNorm::Float => layer_norm_row(row, gamma, beta, eps),
+                LayerNorm::FixedPoint(p) => p.row(row, gamma, beta, eps as f32),
             }
         }
         Ok(self.counts(cols) * rows as u64)
@@ -103,20 +105,6 @@ impl LayerNorm {
             },
             LayerNorm::FixedPoint(p) => p.counts(cols),
         }
-    }
-}
-
-fn float_row(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
-    let inv_n = 1.0 / row.len() as f32;
-    let mean = row.iter().sum::<f32>() * inv_n;
-    let mut sum_sq = 0.0f32;
-    for x in row.iter_mut() {
-        *x -= mean;
-        sum_sq += *x * *x;
-    }
-    let inv_std = 1.0 / (sum_sq * inv_n + eps).sqrt();
-    for ((x, g), b) in row.iter_mut().zip(gamma).zip(beta) {
-        *x = *x * inv_std * g + b;
     }
 }
 

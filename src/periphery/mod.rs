@@ -21,6 +21,7 @@
 //!   and the configuration only, never on the data.
 
 pub mod attention;
+pub mod exact;
 pub mod gelu;
 pub mod layernorm;
 pub mod ops;

@@ -2,7 +2,8 @@
 //!
 //! All three implementations subtract the row maximum first, so every exponent is ≤ 0 and
 //! the largest term is exactly 1:
-//! * [`Softmax::Float`]: fp32 `exp`, one fp32 reciprocal per row;
+//! * [`Softmax::Float`]: [`super::exact::softmax_row`], the digital engine's softmax (fp32
+//!   `exp`, one fp32 reciprocal per row);
 //! * [`Softmax::FixedLut`]: scores in fixed point with `input_frac_bits` fraction bits,
 //!   `exp(z)` read from a table over `z ∈ [−input_range, 0]` (below it the term is 0);
 //! * [`Softmax::Base2Shift`]: `exp(z) = 2^(z·log2 e)`; the integer part of the exponent is a
@@ -13,6 +14,7 @@
 //! bits (the largest term is 2^table_bits), sum them exactly, take one integer reciprocal per
 //! row (2^47 / sum) and return probabilities with `output_bits` fraction bits.
 
+use super::exact::softmax_row;
 use super::fixed::{growth_bits, round_i64};
 use super::ops::{IntWidth, OpCounts};
 use super::{check_positive, check_range, rows_of, ShapeError};
@@ -122,7 +124,7 @@ impl Softmax {
     pub fn apply(&self, data: &mut [f32], cols: usize) -> Result<OpCounts, ShapeError> {
         let rows = rows_of("softmax", data.len(), cols)?;
         match self {
-            Softmax::Float => data.chunks_exact_mut(cols).for_each(float_row),
+            Softmax::Float => data.chunks_exact_mut(cols).for_each(softmax_row),
             Softmax::FixedLut(p) => {
                 let table = p.table();
                 for row in data.chunks_exact_mut(cols) {
@@ -190,17 +192,6 @@ impl Softmax {
             }
         }
     }
-}
-
-fn float_row(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f32;
-    for x in row.iter_mut() {
-        *x = (*x - max).exp();
-        sum += *x;
-    }
-    let inv = 1.0 / sum;
-    row.iter_mut().for_each(|x| *x *= inv);
 }
 
 /// Scores of one row in fixed point (`frac_bits`), minus the row maximum: every value ≤ 0.

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::glue::evaluate::length_buckets;
 use crate::glue::Gold;
-use crate::model::activations::softmax_in_place;
+use crate::periphery::exact::softmax_row;
 use crate::model::matrix::{gemm_strided, StridedRef};
 use crate::model::{BertConfig, Matrix, PackedBatch};
 use crate::tokenize::Encoded;
@@ -352,7 +352,7 @@ impl<'a> TrainBert<'a> {
                     gemm_strided(len, d, len, q_h, k_t, 0.0, p, len);
                     for row in p.chunks_exact_mut(len) {
                         row.iter_mut().for_each(|x| *x *= scale);
-                        softmax_in_place(row);
+                        softmax_row(row);
                     }
                 }
                 let mask = dropout.and_then(|dr| {

@@ -9,7 +9,8 @@
 
 use rayon::prelude::*;
 
-use crate::model::activations::{erf, exp, tanh, HiddenAct};
+use crate::model::activations::HiddenAct;
+use crate::periphery::exact::{erf, exp, tanh};
 use crate::model::matrix::{gemm_strided, StridedRef};
 use crate::model::Matrix;
 
