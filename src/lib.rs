@@ -21,11 +21,13 @@
 //! - [`probe`]: a linear probe (task head) trained on a frozen encoder's pooled features.
 //! - [`report`]: one GLUE evaluation and its JSON report (`crossbert eval`, Python's
 //!   `crossbert.evaluate`).
+//! - [`error`]: the error of an impossible or unknown setting, in one shape for every layer.
 //! - [`cli`]: the `crossbert` command.
 
 pub mod backend;
 pub mod cli;
 pub mod energy;
+pub mod error;
 pub mod experiment;
 pub mod glue;
 pub mod hardware;

@@ -127,7 +127,7 @@ fn with_overrides(
     overrides: &str,
 ) -> Result<HardwareConfig, HardwareError> {
     let origin = format!("hardware {} with overrides", hardware.preset);
-    let invalid = |mut error: crossbar::ConfigError| {
+    let invalid = |mut error: crossbert::error::ConfigError| {
         // The grid's keys read `grid.KEY[i]`; here the key is the override's own.
         let key = error.key.strip_prefix("grid.").unwrap_or(&error.key);
         error.key = key.strip_suffix("[0]").unwrap_or(key).to_string();
@@ -148,7 +148,7 @@ fn with_overrides(
     let mut settings = Vec::new();
     for (key, value) in overrides {
         let value: toml::Value = serde_json::from_value(value.clone()).map_err(|e| {
-            invalid(crossbar::ConfigError::new(
+            invalid(crossbert::error::ConfigError::new(
                 key.clone(),
                 "a TOML value (number, string, boolean or list)",
                 format!("{value} ({e})"),

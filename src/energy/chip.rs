@@ -20,7 +20,7 @@
 use super::rollup::{energy, EventCounts};
 use super::technology::{BlockTech, TechnologyTable};
 use crate::hardware::{ChipConfig, HardwareConfig};
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use mapping::MappingConfig;
 use serde::Serialize;
 use std::collections::BTreeMap;

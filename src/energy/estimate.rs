@@ -29,7 +29,7 @@
 use super::chip::{imas_and_tiles, Blocks};
 use super::technology::TechnologyTable;
 use crate::hardware::ChipConfig;
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// How one weight matrix sits on the chip, as the mapping reports it.

@@ -7,7 +7,7 @@
 
 use super::technology::TechnologyTable;
 use crate::periphery::OpCounts;
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign};

@@ -5,7 +5,7 @@
 //! is written `{ value = 1.67, node_nm = 32, source = "ISAAC (ISCA 2016), Table 6" }`; a
 //! bare number (`1.67`) is accepted for quick overrides and recorded as unsourced.
 
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;

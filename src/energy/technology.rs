@@ -26,7 +26,7 @@
 //!   buffers at 32 nm, digital arithmetic at 45 nm).
 
 use super::sourced::Sourced;
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// Energy, area and timing of every component the roll-up prices.

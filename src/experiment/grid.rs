@@ -15,7 +15,7 @@
 //! nested tables and mean the same thing. Points are the Cartesian product of the axes in
 //! key order (sorted), the last axis varying fastest.
 use super::scope::ScopeTarget;
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 
 /// One swept hardware key and its values, in sweep order.
 #[derive(Debug, Clone, PartialEq)]

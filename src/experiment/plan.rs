@@ -13,7 +13,7 @@ use super::hash::config_hash;
 use super::results;
 use super::scope::{Scope, ScopeTarget};
 use super::spec::SweepSpec;
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 
 /// A spec checked against its base hardware, with the grid expanded.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@
 //! output projection), `ffn_in` (intermediate), `ffn_out` (FFN output) or `*`; and the two
 //! heads `pooler` and `classifier`. The backend interprets the scope: scoped keys take the
 //! swept value inside the target and the base hardware value everywhere else.
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use std::fmt;
 
 /// The six linear layers of one BERT encoder layer, named after their role.

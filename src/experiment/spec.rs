@@ -24,7 +24,7 @@
 //! resolved base hardware, so that every error is raised before any work starts.
 use super::scope::ScopeTarget;
 use anyhow::Context;
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::Deserialize;
 use std::path::Path;
 

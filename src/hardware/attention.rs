@@ -41,7 +41,7 @@
 //! clipping; the range-finding pass itself is not counted as energy.
 
 use crossbar::device::ProgrammingVariation;
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// Where Q·Kᵀ and P·V run.

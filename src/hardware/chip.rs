@@ -17,7 +17,7 @@
 //! level's registers, buffers, bus, router and links cost is in the technology table
 //! ([`crate::energy::TechnologyTable`]: `ima`, `tile`, `chip`).
 
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// The largest count accepted for any level (a chip of more than a million tiles or IMAs

@@ -57,7 +57,8 @@ pub use training::TrainingConfig;
 
 use crate::energy::TechnologyConfig;
 use crate::periphery::PeripheryConfig;
-use crossbar::{ConfigError, DeviceConfig};
+use crate::error::ConfigError;
+use crossbar::DeviceConfig;
 use mapping::MappingConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -66,7 +66,7 @@
 //! Gradients pass the quantizers and the clipping unchanged (a straight-through
 //! estimator); the weight gradient of a noisy step is applied to the noise-free weights.
 
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// The choices of hardware-aware training; `None` fields are derived (see the module docs).

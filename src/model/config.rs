@@ -123,9 +123,9 @@ mod id2label_serde {
     }
 }
 
-/// A config that cannot describe a model crossbert can run.
+/// A `config.json` that cannot describe a model crossbert can run.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum ConfigJsonError {
     #[error("cannot read {path}: {source}")]
     Io {
         path: String,
@@ -147,9 +147,9 @@ pub enum ConfigError {
 
 impl BertConfig {
     /// Reads and validates `config.json`.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+    pub fn from_file(path: &Path) -> Result<Self, ConfigJsonError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigJsonError::Io {
             path: shown.clone(),
             source,
         })?;
@@ -157,9 +157,9 @@ impl BertConfig {
     }
 
     /// Parses and validates config JSON; `origin` names the source in errors.
-    pub fn from_json(text: &str, origin: &str) -> Result<Self, ConfigError> {
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, ConfigJsonError> {
         let config: BertConfig =
-            serde_json::from_str(text).map_err(|source| ConfigError::Parse {
+            serde_json::from_str(text).map_err(|source| ConfigJsonError::Parse {
                 path: origin.to_string(),
                 source,
             })?;
@@ -198,8 +198,8 @@ impl BertConfig {
         self.hidden_size / self.num_attention_heads
     }
 
-    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |key, expected: &str, found: String| ConfigError::Invalid {
+    fn validate(&self, origin: &str) -> Result<(), ConfigJsonError> {
+        let invalid = |key, expected: &str, found: String| ConfigJsonError::Invalid {
             path: origin.to_string(),
             key,
             expected: expected.to_string(),

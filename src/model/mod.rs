@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub use bert::{BertForSequenceClassification, InputError, PackedBatch};
 pub use checkpoint::{Checkpoint, CheckpointError};
-pub use config::{BertConfig, ConfigError, ProblemType};
+pub use config::{BertConfig, ConfigJsonError, ProblemType};
 pub use linear::{digital_linear, BatchId, LinearFactory, LinearKind, LinearOp, LinearSpec};
 pub use matrix::Matrix;
 
@@ -25,7 +25,7 @@ pub use matrix::Matrix;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] ConfigJsonError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
 }

@@ -16,7 +16,7 @@ use super::exact::{gelu_erf, gelu_tanh};
 use super::fixed::{entry_counts, qmax, quantize};
 use super::ops::{IntWidth, OpCounts};
 use super::{check_positive, check_range, rows_of, ShapeError};
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// GELU implementation. Default: exact erf form.

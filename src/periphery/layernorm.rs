@@ -15,7 +15,7 @@ use super::exact::layer_norm_row;
 use super::fixed::{entry_counts, growth_bits, inverse_scale, isqrt, isqrt_counts, quantize};
 use super::ops::{IntWidth, OpCounts};
 use super::{check_len, check_range, rows_of, ShapeError};
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// LayerNorm implementation. Default: float.

@@ -35,7 +35,7 @@ pub use layernorm::{FixedLayerNorm, LayerNorm};
 pub use ops::{IntWidth, OpCounts};
 pub use softmax::{Base2Exp, LutExp, Softmax};
 
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// The periphery section of a hardware description. Default: all float, attention in fp32.

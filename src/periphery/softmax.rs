@@ -18,7 +18,7 @@ use super::exact::softmax_row;
 use super::fixed::{growth_bits, round_i64};
 use super::ops::{IntWidth, OpCounts};
 use super::{check_positive, check_range, rows_of, ShapeError};
-use crossbar::ConfigError;
+use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// Softmax implementation. Default: float.
