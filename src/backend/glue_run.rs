@@ -3,6 +3,7 @@
 //! `crossbert eval --preset/--hardware` and the sweep's evaluator.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -10,16 +11,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{AnalogModel, InferenceCost};
 use crate::glue::{self, evaluate::tokenize_examples, Evaluation, Example, LabelMap, Split, Task};
 use crate::hardware::HardwareConfig;
-use crate::model::{digital_linear, load_classifier, BertConfig};
-use crate::tokenize::BertTokenizer;
+use crate::model::{digital_linear, BertForSequenceClassification, CheckpointDir};
+use crate::tokenize::{BertTokenizer, Encoded};
 
-/// A task's examples, read and labelled for one checkpoint.
+/// A task's examples, read and labelled for one checkpoint. Opened once, it runs any number
+/// of chip instances: the checkpoint is read once (its config without decoding the
+/// weights), and the calibration examples are read and tokenized once.
 pub struct GlueRun {
-    pub model: PathBuf,
+    pub checkpoint: CheckpointDir,
     pub data: PathBuf,
     pub task: Task,
     pub split: Split,
-    pub config: BertConfig,
     pub tokenizer: BertTokenizer,
     pub labels: LabelMap,
     pub examples: Vec<Example>,
@@ -27,6 +29,9 @@ pub struct GlueRun {
     /// Show a progress bar with rate and ETA on stderr while the chip runs (`eval` on a
     /// terminal; off for sweeps, which have their own).
     pub progress: bool,
+    /// The largest `calibration.examples` asked for so far, and that many first TRAIN
+    /// examples tokenized (fewer when the split is shorter).
+    calibration: Mutex<(usize, Vec<Encoded>)>,
 }
 
 impl GlueRun {
@@ -40,30 +45,30 @@ impl GlueRun {
         max_len: usize,
         batch_size: usize,
     ) -> anyhow::Result<Self> {
-        let (config, _) = load_classifier(model, &digital_linear)?;
+        let checkpoint = CheckpointDir::open(model)?;
         let tokenizer = BertTokenizer::from_dir(model, max_len)?;
-        let labels = LabelMap::for_checkpoint(task, &config)?;
+        let labels = LabelMap::for_checkpoint(task, &checkpoint.config)?;
         let mut examples = glue::read_split(data, task, split, &labels)?;
         if let Some(limit) = limit {
             examples.truncate(limit);
         }
         Ok(Self {
-            model: model.to_path_buf(),
+            checkpoint,
             data: data.to_path_buf(),
             task,
             split,
-            config,
             tokenizer,
             labels,
             examples,
             batch_size,
             progress: false,
+            calibration: Mutex::new((0, Vec::new())),
         })
     }
 
     /// The float32 digital result.
     pub fn digital(&self) -> anyhow::Result<Evaluation> {
-        let (_, model) = load_classifier(&self.model, &digital_linear)?;
+        let model = self.checkpoint.classifier(&digital_linear)?;
         self.score(&model, None)
     }
 
@@ -75,11 +80,8 @@ impl GlueRun {
         hardware: &HardwareConfig,
         seed: u64,
     ) -> anyhow::Result<(Evaluation, InferenceCost)> {
-        let chip = AnalogModel::load(&self.model, hardware, seed)?;
-        let mut train = glue::read_split(&self.data, self.task, Split::Train, &self.labels)
-            .context("reading the TRAIN split for calibration")?;
-        train.truncate(hardware.calibration.examples);
-        chip.calibrate(&tokenize_examples(&self.tokenizer, &train)?)?;
+        let chip = AnalogModel::program(&self.checkpoint, hardware, seed)?;
+        chip.calibrate(&self.calibration_examples(hardware.calibration.examples)?)?;
         let bar = self.progress.then(|| sequence_bar(self.examples.len()));
         let result = self.score(&chip.model, bar.as_ref())?;
         if let Some(bar) = bar {
@@ -94,14 +96,27 @@ impl GlueRun {
         Ok((result, cost))
     }
 
+    /// The first `n` TRAIN examples (fewer when the split is shorter), tokenized; the
+    /// split is read again only when `n` exceeds every earlier request.
+    fn calibration_examples(&self, n: usize) -> anyhow::Result<Vec<Encoded>> {
+        let mut cached = self.calibration.lock().expect("not poisoned");
+        if cached.0 < n {
+            let mut train = glue::read_split(&self.data, self.task, Split::Train, &self.labels)
+                .context("reading the TRAIN split for calibration")?;
+            train.truncate(n);
+            *cached = (n, tokenize_examples(&self.tokenizer, &train)?);
+        }
+        Ok(cached.1[..n.min(cached.1.len())].to_vec())
+    }
+
     fn score(
         &self,
-        model: &crate::model::BertForSequenceClassification,
+        model: &BertForSequenceClassification,
         progress: Option<&ProgressBar>,
     ) -> anyhow::Result<Evaluation> {
         glue::evaluate(
             model,
-            self.config.problem_type(),
+            self.checkpoint.config.problem_type(),
             &self.tokenizer,
             self.task,
             self.split,

@@ -45,7 +45,7 @@ use mapping::{InputScale, MappedMatrix};
 
 use crate::hardware::{AttentionMode, HardwareConfig, LinearName};
 use crate::model::{
-    digital_linear, load_classifier, BertConfig, BertForSequenceClassification, LinearOp,
+    digital_linear, BertConfig, BertForSequenceClassification, CheckpointDir, LinearOp,
     LinearSpec, PackedBatch,
 };
 use crate::tokenize::Encoded;
@@ -91,6 +91,16 @@ impl AnalogModel {
     /// Loads the checkpoint in `dir` and programs its analog layers for chip `seed`. Ranges
     /// that need calibration are not set yet: call [`AnalogModel::calibrate`].
     pub fn load(dir: &Path, hardware: &HardwareConfig, seed: u64) -> anyhow::Result<Self> {
+        Self::program(&CheckpointDir::open(dir)?, hardware, seed)
+    }
+
+    /// [`AnalogModel::load`] from a checkpoint already open (a sweep programs many chip
+    /// instances of one checkpoint).
+    pub fn program(
+        checkpoint: &CheckpointDir,
+        hardware: &HardwareConfig,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
         hardware.validate().context("hardware description")?;
         let layers = RefCell::new(Vec::new());
         let digital = RefCell::new(Vec::new());
@@ -117,8 +127,10 @@ impl AnalogModel {
                 }
             }
         };
-        let (config, model) = load_classifier(dir, &factory)?;
-        let mut model = model.with_periphery(&hardware.periphery);
+        let config = checkpoint.config.clone();
+        let mut model = checkpoint
+            .classifier(&factory)?
+            .with_periphery(&hardware.periphery);
         if let Some(e) = failure.into_inner() {
             return Err(e);
         }

@@ -154,7 +154,5 @@ pub fn base_hardware(base: &str) -> anyhow::Result<toml::Table> {
 
 /// The evaluator that runs BERT on the emulated hardware.
 pub fn evaluator(plan: &SweepPlan) -> anyhow::Result<Box<dyn Evaluator>> {
-    Ok(Box::new(ChipEvaluator {
-        base: plan.base.clone(),
-    }))
+    Ok(Box::new(ChipEvaluator::new(plan.base.clone())))
 }

@@ -15,21 +15,36 @@ use crate::glue::{evaluate::DEFAULT_BATCH_SIZE, reader::split_path, Split, Task}
 use crate::hardware::HardwareConfig;
 use crate::tokenize::DEFAULT_MAX_LEN;
 use anyhow::{bail, Context};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// Runs each job as one chip instance of the BERT backend.
 pub struct ChipEvaluator {
     /// The sweep's base hardware (scoped keys keep these values outside their target).
-    pub base: toml::Table,
+    base: toml::Table,
+    /// Each (model, task) opened once per sweep run: its checkpoint, examples and
+    /// tokenized calibration set serve every job on it.
+    runs: Mutex<HashMap<(String, String), Arc<GlueRun>>>,
 }
 
 impl ChipEvaluator {
-    fn run(model: &str, task: &TaskData) -> anyhow::Result<GlueRun> {
+    pub fn new(base: toml::Table) -> Self {
+        Self {
+            base,
+            runs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn run(&self, model: &str, task: &TaskData) -> anyhow::Result<Arc<GlueRun>> {
+        let key = (model.to_string(), format!("{task:?}"));
+        if let Some(run) = self.runs.lock().expect("not poisoned").get(&key) {
+            return Ok(run.clone());
+        }
         let name = Task::parse(&task.name).map_err(anyhow::Error::msg)?;
         let split = Split::parse(&task.split).map_err(anyhow::Error::msg)?;
         let limit = task.limit.map(|l| l as usize);
-        GlueRun::open(
+        let run = Arc::new(GlueRun::open(
             Path::new(model),
             &task.data_dir,
             name,
@@ -37,7 +52,10 @@ impl ChipEvaluator {
             limit,
             DEFAULT_MAX_LEN,
             DEFAULT_BATCH_SIZE,
-        )
+        )?);
+        // Two jobs opening the same run at once both succeed; the first one kept is shared.
+        let mut runs = self.runs.lock().expect("not poisoned");
+        Ok(runs.entry(key).or_insert(run).clone())
     }
 }
 
@@ -79,7 +97,7 @@ impl Evaluator for ChipEvaluator {
     }
 
     fn digital_baseline(&self, model: &str, task: &TaskData) -> anyhow::Result<Baseline> {
-        let result = Self::run(model, task)?.digital()?;
+        let result = self.run(model, task)?.digital()?;
         let (metric, value) = result.metrics[0];
         Ok(Baseline {
             metric: metric.name().to_string(),
@@ -93,7 +111,7 @@ impl Evaluator for ChipEvaluator {
 
     fn evaluate(&self, job: &Job<'_>) -> anyhow::Result<Evaluation> {
         let hardware = self.hardware(job.hardware, job.scope)?;
-        let run = Self::run(job.model, job.task)?;
+        let run = self.run(job.model, job.task)?;
         let (result, cost) = run.on_chip(&hardware, job.seed)?;
         let (metric, value) = result.metrics[0];
         let mut extra = BTreeMap::new();

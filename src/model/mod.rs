@@ -13,7 +13,8 @@ pub mod config;
 pub mod linear;
 pub mod matrix;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 pub use bert::{BertForSequenceClassification, InputError, PackedBatch};
 pub use checkpoint::{Checkpoint, CheckpointError};
@@ -30,24 +31,58 @@ pub enum LoadError {
     Checkpoint(#[from] CheckpointError),
 }
 
+/// A checkpoint directory opened once: its `config.json`, read without touching the
+/// weights, and its safetensors files, mapped. Any number of models (the digital one, each
+/// chip instance's) are built from it without reading the files again.
+pub struct CheckpointDir {
+    pub dir: PathBuf,
+    pub config: BertConfig,
+    weights: Checkpoint,
+    /// The unused-tensor warning is printed once per directory, not once per model built.
+    warned: Once,
+}
+
+impl CheckpointDir {
+    pub fn open(dir: &Path) -> Result<Self, LoadError> {
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            config: BertConfig::from_file(&dir.join("config.json"))?,
+            weights: Checkpoint::open(dir)?,
+            warned: Once::new(),
+        })
+    }
+
+    /// Builds the model, every linear layer with `factory` ([`digital_linear`] for the
+    /// exact digital engine). Tensors the model does not use (e.g. a pre-training head) are
+    /// reported on stderr, once.
+    pub fn classifier(
+        &self,
+        factory: &LinearFactory<'_>,
+    ) -> Result<BertForSequenceClassification, LoadError> {
+        let model = BertForSequenceClassification::load(&self.weights, &self.config, factory)?;
+        self.warned.call_once(|| {
+            let unused = self.weights.unused_tensors();
+            if !unused.is_empty() {
+                eprintln!(
+                    "warning: {}: {} checkpoint tensor(s) not used by \
+                     BertForSequenceClassification: {}",
+                    self.dir.display(),
+                    unused.len(),
+                    unused.join(", ")
+                );
+            }
+        });
+        Ok(model)
+    }
+}
+
 /// Loads `dir/config.json` and the weights of `dir`, building every linear layer with
-/// `factory` ([`digital_linear`] for the exact digital engine). Tensors in the checkpoint
-/// that the model does not use (e.g. a pre-training head) are reported on stderr.
+/// `factory` (see [`CheckpointDir::classifier`]).
 pub fn load_classifier(
     dir: &Path,
     factory: &LinearFactory<'_>,
 ) -> Result<(BertConfig, BertForSequenceClassification), LoadError> {
-    let config = BertConfig::from_file(&dir.join("config.json"))?;
-    let weights = Checkpoint::open(dir)?;
-    let model = BertForSequenceClassification::load(&weights, &config, factory)?;
-    let unused = weights.unused_tensors();
-    if !unused.is_empty() {
-        eprintln!(
-            "warning: {}: {} checkpoint tensor(s) not used by BertForSequenceClassification: {}",
-            dir.display(),
-            unused.len(),
-            unused.join(", ")
-        );
-    }
-    Ok((config, model))
+    let checkpoint = CheckpointDir::open(dir)?;
+    let model = checkpoint.classifier(factory)?;
+    Ok((checkpoint.config, model))
 }
