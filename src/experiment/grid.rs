@@ -272,9 +272,9 @@ pub fn expand_points(axes: &[Axis], targets: &[ScopeTarget]) -> Vec<HardwarePoin
     points
         .into_iter()
         .flat_map(|point| {
-            targets.iter().map(move |&scope| HardwarePoint {
+            targets.iter().map(move |scope| HardwarePoint {
                 settings: point.settings.clone(),
-                scope,
+                scope: scope.clone(),
             })
         })
         .collect()

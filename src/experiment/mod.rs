@@ -44,7 +44,7 @@ pub use merge::{merge_results, MergeReport};
 pub use plan::{SweepPlan, WorkItem};
 pub use results::ResultsTable;
 pub use runner::{check_points, run_sweep, SweepOptions, SweepOutcome};
-pub use scope::{Scope, ScopeTarget, Sublayer};
+pub use scope::{Scope, ScopeTarget};
 pub use shard::Shard;
 pub use spec::{Seeds, SweepSpec};
 pub use summarize::summarize;

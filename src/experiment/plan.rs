@@ -137,15 +137,13 @@ impl SweepPlan {
 
     /// The item's fault-injection scope.
     pub fn scope(&self, item: &WorkItem) -> Scope {
-        let target = self.points[item.point].scope;
-        Scope {
-            target,
-            keys: if target == ScopeTarget::All {
-                Vec::new()
-            } else {
-                self.spec.scope_keys().to_vec()
-            },
-        }
+        let target = self.points[item.point].scope.clone();
+        let keys = if target == ScopeTarget::All {
+            Vec::new()
+        } else {
+            self.spec.scope_keys().to_vec()
+        };
+        Scope { target, keys }
     }
 
     /// The `config_hash` of the item (see [`crate::experiment::hash`]).

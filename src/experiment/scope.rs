@@ -10,126 +10,62 @@
 //! targets = ["all", "3.ffn_out", "*.value", "0.*", "classifier"]
 //! ```
 //!
-//! Each target becomes one more grid dimension (column `scope`). Target syntax:
-//! `all` (every linear layer), `<layer>.<sublayer>` with `<layer>` an encoder layer index
-//! (0-based) or `*`, and `<sublayer>` one of `query`, `key`, `value`, `attn_out` (attention
-//! output projection), `ffn_in` (intermediate), `ffn_out` (FFN output) or `*`; and the two
-//! heads `pooler` and `classifier`. The backend interprets the scope: scoped keys take the
-//! swept value inside the target and the base hardware value everywhere else.
+//! Each target becomes one more grid dimension (column `scope`). Targets are written as
+//! `[[layers.overrides]]` targets are ([`crate::hardware::layers`]): `all` (every linear
+//! layer), `<layer>.<sublayer>` with `<layer>` an encoder layer index (0-based) or `*`, and
+//! `<sublayer>` one of `query`, `key`, `value`, `attn_out` (or `attention_output`: the
+//! attention output projection), `ffn_in` (intermediate), `ffn_out` (FFN output) or `*`;
+//! and the two heads `pooler` and `classifier`. The backend interprets the scope: scoped
+//! keys take the swept value inside the target and the base hardware value everywhere else.
 use crate::error::ConfigError;
+use crate::hardware::{LinearKind, LinearName, LinearPattern};
 use std::fmt;
 
-/// The six linear layers of one BERT encoder layer, named after their role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Sublayer {
-    Query,
-    Key,
-    Value,
-    /// Attention output projection (`attention.output.dense`).
-    AttnOut,
-    /// FFN up-projection (`intermediate.dense`).
-    FfnIn,
-    /// FFN down-projection (`output.dense`).
-    FfnOut,
-}
-
-impl Sublayer {
-    pub const ALL: [Sublayer; 6] = [
-        Sublayer::Query,
-        Sublayer::Key,
-        Sublayer::Value,
-        Sublayer::AttnOut,
-        Sublayer::FfnIn,
-        Sublayer::FfnOut,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Sublayer::Query => "query",
-            Sublayer::Key => "key",
-            Sublayer::Value => "value",
-            Sublayer::AttnOut => "attn_out",
-            Sublayer::FfnIn => "ffn_in",
-            Sublayer::FfnOut => "ffn_out",
-        }
-    }
-}
-
-/// Where scoped settings apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where scoped settings apply: every linear, or the linears a pattern selects. Patterns
+/// are those of `[[layers.overrides]]` targets ([`LinearPattern`], parsed there: one
+/// grammar for both), which is how the backend applies a scoped point.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeTarget {
     /// Every linear layer (an unscoped sweep).
     All,
-    /// Encoder linear layers; `None` means "any" (`*`).
-    Encoder {
-        layer: Option<usize>,
-        sublayer: Option<Sublayer>,
-    },
-    Pooler,
-    Classifier,
+    Linears(LinearPattern),
 }
 
 impl ScopeTarget {
     /// Parses a target string; `key` names the spec entry for the error message.
     pub fn parse(text: &str, key: &str) -> Result<Self, ConfigError> {
-        let expected = "`all`, `pooler`, `classifier` or `<layer|*>.<sublayer|*>` with sublayer \
-                        one of query, key, value, attn_out, ffn_in, ffn_out";
-        let bad = || ConfigError::new(key, expected, format!("{text:?}"));
         match text {
-            "all" => return Ok(ScopeTarget::All),
-            "pooler" => return Ok(ScopeTarget::Pooler),
-            "classifier" => return Ok(ScopeTarget::Classifier),
-            _ => {}
-        }
-        let (layer, sublayer) = text.split_once('.').ok_or_else(bad)?;
-        let layer = match layer {
-            "*" => None,
-            n => Some(n.parse::<usize>().map_err(|_| bad())?),
-        };
-        let sublayer = match sublayer {
-            "*" => None,
-            s => Some(
-                *Sublayer::ALL
-                    .iter()
-                    .find(|k| k.name() == s)
-                    .ok_or_else(bad)?,
-            ),
-        };
-        if layer.is_none() && sublayer.is_none() {
+            "all" => Ok(ScopeTarget::All),
             // `*.*` is `all` spelled differently; one spelling keeps result keys unique.
-            return Err(ConfigError::new(key, "`all` instead of `*.*`", "\"*.*\""));
+            "*.*" => Err(ConfigError::new(key, "`all` instead of `*.*`", "\"*.*\"")),
+            _ => LinearPattern::try_from(text.to_string())
+                .map(ScopeTarget::Linears)
+                .map_err(|message| ConfigError::new(key, message, format!("{text:?}"))),
         }
-        Ok(ScopeTarget::Encoder { layer, sublayer })
     }
 
-    /// Whether encoder layer `layer`'s `sublayer` is inside this target.
-    pub fn contains(&self, layer: usize, sublayer: Sublayer) -> bool {
-        match *self {
+    /// Whether the linear `name` is inside this target.
+    pub fn contains(&self, name: &LinearName) -> bool {
+        match self {
             ScopeTarget::All => true,
-            ScopeTarget::Encoder {
-                layer: l,
-                sublayer: s,
-            } => (l.is_none() || l == Some(layer)) && (s.is_none() || s == Some(sublayer)),
-            ScopeTarget::Pooler | ScopeTarget::Classifier => false,
+            ScopeTarget::Linears(pattern) => pattern.matches(name),
         }
     }
 }
 
 impl fmt::Display for ScopeTarget {
-    /// The canonical spelling, used in the `scope` column and the result key.
+    /// The canonical spelling, used in the `scope` column and the result key: the
+    /// pattern's, except that the attention output projection is `attn_out` (the spelling
+    /// result files have always used).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ScopeTarget::All => f.write_str("all"),
-            ScopeTarget::Pooler => f.write_str("pooler"),
-            ScopeTarget::Classifier => f.write_str("classifier"),
-            ScopeTarget::Encoder { layer, sublayer } => {
-                match layer {
-                    Some(l) => write!(f, "{l}")?,
-                    None => f.write_str("*")?,
-                }
-                f.write_str(".")?;
-                f.write_str(sublayer.map_or("*", Sublayer::name))
-            }
+        let ScopeTarget::Linears(pattern) = self else {
+            return f.write_str("all");
+        };
+        let canonical = pattern.to_string();
+        let long = LinearKind::AttentionOutput.name();
+        match canonical.strip_suffix(long) {
+            Some(layer) => write!(f, "{layer}attn_out"),
+            None => f.write_str(&canonical),
         }
     }
 }
@@ -159,7 +95,15 @@ mod tests {
 
     #[test]
     fn parses_and_prints_canonical_targets() {
-        for text in ["all", "pooler", "classifier", "3.ffn_out", "*.value", "0.*"] {
+        for text in [
+            "all",
+            "pooler",
+            "classifier",
+            "3.ffn_out",
+            "*.value",
+            "0.*",
+            "*.attn_out",
+        ] {
             let target = ScopeTarget::parse(text, "scope.targets").unwrap();
             assert_eq!(target.to_string(), text);
         }
@@ -176,11 +120,21 @@ mod tests {
     #[test]
     fn containment_follows_wildcards() {
         let values = ScopeTarget::parse("*.value", "k").unwrap();
-        assert!(values.contains(5, Sublayer::Value));
-        assert!(!values.contains(5, Sublayer::Key));
+        assert!(values.contains(&LinearName::encoder(5, LinearKind::Value)));
+        assert!(!values.contains(&LinearName::encoder(5, LinearKind::Key)));
         let layer3 = ScopeTarget::parse("3.*", "k").unwrap();
-        assert!(layer3.contains(3, Sublayer::FfnIn));
-        assert!(!layer3.contains(2, Sublayer::FfnIn));
-        assert!(!ScopeTarget::Pooler.contains(0, Sublayer::Query));
+        assert!(layer3.contains(&LinearName::encoder(3, LinearKind::Intermediate)));
+        assert!(!layer3.contains(&LinearName::encoder(2, LinearKind::Intermediate)));
+        let pooler = ScopeTarget::parse("pooler", "k").unwrap();
+        assert!(!pooler.contains(&LinearName::encoder(0, LinearKind::Query)));
+        assert!(pooler.contains(&LinearName::head(LinearKind::Pooler)));
+    }
+
+    #[test]
+    fn both_spellings_of_the_attention_output_share_one_key() {
+        for text in ["2.attn_out", "2.attention_output"] {
+            let target = ScopeTarget::parse(text, "k").unwrap();
+            assert_eq!(target.to_string(), "2.attn_out");
+        }
     }
 }

@@ -152,6 +152,23 @@ impl TryFrom<String> for LinearPattern {
     }
 }
 
+impl fmt::Display for LinearPattern {
+    /// The canonical spelling (`attn_out` reads `attention_output`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.layer, self.kind) {
+            (None, None) if !self.encoder_only => f.write_str("all"),
+            (_, Some(kind)) if !kind.in_encoder() => f.write_str(kind.name()),
+            (layer, kind) => {
+                match layer {
+                    Some(l) => write!(f, "{l}.")?,
+                    None => f.write_str("*.")?,
+                }
+                f.write_str(kind.map_or("*", LinearKind::name))
+            }
+        }
+    }
+}
+
 impl From<LinearPattern> for String {
     fn from(p: LinearPattern) -> String {
         p.text
