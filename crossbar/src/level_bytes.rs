@@ -19,7 +19,7 @@
 //! Storage is one byte per cell instead of a 32-bit conductance, and the conductances can
 //! always be recovered exactly ([`LevelBytes::conductances_us`]).
 
-use crate::tile::gemm;
+use crate::kernels::gemm;
 
 /// Columns per block: one AVX-512 register of 32-bit sums.
 pub const BLOCK: usize = 16;

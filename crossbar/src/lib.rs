@@ -35,7 +35,8 @@
 //! one-shot tiles on at most 256 levels are stored as [`level_bytes`] and read by an exact
 //! byte product (AVX-512 VNNI where present). Tiles of varied devices keep a 16-bit code of
 //! each conductance on the tile's own grid (half a step = range/131070), and the read-noise
-//! σ is evaluated from G when a noisy MVM needs it, never stored. Every
+//! σ is evaluated from G when a noisy MVM needs it, never stored (the formats:
+//! `tile::storage`; the SIMD inner loops of these reads: the private module `kernels`). Every
 //! MVM returns exact [`events`] counts (ADC conversions by resolution,
 //! DAC drives, cell reads, S&H samples, shift-and-adds).
 
@@ -47,6 +48,7 @@ pub mod device;
 pub mod error;
 pub mod events;
 pub mod ir_drop;
+mod kernels;
 pub mod level_bytes;
 pub mod rng;
 pub mod sample_hold;

@@ -8,7 +8,7 @@
 //! 1. sums the cell currents on the column: I = Σ_i V_i·G_ij (V in volts, G in µS, so I in
 //!    µA), all cycles and vectors at once (cycles stacked along the vector dimension): a
 //!    matrix product, or for 1-bit DACs, whose rows are either driven or not, a sum of
-//!    table entries (see `subset_sums`), which is the same sum in another order;
+//!    table entries (see `kernels::subset_sums`), which is the same sum in another order;
 //! 2. adds per-read noise: the devices fluctuate independently with σ_ij from the device
 //!    model, so the column currents get Gaussian noise. We draw it at the column level,
 //!    which has exactly the distribution of per-device draws and costs a draw per
@@ -32,6 +32,11 @@
 //! or ADC noise fuse the same steps over the table sums (`accumulate_converted`), which is
 //! what keeps a noisy chip's state at read time as cheap to read as an ideal one.
 //!
+//! This module holds the physics and the order of these steps. How the conductances are
+//! stored (f32, a 16-bit grid, bit planes or bytes) is in `tile::storage`; the inner loops
+//! that sum and convert (popcount, subset-sum tables, the float product) are in
+//! `crate::kernels`.
+//!
 //! Randomness per read is keyed by a **read id** per input vector that the caller gives
 //! (crossbert uses example index and token position): the per-read noise of vector t comes
 //! from the stream `(seed, matrix, tile, ReadNoise, read id of t)` and its ADC noise from
@@ -39,71 +44,23 @@
 //! noise therefore does not depend on which other vectors share its batch, nor on how
 //! tiles are spread over threads.
 
+mod storage;
+
 use crate::adc::Adc;
-use crate::bit_planes::{LevelPlanes, LANES as PLANE_LANES};
+use crate::bit_planes::LevelPlanes;
 use crate::cell::CellConfig;
-use crate::dac::{BinaryDrive, Drive};
+use crate::dac::Drive;
 use crate::device::Correlation;
 use crate::events::EventCounts;
+use crate::kernels::{
+    accumulate, accumulate_converted, gemm, levels_max_current, levels_mvm, subset_sums,
+};
 use crate::level_bytes::LevelBytes;
 use crate::rng::{Purpose, StreamKey};
 use crate::sample_hold;
 use rand_distr::{Distribution, StandardNormal};
 use std::sync::Arc;
-
-/// The actual conductances of a tile.
-#[derive(Clone, Debug)]
-enum Conductances {
-    /// Any conductances, µS, row-major rows × cols.
-    Analog(Vec<f32>),
-    /// Any conductances on a fine grid, 2 bytes per cell (see [`ConductanceGrid`]).
-    Grid(ConductanceGrid),
-    /// Every cell exactly on a level of its cell.
-    Levels(LevelPlanes),
-    /// Every cell exactly on one of at most 256 levels of a uniform scale (one-shot).
-    Bytes(LevelBytes),
-}
-
-/// Conductances of varied devices stored as 16-bit codes on a uniform grid spanning the
-/// tile's own range: G = lo + code·quantum, quantum = (max G − min G)/65535. Every stored
-/// conductance is within quantum/2 (plus f32 rounding) of the programmed one: for a
-/// ReRAM-CMO range of 9–88 µS about 0.0006 µS, a thousandth of the programming σ (≈ 1 µS),
-/// at half the bytes of an f16 and a sixteenth of its relative error near G_max.
-#[derive(Clone, Debug)]
-struct ConductanceGrid {
-    lo_us: f32,
-    quantum_us: f32,
-    codes: Vec<u16>,
-}
-
-impl ConductanceGrid {
-    fn new(g_us: &[f32]) -> ConductanceGrid {
-        let lo = g_us.iter().copied().fold(f32::INFINITY, f32::min);
-        let hi = g_us.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let quantum = if hi > lo {
-            (hi - lo) / u16::MAX as f32
-        } else {
-            0.0
-        };
-        let inv = if quantum > 0.0 { 1.0 / quantum } else { 0.0 };
-        let codes = g_us
-            .iter()
-            .map(|&g| ((g - lo) * inv).round().clamp(0.0, u16::MAX as f32) as u16)
-            .collect();
-        ConductanceGrid {
-            lo_us: lo,
-            quantum_us: quantum,
-            codes,
-        }
-    }
-
-    fn decode(&self) -> Vec<f32> {
-        self.codes
-            .iter()
-            .map(|&c| self.lo_us + c as f32 * self.quantum_us)
-            .collect()
-    }
-}
+use storage::{ConductanceGrid, Conductances};
 
 /// A device's per-read noise σ(G), µS, kept instead of a stored σ per cell (the tile
 /// evaluates it on its conductances when a noisy MVM needs the variances).
@@ -227,22 +184,12 @@ impl Tile {
 
     /// Actual conductances, µS, row-major rows × cols.
     pub fn conductances_us(&self) -> Vec<f32> {
-        match &self.conductances {
-            Conductances::Analog(g) => g.clone(),
-            Conductances::Grid(grid) => grid.decode(),
-            Conductances::Levels(planes) => planes.conductances_us(),
-            Conductances::Bytes(bytes) => bytes.conductances_us(),
-        }
+        self.conductances.conductances_us()
     }
 
     /// Bytes of state this tile stores (read-noise σ is computed from G, not stored).
     pub fn stored_bytes(&self) -> usize {
-        match &self.conductances {
-            Conductances::Analog(g) => 4 * g.len(),
-            Conductances::Grid(grid) => 2 * grid.codes.len() + 8,
-            Conductances::Levels(planes) => planes.stored_bytes(),
-            Conductances::Bytes(bytes) => bytes.stored_bytes(),
-        }
+        self.conductances.stored_bytes()
     }
 
     /// The full-scale column current, µA: every row at `max_volts` on cells at G_max.
@@ -384,15 +331,7 @@ impl Tile {
                 }
             }
             (Conductances::Bytes(bytes), _, Some(codes)) => bytes.map_currents(codes, |i| i, out),
-            _ => self.product(drive, &self.float_conductances(), false, out),
-        }
-    }
-
-    /// The conductances as floats, µS, rows × cols (borrowed when stored so).
-    fn float_conductances(&self) -> std::borrow::Cow<'_, [f32]> {
-        match &self.conductances {
-            Conductances::Analog(g) => std::borrow::Cow::Borrowed(g),
-            _ => std::borrow::Cow::Owned(self.conductances_us()),
+            _ => self.product(drive, &self.conductances.floats(), false, out),
         }
     }
 
@@ -462,7 +401,7 @@ impl Tile {
         }
         if let (Some(b), true) = (&drive.binary, noiseless) {
             // Varied devices under a 1-bit drive: table sums converted in registers.
-            let table = subset_sums(&self.float_conductances(), self.rows, cols, b.volts);
+            let table = subset_sums(&self.conductances.floats(), self.rows, cols, b.volts);
             let groups = self.rows.div_ceil(4);
             match *adc {
                 Adc::Ideal => {
@@ -599,207 +538,6 @@ fn span(values: impl Iterator<Item = f32>) -> (f32, f32) {
         .unwrap_or((0.0, 0.0))
 }
 
-/// The noiseless MVM of a tile on exact levels under a 1-bit drive, fused: for every vector
-/// and block of columns, the cycles' level counts by popcount, converted and added with
-/// the cycle's weight in registers, then stored once.
-///
-/// A cycle's current is affine in the column's level count n: I = V·(G_min·|b| + step·n).
-/// The converter's affine steps are folded into two constants per cycle, so a quantizing
-/// ADC becomes code = ⌊clamp(α_c + β_c·n, ½, max + ½)⌋ with α_c = (V·G_min·|b| − lo)/LSB + ½,
-/// β_c = V·step/LSB, the same codes as `Adc::convert` up to float rounding, and the output
-/// Σ_c w_c·(lo + code_c·LSB) = lo·Σ_c w_c + LSB·Σ_c w_c·code_c.
-fn levels_mvm(
-    planes: &LevelPlanes,
-    drive: &BinaryDrive,
-    cycle_weights: &[f64],
-    adc: &Adc,
-    out: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512vpopcntdq")
-            && std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("popcnt")
-        {
-            // SAFETY: the CPU supports these features, checked just above.
-            return unsafe { levels_mvm_avx512(planes, drive, cycle_weights, adc, out) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { levels_mvm_avx2(planes, drive, cycle_weights, adc, out) };
-        }
-    }
-    levels_mvm_portable(planes, drive, cycle_weights, adc, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
-unsafe fn levels_mvm_avx512(
-    planes: &LevelPlanes,
-    drive: &BinaryDrive,
-    cycle_weights: &[f64],
-    adc: &Adc,
-    out: &mut [f32],
-) {
-    levels_mvm_portable(planes, drive, cycle_weights, adc, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn levels_mvm_avx2(
-    planes: &LevelPlanes,
-    drive: &BinaryDrive,
-    cycle_weights: &[f64],
-    adc: &Adc,
-    out: &mut [f32],
-) {
-    levels_mvm_portable(planes, drive, cycle_weights, adc, out)
-}
-
-/// Largest current magnitude of a tile on exact levels under a 1-bit drive, µA, over
-/// every stacked vector, by popcount with the CPU's popcount instructions where present
-/// (without them `count_ones` is a slow bit-twiddling sequence: calibration was 3× slower
-/// than the MVMs it calibrates).
-fn levels_max_current(planes: &LevelPlanes, drive: &BinaryDrive) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512vpopcntdq")
-            && std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("popcnt")
-        {
-            // SAFETY: the CPU supports these features, checked just above.
-            return unsafe { levels_max_current_avx512(planes, drive) };
-        }
-        if std::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU supports POPCNT, checked just above.
-            return unsafe { levels_max_current_popcnt(planes, drive) };
-        }
-    }
-    levels_max_current_portable(planes, drive)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
-unsafe fn levels_max_current_avx512(planes: &LevelPlanes, drive: &BinaryDrive) -> f32 {
-    levels_max_current_portable(planes, drive)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt")]
-unsafe fn levels_max_current_popcnt(planes: &LevelPlanes, drive: &BinaryDrive) -> f32 {
-    levels_max_current_portable(planes, drive)
-}
-
-/// A plain loop: an iterator `fold` here would be compiled as a separate function without
-/// the caller's target features.
-#[inline(always)]
-fn levels_max_current_portable(planes: &LevelPlanes, drive: &BinaryDrive) -> f32 {
-    let mut most = 0.0f32;
-    for driven in drive.words.chunks_exact(planes.words()) {
-        most = most.max(planes.max_current_ua(driven, drive.volts).abs());
-    }
-    most
-}
-
-/// Per cycle: the converted value of a column with level count n is `a + b·n` (ideal ADC)
-/// or the code ⌊clamp(a + b·n, ½, top)⌋ (quantizing ADC).
-#[derive(Clone, Copy)]
-struct CycleAffine {
-    weight: f32,
-    a: f32,
-    b: f32,
-}
-
-#[inline(always)]
-fn levels_mvm_portable(
-    planes: &LevelPlanes,
-    drive: &BinaryDrive,
-    cycle_weights: &[f64],
-    adc: &Adc,
-    out: &mut [f32],
-) {
-    match planes.bits() {
-        1 => levels_mvm_bits::<1>(planes, drive, cycle_weights, adc, out),
-        2 => levels_mvm_bits::<2>(planes, drive, cycle_weights, adc, out),
-        3 => levels_mvm_bits::<3>(planes, drive, cycle_weights, adc, out),
-        _ => levels_mvm_bits::<4>(planes, drive, cycle_weights, adc, out),
-    }
-}
-
-/// `levels_mvm` for cells of `BITS` level bits (a constant, so the popcount loop unrolls).
-#[inline(always)]
-fn levels_mvm_bits<const BITS: usize>(
-    planes: &LevelPlanes,
-    drive: &BinaryDrive,
-    cycle_weights: &[f64],
-    adc: &Adc,
-    out: &mut [f32],
-) {
-    let (cols, words) = (planes.cols(), planes.words());
-    let vectors = out.len() / cols;
-    let v = drive.volts;
-    let mut cycles: Vec<CycleAffine> = Vec::with_capacity(cycle_weights.len());
-    for (t, out_t) in out.chunks_exact_mut(cols).enumerate() {
-        let driven = |c: usize| &drive.words[(c * vectors + t) * words..][..words];
-        cycles.clear();
-        cycles.extend(cycle_weights.iter().enumerate().map(|(c, &w)| {
-            let current_0 = v * planes.offset_us(driven(c));
-            let current_step = v * planes.step_us();
-            match *adc {
-                Adc::Ideal => CycleAffine {
-                    weight: w as f32,
-                    a: current_0,
-                    b: current_step,
-                },
-                Adc::Quantizing { lo, inv_lsb, .. } => CycleAffine {
-                    weight: w as f32,
-                    a: (current_0 - lo) * inv_lsb + 0.5,
-                    b: current_step * inv_lsb,
-                },
-            }
-        }));
-        match *adc {
-            Adc::Ideal => fused_levels::<BITS>(planes, &driven, &cycles, |x| x, 0.0, 1.0, out_t),
-            Adc::Quantizing {
-                lo, lsb, max_code, ..
-            } => {
-                let top = max_code + 0.5;
-                // SAFETY: x is clamped to [0.5, 2^24 + 0.5], inside i32's range; the
-                // unchecked conversion vectorizes where `as` (saturating) does not.
-                let code = |x: f32| unsafe { x.max(0.5).min(top).to_int_unchecked::<i32>() } as f32;
-                let sum_w: f32 = cycles.iter().map(|c| c.weight).sum();
-                fused_levels::<BITS>(planes, &driven, &cycles, code, lo * sum_w, lsb, out_t)
-            }
-        }
-    }
-}
-
-/// One vector through every column block: out = base + scale·Σ_c w_c·convert(a_c + b_c·n_c)
-/// with the cycles' level counts n_c, accumulated in registers and stored once.
-#[inline(always)]
-fn fused_levels<'d, const BITS: usize>(
-    planes: &LevelPlanes,
-    driven: &impl Fn(usize) -> &'d [u64],
-    cycles: &[CycleAffine],
-    convert: impl Fn(f32) -> f32,
-    base: f32,
-    scale: f32,
-    out: &mut [f32],
-) {
-    for (k, o) in out.chunks_mut(PLANE_LANES).enumerate() {
-        let mut acc = [0.0f32; PLANE_LANES];
-        for (c, cycle) in cycles.iter().enumerate() {
-            let counts = planes.block_counts::<BITS>(k, driven(c));
-            for (a, &n) in acc.iter_mut().zip(&counts) {
-                *a += cycle.weight * convert(cycle.a + cycle.b * n as i32 as f32);
-            }
-        }
-        for (o, &a) in o.iter_mut().zip(&acc) {
-            *o = base + scale * a;
-        }
-    }
-}
-
 /// out += weight · ADC(currents), element-wise; split by converter so the inner loop has
 /// no branch and vectorizes.
 #[inline(always)]
@@ -814,257 +552,6 @@ fn convert_and_accumulate(adc: &Adc, weight: f32, currents: &[f32], out: &mut [f
             for (o, &i) in out.iter_mut().zip(currents) {
                 *o += weight * adc.convert(i);
             }
-        }
-    }
-}
-
-// Binary drives (1-bit DACs) select rows rather than weight them, so a column current is a
-// sum of the selected rows' conductances. Grouping the rows by four, a table holds the 16
-// possible sums of each group's rows (built once per MVM); every stacked vector then needs
-// ⌈rows/4⌉ additions per column instead of rows multiply-adds. The table is laid out by
-// blocks of LANES columns ([block][group][subset][lane], 32 KiB per block for 128 rows) so
-// one block stays in the L1 cache while all vectors stream through it, four vectors at a
-// time in registers. Every output element is the same sequence of additions (0 + group 0 +
-// group 1 + …) whatever the SIMD width, so results do not depend on the CPU features.
-
-/// Columns per table block (one AVX-512 register of f32).
-const LANES: usize = 16;
-
-/// table[((b·groups + g)·16 + s)·LANES + l] = scale · Σ over bits k of s of
-/// per_cell[(4g + k)·cols + b·LANES + l] (0 for columns past `cols`).
-fn subset_sums(per_cell: &[f32], rows: usize, cols: usize, scale: f32) -> Vec<f32> {
-    let groups = rows.div_ceil(4);
-    let blocks = cols.div_ceil(LANES);
-    let mut table = vec![0.0f32; blocks * groups * 16 * LANES];
-    let (entries, _) = table.as_chunks_mut::<LANES>();
-    // Rows outermost so the conductances are read once, in memory order.
-    for g in 0..groups {
-        for s in 1..16usize {
-            let row = 4 * g + s.trailing_zeros() as usize;
-            let prev = s & (s - 1); // s without its lowest bit: already filled
-            for b in 0..blocks {
-                let (first, width) = (b * LANES, LANES.min(cols - b * LANES));
-                let at = (b * groups + g) * 16;
-                let mut entry = entries[at + prev];
-                if row < rows {
-                    let cells = &per_cell[row * cols + first..][..width];
-                    for (e, &c) in entry.iter_mut().zip(cells) {
-                        *e += scale * c;
-                    }
-                }
-                entries[at + s] = entry;
-            }
-        }
-    }
-    table
-}
-
-/// out[m] = Σ_g table[g][nibble(m, g)] for every stacked vector m, with the widest SIMD the
-/// CPU has (same additions in the same order on every path).
-fn accumulate(nibbles: &[u8], groups: usize, cols: usize, table: &[f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { accumulate_avx512(nibbles, groups, cols, table, out) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { accumulate_avx2(nibbles, groups, cols, table, out) };
-        }
-    }
-    accumulate_portable(nibbles, groups, cols, table, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn accumulate_avx512(
-    nibbles: &[u8],
-    groups: usize,
-    cols: usize,
-    table: &[f32],
-    out: &mut [f32],
-) {
-    accumulate_portable(nibbles, groups, cols, table, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn accumulate_avx2(
-    nibbles: &[u8],
-    groups: usize,
-    cols: usize,
-    table: &[f32],
-    out: &mut [f32],
-) {
-    accumulate_portable(nibbles, groups, cols, table, out)
-}
-
-#[inline(always)]
-fn accumulate_portable(nibbles: &[u8], groups: usize, cols: usize, table: &[f32], out: &mut [f32]) {
-    let vectors = out.len() / cols;
-    let (entries, _) = table.as_chunks::<LANES>();
-    for (b, block) in entries.chunks_exact(groups * 16).enumerate() {
-        let (first, width) = (b * LANES, LANES.min(cols - b * LANES));
-        let mut store = |m: usize, acc: &[f32; LANES]| {
-            let dst = &mut out[m * cols + first..][..width];
-            match <&mut [f32; LANES]>::try_from(&mut *dst) {
-                Ok(full) => *full = *acc, // a fixed-size copy the compiler inlines
-                Err(_) => dst.copy_from_slice(&acc[..width]),
-            }
-        };
-        let nib = |m: usize| &nibbles[m * groups..(m + 1) * groups];
-        let mut m = 0;
-        // Four vectors at a time: four independent addition chains hide the add latency.
-        while m + 4 <= vectors {
-            let (n0, n1, n2, n3) = (nib(m), nib(m + 1), nib(m + 2), nib(m + 3));
-            let mut a = [[0.0f32; LANES]; 4];
-            for g in 0..groups {
-                let subsets = &block[g * 16..g * 16 + 16];
-                let t = [
-                    &subsets[n0[g] as usize & 15],
-                    &subsets[n1[g] as usize & 15],
-                    &subsets[n2[g] as usize & 15],
-                    &subsets[n3[g] as usize & 15],
-                ];
-                for l in 0..LANES {
-                    a[0][l] += t[0][l];
-                    a[1][l] += t[1][l];
-                    a[2][l] += t[2][l];
-                    a[3][l] += t[3][l];
-                }
-            }
-            for (v, acc) in a.iter().enumerate() {
-                store(m + v, acc);
-            }
-            m += 4;
-        }
-        for m in m..vectors {
-            let n = nib(m);
-            let mut acc = [0.0f32; LANES];
-            for g in 0..groups {
-                let t = &block[g * 16 + (n[g] as usize & 15)];
-                for l in 0..LANES {
-                    acc[l] += t[l];
-                }
-            }
-            store(m, &acc);
-        }
-    }
-}
-
-/// out[t] = Σ_c w_c·convert(I_ct) for every vector t, where I_ct is the table sum of
-/// stacked vector m = c·vectors + t as in `accumulate`, converted and weighted in registers
-/// (the cycles × vectors × cols currents are never stored). The same additions in the same
-/// order as `accumulate` followed by `convert_and_accumulate`, so the same results.
-fn accumulate_converted(
-    nibbles: &[u8],
-    groups: usize,
-    cols: usize,
-    table: &[f32],
-    drive: &Drive,
-    convert: impl Fn(f32) -> f32 + Copy,
-    out: &mut [f32],
-) {
-    let weights: Vec<f32> = drive.cycle_weights.iter().map(|&w| w as f32).collect();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe {
-                accumulate_converted_avx512(nibbles, groups, cols, table, &weights, convert, out)
-            };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe {
-                accumulate_converted_avx2(nibbles, groups, cols, table, &weights, convert, out)
-            };
-        }
-    }
-    accumulate_converted_portable(nibbles, groups, cols, table, &weights, convert, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn accumulate_converted_avx512(
-    nibbles: &[u8],
-    groups: usize,
-    cols: usize,
-    table: &[f32],
-    weights: &[f32],
-    convert: impl Fn(f32) -> f32 + Copy,
-    out: &mut [f32],
-) {
-    accumulate_converted_portable(nibbles, groups, cols, table, weights, convert, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn accumulate_converted_avx2(
-    nibbles: &[u8],
-    groups: usize,
-    cols: usize,
-    table: &[f32],
-    weights: &[f32],
-    convert: impl Fn(f32) -> f32 + Copy,
-    out: &mut [f32],
-) {
-    accumulate_converted_portable(nibbles, groups, cols, table, weights, convert, out)
-}
-
-#[inline(always)]
-fn accumulate_converted_portable(
-    nibbles: &[u8],
-    groups: usize,
-    cols: usize,
-    table: &[f32],
-    weights: &[f32],
-    convert: impl Fn(f32) -> f32 + Copy,
-    out: &mut [f32],
-) {
-    let (vectors, cycles) = (out.len() / cols, weights.len());
-    let (entries, _) = table.as_chunks::<LANES>();
-    let nib = |c: usize, t: usize| &nibbles[(c * vectors + t) * groups..][..groups];
-    for (b, block) in entries.chunks_exact(groups * 16).enumerate() {
-        let (first, width) = (b * LANES, LANES.min(cols - b * LANES));
-        for t in 0..vectors {
-            let mut result = [0.0f32; LANES];
-            let mut c = 0;
-            // Four cycles at a time: four independent addition chains hide the add latency.
-            while c + 4 <= cycles {
-                let n = [nib(c, t), nib(c + 1, t), nib(c + 2, t), nib(c + 3, t)];
-                let mut a = [[0.0f32; LANES]; 4];
-                for g in 0..groups {
-                    let subsets = &block[g * 16..g * 16 + 16];
-                    for (acc, n) in a.iter_mut().zip(&n) {
-                        let entry = &subsets[n[g] as usize & 15];
-                        for l in 0..LANES {
-                            acc[l] += entry[l];
-                        }
-                    }
-                }
-                for (k, acc) in a.iter().enumerate() {
-                    for l in 0..LANES {
-                        result[l] += weights[c + k] * convert(acc[l]);
-                    }
-                }
-                c += 4;
-            }
-            for (c, &weight) in weights.iter().enumerate().skip(c) {
-                let n = nib(c, t);
-                let mut acc = [0.0f32; LANES];
-                for g in 0..groups {
-                    let entry = &block[g * 16 + (n[g] as usize & 15)];
-                    for l in 0..LANES {
-                        acc[l] += entry[l];
-                    }
-                }
-                for l in 0..LANES {
-                    result[l] += weight * convert(acc[l]);
-                }
-            }
-            out[t * cols + first..][..width].copy_from_slice(&result[..width]);
         }
     }
 }
@@ -1098,32 +585,6 @@ fn cholesky_in_place(a: &mut [f64], n: usize) {
                 0.0
             };
         }
-    }
-}
-
-/// c = aᵀ·b for a stored k×m row-major (the drive layout), b (k×n) and c (m×n) row-major,
-/// single-threaded: callers parallelize over tiles so results never depend on the thread
-/// count.
-pub(crate) fn gemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    // SAFETY: the asserts above keep every strided access inside the three slices.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            1,
-            m as isize,
-            b.as_ptr(),
-            n as isize,
-            1,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
     }
 }
 

@@ -14,7 +14,8 @@
 //!    slicing of the stored magnitude over `bits_per_cell`-bit cells.
 //! 3. [`tiling`]: cutting the matrix into `array_rows × array_cols` arrays (any sizes,
 //!    dividing or not), with optional spare rows/columns.
-//! 4. [`matrix::MappedMatrix`]: programming through the device model of `crossbar`, then
+//! 4. [`matrix::MappedMatrix`]: programming through the device model of `crossbar` (one
+//!    array at a time in the private module `program`), then
 //!    per forward pass the DAC cycles, analog MVMs and ADCs of every array (crate
 //!    `crossbar`) and the digital periphery: subtraction of the W⁻ / reference column
 //!    (which also cancels the G_min offset current; or, with `readout =
@@ -41,6 +42,7 @@ pub mod config;
 pub mod encoding;
 pub mod error;
 pub mod matrix;
+mod program;
 pub mod quantize;
 pub mod remap;
 pub mod tiling;

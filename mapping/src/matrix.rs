@@ -1,7 +1,8 @@
 //! `MappedMatrix`: y = x·Wᵀ on the chip.
 //!
 //! Programming quantizes W, encodes and slices it, cuts it into arrays and programs every
-//! array through the device model (once per chip instance = seed). A forward pass
+//! array through the device model (once per chip instance = seed; one array's faults,
+//! placement, programming, IR drop and storage are in `crate::program`). A forward pass
 //! quantizes the activations, lets the DACs drive each row tile, runs every array's analog
 //! MVM and ADCs (crate `crossbar`), then does the digital rest: subtract the W⁻ /
 //! reference column, shift-and-add the slices, add the partial sums of the arrays that
@@ -14,13 +15,11 @@
 
 use crate::config::{DriftCompensation, Encoding, InputScale, MappingConfig, Readout, WeightScale};
 use crate::error::MappingError;
+use crate::program::Chip;
 use crate::quantize::{max_code, quantize, quantize_weights, scale_for};
-use crate::remap::{self, apply_faults, FaultMap};
-use crate::tiling::{Layout, Placement};
-use crossbar::{
-    program_conductances, Adc, AdcRange, CellConfig, ConfigError, Dac, DeviceConfig, Drive,
-    EventCounts, Purpose, StreamKey, Tile,
-};
+use crate::remap::FaultMap;
+use crate::tiling::Layout;
+use crossbar::{Adc, AdcRange, ConfigError, Dac, DeviceConfig, Drive, EventCounts, Tile};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -829,121 +828,4 @@ fn check_fault_map(
         ));
     }
     Ok(())
-}
-
-/// What programming one array needs to know besides its weights.
-#[derive(Clone, Copy)]
-struct Chip<'a> {
-    layout: &'a Layout,
-    /// The cell's conductance range (its `bits_per_cell` is that of bit-sliced mappings;
-    /// the levels programmed are the layout's slice levels).
-    cell: &'a CellConfig,
-    /// Conductance between adjacent slice levels, µS: (G_max − G_min) / (2^c − 1).
-    step_us: f32,
-    device: &'a DeviceConfig,
-    seed: u64,
-    matrix_id: u32,
-    remap: bool,
-    ir_drop: &'a crossbar::ir_drop::IrDropConfig,
-}
-
-impl Chip<'_> {
-    /// Programs array `a`: target levels, placed on the physical array (around `faults`
-    /// when remapping), through the device model, stuck cells forced, gathered back into
-    /// the active tile.
-    fn program_tile(&self, codes: &[i32], a: usize, faults: &FaultMap) -> Tile {
-        let layout = self.layout;
-        let (r, j) = (a / layout.col_tiles, a % layout.col_tiles);
-        let (rows, cols) = (layout.inputs(r).len(), layout.active_cols(j));
-        let logical = layout.logical_levels(codes, r, j);
-        let key = StreamKey::new(self.seed, self.matrix_id, a as u32, Purpose::Programming);
-        // The device's own stuck cells do not depend on the levels, so they are known
-        // before placement (program_conductances forces them itself).
-        let sampled = crossbar::device::sample_fault_map(
-            &self.device.stuck_at,
-            layout.array_rows,
-            layout.array_cols,
-            key,
-        );
-        let mut all_faults = faults.clone();
-        all_faults.cells.extend(sampled.cells);
-        let faults = &all_faults;
-        let placement = if self.remap {
-            let significance = layout.column_significance(j);
-            let content = remap::Content {
-                levels: &logical,
-                rows,
-                cols,
-                significance: &significance,
-                max_level: layout.slicing.max_level(),
-            };
-            remap::plan(&content, faults, layout.array_rows, layout.array_cols)
-        } else {
-            Placement::identity(rows, cols)
-        };
-        let physical = placement.scatter(&logical, layout.array_rows, layout.array_cols);
-        // Level ℓ targets G_min + ℓ·step: for bit-sliced cells exactly the cell's level
-        // conductance, at one-shot a point of a continuous scale of up to 2^24 levels.
-        let targets: Vec<f32> = physical
-            .iter()
-            .map(|&level| self.cell.g_min_us + level as f32 * self.step_us)
-            .collect();
-        let mut g_us = program_conductances(
-            self.device,
-            self.cell,
-            &targets,
-            layout.array_rows,
-            layout.array_cols,
-            key,
-        )
-        .g_us;
-        apply_faults(
-            faults,
-            &mut g_us,
-            layout.array_cols,
-            self.cell.g_min_us,
-            self.cell.g_max_us,
-        );
-        // IR drop as a static effective conductance of the whole physical array.
-        let g_us = crossbar::ir_drop::effective_conductance(
-            &g_us,
-            layout.array_rows,
-            layout.array_cols,
-            self.ir_drop,
-        );
-        let g = placement.gather(&g_us, layout.array_cols);
-        let device = self.device.clone();
-        let tile = Tile::new(
-            g,
-            rows,
-            cols,
-            move |g| device.read_noise_sigma_us(g),
-            self.cell.g_max_us,
-            key.with_purpose(Purpose::ReadNoise),
-        )
-        .with_correlation(self.device.read_noise.correlation());
-        // Bit-sliced cells that landed exactly on their levels (ideal devices) are kept as
-        // bit planes: 1/16 of the memory at 2 bits per cell, and popcount MVMs; unsliced
-        // cells on at most 256 levels as bytes, read by an exact integer product; devices
-        // that vary (programming, drift) as 16-bit codes of their conductance (half the
-        // memory of f32, an error a thousandth of the variation's). Exact targets that are
-        // no levels (finer one-shot scales, IR drop alone) stay f32, so ideal parity holds.
-        let varied = self.device.varies_conductance();
-        let tile = match self.layout.slicing.bits {
-            bits @ 1..=4 => tile.compact_levels(&CellConfig {
-                bits_per_cell: bits,
-                ..self.cell.clone()
-            }),
-            _ => tile.compact_byte_levels(
-                self.cell.g_min_us,
-                self.step_us,
-                self.layout.slicing.max_level(),
-            ),
-        };
-        if varied {
-            tile.compact_analog()
-        } else {
-            tile
-        }
-    }
 }
