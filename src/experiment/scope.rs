@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Each target becomes one more grid dimension (column `scope`). Targets are written as
-//! `[[layers.overrides]]` targets are ([`crate::hardware::layers`]): `all` (every linear
+//! `[[layers.overrides]]` targets are ([`LinearPattern`]): `all` (every linear
 //! layer), `<layer>.<sublayer>` with `<layer>` an encoder layer index (0-based) or `*`, and
 //! `<sublayer>` one of `query`, `key`, `value`, `attn_out` (or `attention_output`: the
 //! attention output projection), `ffn_in` (intermediate), `ffn_out` (FFN output) or `*`;
