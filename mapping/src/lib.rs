@@ -35,8 +35,10 @@
 //! devices, stuck cells included) are stored as bit planes (`crossbar::bit_planes`):
 //! c bits per cell, about 2 bytes per weight at the isaac-32nm point (8-bit weights on four
 //! 2-bit cell pairs) instead of 32, and 1-bit DAC cycles are summed by popcount with the ADC
-//! and shift-and-add fused in. Arrays with device variation or IR drop keep one f32
-//! conductance per cell (4 bytes, plus 4 for the read-noise variance when read noise is on).
+//! and shift-and-add fused in. Arrays of varied devices (programming variation, drift) keep
+//! a 16-bit code of each cell's conductance on the tile's grid (2 bytes; the read-noise σ
+//! is computed from it when a noisy MVM needs it); exact targets that are no levels (IR
+//! drop alone, finer one-shot scales) keep one f32 per cell.
 
 pub mod config;
 pub mod encoding;

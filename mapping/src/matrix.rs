@@ -704,11 +704,6 @@ fn analog_pairs(pairs: &[(usize, Option<usize>)]) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The drift-compensation gains of array `a` (one per output feature of its column tile):
-/// ref/meas of the mean magnitude of the one-hot reads' outputs, over the whole array
-/// (`global`) or per output feature (`per_column`). The one-hot read of row i gives output
-/// o the digitized difference Σ_s 2^(s·c)·(G⁺_i,(o,s) − G⁻_i,(o,s)), its stored weight; an
-/// output that reads 0 at read time keeps gain 1.
 /// The scale applied to each output after the row tiles are added, and the gains applied
 /// to each array's outputs before: per-array weight scales (block-major `scales`, see
 /// `quantize_weights`) become array gains, folded with the drift-compensation gains.
@@ -738,6 +733,11 @@ fn output_and_array_scales(
     (vec![1.0; n_out], Some(gains))
 }
 
+/// The drift-compensation gains of array `a` (one per output feature of its column tile):
+/// ref/meas of the mean magnitude of the one-hot reads' outputs, over the whole array
+/// (`global`) or per output feature (`per_column`). The one-hot read of row i gives output
+/// o the digitized difference Σ_s 2^(s·c)·(G⁺_i,(o,s) − G⁻_i,(o,s)), its stored weight; an
+/// output that reads 0 at read time keeps gain 1.
 fn drift_gains(
     layout: &Layout,
     a: usize,
