@@ -22,10 +22,12 @@
 //! - [`report`]: one GLUE evaluation and its JSON report (`crossbert eval`, Python's
 //!   `crossbert.evaluate`).
 //! - [`error`]: the error of an impossible or unknown setting, in one shape for every layer.
+//! - [`draws`]: crossbert's own random draws (training, synthetic weights), keyed like the chip's.
 //! - [`cli`]: the `crossbert` command.
 
 pub mod backend;
 pub mod cli;
+pub mod draws;
 pub mod energy;
 pub mod error;
 pub mod experiment;

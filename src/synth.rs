@@ -14,7 +14,7 @@
 //!   lower-case ASCII word tokenizes), padded with `[unusedN]` up to `vocab_size`.
 //!
 //! Every tensor draws from its own [`StreamKey`] (seed, tensor number,
-//! [`Purpose::SyntheticWeights`]), so a checkpoint is a function of its seed and config
+//! [`Draw::SyntheticWeights`](crate::draws::Draw::SyntheticWeights)), so a checkpoint is a function of its seed and config
 //! alone. Tensors are generated one at a time while the file is written, so even
 //! BERT-large (1.3 GB in f32) needs only one tensor in memory.
 //!
@@ -24,7 +24,8 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crossbar::rng::{Purpose, StreamKey};
+use crate::draws::Draw;
+use crossbar::rng::StreamKey;
 use rand_distr::{Distribution, Normal};
 use safetensors::tensor::{Dtype, View};
 use serde_json::{json, Value};
@@ -265,7 +266,7 @@ fn init_values(spec: &TensorSpec, seed: u64, tensor_number: u32) -> Vec<f32> {
         Init::Zeros => vec![0.0; spec.elements()],
         Init::Ones => vec![1.0; spec.elements()],
         Init::Normal => {
-            let mut rng = StreamKey::new(seed, tensor_number, 0, Purpose::SyntheticWeights).rng();
+            let mut rng = StreamKey::new(seed, tensor_number, 0, Draw::SyntheticWeights.into()).rng();
             let normal = Normal::new(0.0f32, INITIALIZER_RANGE).expect("positive std");
             (0..spec.elements())
                 .map(|_| normal.sample(&mut rng))

@@ -13,7 +13,8 @@ mod common;
 
 use std::path::Path;
 
-use crossbar::rng::{Purpose, StreamKey};
+use crossbar::rng::StreamKey;
+use crossbert::draws::Draw;
 use crossbert::backend::attention::head_cost;
 use crossbert::backend::{AnalogModel, AttentionMeasured};
 use crossbert::glue::evaluate::{predict_logits, tokenize_examples};
@@ -52,7 +53,7 @@ fn tiny_bert() -> tempfile::TempDir {
         .into_iter()
         .enumerate()
         .map(|(i, spec)| {
-            let mut rng = StreamKey::new(11, i as u32, 0, Purpose::SyntheticWeights).rng();
+            let mut rng = StreamKey::new(11, i as u32, 0, Draw::SyntheticWeights.into()).rng();
             let values: Vec<f32> = (0..spec.elements())
                 .map(|_| {
                     let z = normal.sample(&mut rng);

@@ -9,43 +9,50 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// What a random draw models. Part of the key, so two effects never share a stream.
+/// What a random draw models. Part of the key (as its [`Purpose::tag`]), so two effects
+/// never share a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u32)]
 pub enum Purpose {
     /// Programming variation of each cell (once per chip instance).
-    Programming = 1,
+    Programming,
     /// Stuck-at fault map (once per chip instance).
-    StuckAt = 2,
+    StuckAt,
     /// Per-device drift / relaxation parameters (once per chip instance).
-    Drift = 3,
+    Drift,
     /// Per-read noise of the devices (once per read; `index` is the read id, see
     /// `crate::tile`).
-    ReadNoise = 4,
+    ReadNoise,
     /// Write noise of cells written at inference time (attention on crossbars).
-    Write = 5,
+    Write,
     /// Choice of calibration examples.
-    Calibration = 6,
-    /// Random weights of a synthetic checkpoint (`crossbert synth-checkpoint`); `matrix`
-    /// numbers the tensor.
-    SyntheticWeights = 7,
-    /// Random token ids of benchmark sequences (`crossbert bench --scale`); `index` numbers
-    /// the sequence.
-    BenchmarkInputs = 8,
+    Calibration,
     /// The 1/f deviation accumulated until the read time (once per chip instance).
-    AccumulatedNoise = 9,
+    AccumulatedNoise,
     /// Input-referred noise of the ADC (once per conversion; `index` is the read id).
-    AdcNoise = 10,
-    /// A new classification head's initial weights (`crossbert finetune`); `matrix`
-    /// numbers the tensor.
-    HeadInit = 11,
-    /// The order of the training examples (`crossbert finetune`); `index` is the epoch.
-    TrainingOrder = 12,
-    /// Dropout masks during training; `matrix` names the site, `index` the step.
-    Dropout = 13,
-    /// Weight noise injected during hardware-aware training; `matrix` numbers the
-    /// tensor, `index` the step.
-    TrainingNoise = 14,
+    AdcNoise,
+    /// A draw of software built on this crate (synthetic weights, training), numbered by
+    /// it: any tag not in [`Purpose::PHYSICS_TAGS`].
+    Application(u32),
+}
+
+impl Purpose {
+    /// The tags of the purposes above `Application`, which an application's tags avoid.
+    pub const PHYSICS_TAGS: [u32; 8] = [1, 2, 3, 4, 5, 6, 9, 10];
+
+    /// The number the purpose enters its stream key as.
+    pub const fn tag(self) -> u32 {
+        match self {
+            Purpose::Programming => 1,
+            Purpose::StuckAt => 2,
+            Purpose::Drift => 3,
+            Purpose::ReadNoise => 4,
+            Purpose::Write => 5,
+            Purpose::Calibration => 6,
+            Purpose::AccumulatedNoise => 9,
+            Purpose::AdcNoise => 10,
+            Purpose::Application(tag) => tag,
+        }
+    }
 }
 
 /// The identity of one random stream: (seed, matrix, tile, purpose, index).
@@ -86,7 +93,7 @@ impl StreamKey {
         let words = [
             self.seed,
             ((self.matrix as u64) << 32) | self.tile as u64,
-            self.purpose as u64,
+            self.purpose.tag() as u64,
             self.index,
         ];
         let mut state = 0x243F_6A88_85A3_08D3u64; // digits of pi: any fixed start works

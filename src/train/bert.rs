@@ -12,7 +12,8 @@
 //! at each step); `tests/training.rs` holds every tensor's gradient to PyTorch's within a
 //! relative 1e-4.
 
-use crossbar::rng::{Purpose, StreamKey};
+use crate::draws::Draw;
+use crossbar::rng::StreamKey;
 use rand::Rng;
 use rayon::prelude::*;
 
@@ -85,7 +86,7 @@ impl Dropout {
         if p <= 0.0 {
             return None;
         }
-        let mut rng = StreamKey::new(self.seed, site, part, Purpose::Dropout)
+        let mut rng = StreamKey::new(self.seed, site, part, Draw::Dropout.into())
             .with_index(self.step)
             .rng();
         let keep = 1.0 / (1.0 - p);

@@ -8,7 +8,8 @@
 
 use std::time::Instant;
 
-use crossbar::rng::{Purpose, StreamKey};
+use crate::draws::Draw;
+use crossbar::rng::StreamKey;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 
@@ -145,7 +146,7 @@ impl Finetuner {
     /// The example order of epoch `epoch`.
     fn order(&self, epoch: usize, n: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..n).collect();
-        let mut rng = StreamKey::new(self.options.seed, 0, 0, Purpose::TrainingOrder)
+        let mut rng = StreamKey::new(self.options.seed, 0, 0, Draw::TrainingOrder.into())
             .with_index(epoch as u64)
             .rng();
         order.shuffle(&mut rng);

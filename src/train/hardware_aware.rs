@@ -31,7 +31,8 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use crossbar::device::StuckAtFaults;
-use crossbar::rng::{Purpose, StreamKey};
+use crate::draws::Draw;
+use crossbar::rng::StreamKey;
 use mapping::quantize::{max_code, quantize, scale_for};
 use mapping::{Encoding, InputScale, MappedMatrix, MappingConfig};
 use rand::Rng;
@@ -296,7 +297,7 @@ impl HardwareAware {
                     self.seed,
                     l.linear.weight as u32,
                     block as u32,
-                    Purpose::TrainingNoise,
+                    Draw::TrainingNoise.into(),
                 )
                 .with_index(step)
                 .rng();
@@ -351,7 +352,7 @@ fn max_abs(values: &[f32]) -> f32 {
 /// The chip instance the weight noise is measured on: derived from the training seed, and
 /// unlikely to be one of the instances an evaluation draws (0, 1, 2, …).
 fn measurement_chip(seed: u64) -> u64 {
-    StreamKey::new(seed, 0, 0, Purpose::TrainingNoise)
+    StreamKey::new(seed, 0, 0, Draw::TrainingNoise.into())
         .rng()
         .random::<u64>()
 }
@@ -645,7 +646,7 @@ impl ChipStep<'_> {
                     self.chip.seed,
                     l.linear.bias as u32,
                     block as u32,
-                    Purpose::TrainingNoise,
+                    Draw::TrainingNoise.into(),
                 );
                 let mut rng = key.with_index(self.step).rng();
                 for v in rows {

@@ -9,7 +9,8 @@
 
 use std::path::Path;
 
-use crossbar::rng::{Purpose, StreamKey};
+use crate::draws::Draw;
+use crossbar::rng::StreamKey;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
@@ -153,7 +154,7 @@ fn initial_head(name: &str, elements: usize, seed: u64, number: u32) -> Vec<f32>
     if name.ends_with(".bias") {
         return vec![0.0; elements];
     }
-    let mut rng = StreamKey::new(seed, number, 0, Purpose::HeadInit).rng();
+    let mut rng = StreamKey::new(seed, number, 0, Draw::HeadInit.into()).rng();
     let normal = Normal::new(0.0f32, INITIALIZER_RANGE).expect("positive std");
     (0..elements).map(|_| normal.sample(&mut rng)).collect()
 }

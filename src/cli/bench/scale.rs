@@ -20,7 +20,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use crossbar::{Purpose, StreamKey};
+use crate::draws::Draw;
+use crossbar::StreamKey;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -237,7 +238,7 @@ fn cpu_seconds() -> anyhow::Result<f64> {
 fn random_sequences(first: u64, count: usize, len: usize, vocab: usize) -> Vec<Encoded> {
     (0..count as u64)
         .map(|k| {
-            let mut rng = StreamKey::new(0, 0, 0, Purpose::BenchmarkInputs)
+            let mut rng = StreamKey::new(0, 0, 0, Draw::BenchmarkInputs.into())
                 .with_index(first + k)
                 .rng();
             Encoded {
