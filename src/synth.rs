@@ -14,7 +14,7 @@
 //!   lower-case ASCII word tokenizes), padded with `[unusedN]` up to `vocab_size`.
 //!
 //! Every tensor draws from its own [`StreamKey`] (seed, tensor number,
-//! [`Draw::SyntheticWeights`](crate::draws::Draw::SyntheticWeights)), so a checkpoint is a function of its seed and config
+//! [`Draw::SyntheticWeights`]), so a checkpoint is a function of its seed and config
 //! alone. Tensors are generated one at a time while the file is written, so even
 //! BERT-large (1.3 GB in f32) needs only one tensor in memory.
 //!
