@@ -266,7 +266,8 @@ fn init_values(spec: &TensorSpec, seed: u64, tensor_number: u32) -> Vec<f32> {
         Init::Zeros => vec![0.0; spec.elements()],
         Init::Ones => vec![1.0; spec.elements()],
         Init::Normal => {
-            let mut rng = StreamKey::new(seed, tensor_number, 0, Draw::SyntheticWeights.into()).rng();
+            let mut rng =
+                StreamKey::new(seed, tensor_number, 0, Draw::SyntheticWeights.into()).rng();
             let normal = Normal::new(0.0f32, INITIALIZER_RANGE).expect("positive std");
             (0..spec.elements())
                 .map(|_| normal.sample(&mut rng))

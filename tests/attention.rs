@@ -14,9 +14,9 @@ mod common;
 use std::path::Path;
 
 use crossbar::rng::StreamKey;
-use crossbert::draws::Draw;
 use crossbert::backend::attention::head_cost;
 use crossbert::backend::{AnalogModel, AttentionMeasured};
+use crossbert::draws::Draw;
 use crossbert::glue::evaluate::{predict_logits, tokenize_examples};
 use crossbert::glue::{self, LabelMap, Split, Task};
 use crossbert::hardware::{AttentionMode, HardwareConfig};

@@ -45,8 +45,8 @@ use mapping::{InputScale, MappedMatrix};
 
 use crate::hardware::{AttentionMode, HardwareConfig, LinearName};
 use crate::model::{
-    digital_linear, BertConfig, BertForSequenceClassification, CheckpointDir, LinearOp,
-    LinearSpec, PackedBatch,
+    digital_linear, BertConfig, BertForSequenceClassification, CheckpointDir, LinearOp, LinearSpec,
+    PackedBatch,
 };
 use crate::tokenize::Encoded;
 
@@ -116,7 +116,7 @@ impl AnalogModel {
                 });
                 return digital_linear(spec);
             }
-            match program(spec, &name, hardware, seed) {
+            match program_linear(spec, &name, hardware, seed) {
                 Ok(op) => {
                     layers.borrow_mut().push(op.clone());
                     Box::new(op)
@@ -237,7 +237,7 @@ impl AnalogModel {
 }
 
 /// Programs one linear layer onto crossbars.
-fn program(
+fn program_linear(
     spec: &LinearSpec,
     name: &LinearName,
     hardware: &HardwareConfig,

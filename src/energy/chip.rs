@@ -19,8 +19,8 @@
 
 use super::rollup::{energy, EventCounts};
 use super::technology::{BlockTech, TechnologyTable};
-use crate::hardware::{ChipConfig, HardwareConfig};
 use crate::error::ConfigError;
+use crate::hardware::{ChipConfig, HardwareConfig};
 use mapping::MappingConfig;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -28,8 +28,8 @@
 
 use super::chip::{imas_and_tiles, Blocks};
 use super::technology::TechnologyTable;
-use crate::hardware::ChipConfig;
 use crate::error::ConfigError;
+use crate::hardware::ChipConfig;
 use serde::{Deserialize, Serialize};
 
 /// How one weight matrix sits on the chip, as the mapping reports it.

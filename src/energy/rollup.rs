@@ -6,8 +6,8 @@
 //! and the total is the sum of the components, nothing else.
 
 use super::technology::TechnologyTable;
-use crate::periphery::OpCounts;
 use crate::error::ConfigError;
+use crate::periphery::OpCounts;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign};

@@ -23,8 +23,8 @@
 //! the spec itself; [`crate::experiment::SweepPlan::new`] checks the grid against the
 //! resolved base hardware, so that every error is raised before any work starts.
 use super::scope::ScopeTarget;
-use anyhow::Context;
 use crate::error::ConfigError;
+use anyhow::Context;
 use serde::Deserialize;
 use std::path::Path;
 

@@ -40,8 +40,8 @@
 //! since the matrices exist only for one inference. This is an auto-ranging ADC with no
 //! clipping; the range-finding pass itself is not counted as energy.
 
-use crossbar::device::ProgrammingVariation;
 use crate::error::ConfigError;
+use crossbar::device::ProgrammingVariation;
 use serde::{Deserialize, Serialize};
 
 /// Where Q·Kᵀ and P·V run.

@@ -56,8 +56,8 @@ pub use layers::{LayerOverride, LayerSelection, LinearKind, LinearName, LinearPa
 pub use training::TrainingConfig;
 
 use crate::energy::TechnologyConfig;
-use crate::periphery::PeripheryConfig;
 use crate::error::ConfigError;
+use crate::periphery::PeripheryConfig;
 use crossbar::DeviceConfig;
 use mapping::MappingConfig;
 use serde::{Deserialize, Serialize};

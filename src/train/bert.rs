@@ -19,9 +19,9 @@ use rayon::prelude::*;
 
 use crate::glue::evaluate::length_buckets;
 use crate::glue::Gold;
-use crate::periphery::exact::softmax_row;
 use crate::model::matrix::{gemm_strided, StridedRef};
 use crate::model::{BertConfig, Matrix, PackedBatch};
+use crate::periphery::exact::softmax_row;
 use crate::tokenize::Encoded;
 
 use super::hardware_aware::ChipStep;

@@ -29,9 +29,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
+use crate::draws::Draw;
 use anyhow::Context;
 use crossbar::device::StuckAtFaults;
-use crate::draws::Draw;
 use crossbar::rng::StreamKey;
 use mapping::quantize::{max_code, quantize, scale_for};
 use mapping::{Encoding, InputScale, MappedMatrix, MappingConfig};

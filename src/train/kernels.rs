@@ -10,9 +10,9 @@
 use rayon::prelude::*;
 
 use crate::model::activations::HiddenAct;
-use crate::periphery::exact::{erf, exp, tanh};
 use crate::model::matrix::{gemm_strided, StridedRef};
 use crate::model::Matrix;
+use crate::periphery::exact::{erf, exp, tanh};
 
 /// Rows (or output features) per parallel block.
 const BLOCK: usize = 64;

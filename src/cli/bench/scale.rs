@@ -19,8 +19,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
 use crate::draws::Draw;
+use anyhow::{bail, Context};
 use crossbar::StreamKey;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
