@@ -18,7 +18,7 @@ use std::path::Path;
 use crossbert::glue::evaluate::{predictions, score, tokenize_examples};
 use crossbert::glue::{self, LabelMap, Split, Task};
 use crossbert::hardware::HardwareConfig;
-use crossbert::model::{BertConfig, Checkpoint};
+use crossbert::model::{Checkpoint, ModelConfig};
 use crossbert::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
 use crossbert::train::hardware_aware::{ChipStep, HardwareAware};
 use crossbert::train::{BertIndex, Params, TrainBert};
@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
     let hw = HardwareConfig::from_toml_str(&toml::to_string(&table)?, hardware)?;
 
     let dir = Path::new(model);
-    let config = BertConfig::from_file(&dir.join("config.json"))?;
+    let config = ModelConfig::from_file(&dir.join("config.json"))?;
     let (params, _) = Params::load(&Checkpoint::open(dir)?, &config, 2, true, 0)?;
     let index = BertIndex::new(&params, &config);
     let tokenizer = BertTokenizer::from_dir(dir, DEFAULT_MAX_LEN)?;

@@ -32,15 +32,15 @@ use serde_json::{json, Value};
 
 use crate::glue::evaluate::{length_buckets, tokenize_examples};
 use crate::glue::{Example, Task};
-use crate::model::bert::BertModel;
-use crate::model::{BertConfig, Checkpoint, Matrix, PackedBatch};
+use crate::model::encoder::EncoderModel;
+use crate::model::{Checkpoint, Matrix, ModelConfig, PackedBatch};
 use crate::synth::{copy_tokenizer, tensor_layout, write_text};
 use crate::tokenize::BertTokenizer;
 use crate::train::params::{Params, Tensor};
 
 /// The pooled output of `model` for every example, one row each, in input order.
 pub fn pooled_features(
-    model: &BertModel,
+    model: &EncoderModel,
     tokenizer: &BertTokenizer,
     examples: &[Example],
     batch_size: usize,
@@ -54,7 +54,7 @@ pub fn pooled_features(
             for &i in bucket {
                 batch.push(&encoded[i].input_ids, &encoded[i].token_type_ids);
             }
-            model.forward(&batch)
+            model.pooled(&batch)
         })
         .collect::<Result<_, _>>()?;
     let width = pooled.first().map_or(0, Matrix::cols);
@@ -352,7 +352,7 @@ pub fn write_probe_checkpoint(
 ) -> anyhow::Result<()> {
     let config_value = probe_config(base_config, task, probe.outputs)?;
     let text = serde_json::to_string_pretty(&config_value)?;
-    let config = BertConfig::from_json(&text, "probe config.json")?;
+    let config = ModelConfig::from_json(&text, "probe config.json")?;
     let mut tensors = Vec::new();
     for spec in tensor_layout(&config, probe.outputs) {
         let value: Vec<f32> = match spec.name.as_str() {

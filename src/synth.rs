@@ -30,7 +30,7 @@ use rand_distr::{Distribution, Normal};
 use safetensors::tensor::{Dtype, View};
 use serde_json::{json, Value};
 
-use crate::model::BertConfig;
+use crate::model::ModelConfig;
 
 /// Standard deviation of Hugging Face's BERT weight initialization (`initializer_range`).
 pub const INITIALIZER_RANGE: f32 = 0.02;
@@ -138,7 +138,7 @@ impl TensorSpec {
 
 /// Every tensor of `BertForSequenceClassification` for `config` with `num_labels` outputs,
 /// in Hugging Face's names, encoder tensors under `bert.`.
-pub fn tensor_layout(config: &BertConfig, num_labels: usize) -> Vec<TensorSpec> {
+pub fn tensor_layout(config: &ModelConfig, num_labels: usize) -> Vec<TensorSpec> {
     let h = config.hidden_size;
     let inter = config.intermediate_size;
     let mut out = Vec::new();
@@ -334,7 +334,7 @@ pub fn synthesize(
     object.remove("problem_type");
     let text = serde_json::to_string_pretty(&config)?;
     // Validate exactly as the loader will, before writing anything.
-    let parsed = BertConfig::from_json(&text, "synthesized config.json")?;
+    let parsed = ModelConfig::from_json(&text, "synthesized config.json")?;
 
     let layout = tensor_layout(&parsed, parsed.num_labels());
     // Saturating, so that absurd sizes give the error below rather than an overflow.
@@ -441,7 +441,7 @@ mod tests {
     #[test]
     fn layout_counts_match_published_bert_base_parameters() {
         let config =
-            BertConfig::from_json(&ModelSize::Base.config_json().to_string(), "base").unwrap();
+            ModelConfig::from_json(&ModelSize::Base.config_json().to_string(), "base").unwrap();
         let n: usize = tensor_layout(&config, 2)
             .iter()
             .map(TensorSpec::elements)

@@ -1,4 +1,4 @@
-//! WordPiece tokenization of GLUE sentences and sentence pairs.
+//! Tokenization of GLUE sentences and sentence pairs with the checkpoint's own tokenizer.
 //!
 //! Uses Hugging Face's `tokenizers` crate, so ids are those of the reference
 //! implementation: `tokenizer.json` when the checkpoint has one, otherwise a BERT tokenizer
@@ -6,7 +6,7 @@
 //! `tokenizer_config.json` says, BertPreTokenizer, WordPiece, and the
 //! `[CLS] A [SEP] B [SEP]` template with token type 0 for A and 1 for B). Pairs are cut to
 //! `max_len` tokens with the longest-first strategy; nothing is padded (see
-//! [`crate::model::bert`] for why padding is unnecessary).
+//! [`crate::model::batch`] for why padding is unnecessary).
 
 use std::path::Path;
 

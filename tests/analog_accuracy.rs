@@ -15,7 +15,7 @@ use crossbert::backend::AnalogModel;
 use crossbert::glue::evaluate::tokenize_examples;
 use crossbert::glue::{self, LabelMap, Split, Task};
 use crossbert::hardware::HardwareConfig;
-use crossbert::model::{digital_linear, load_classifier, BertForSequenceClassification};
+use crossbert::model::{digital_linear, load_classifier, SequenceClassifier};
 use crossbert::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
 use std::path::Path;
 
@@ -30,7 +30,7 @@ fn accuracy(shared: &Path, hw: &HardwareConfig, seeds: std::ops::Range<u64>) -> 
     let mut train = glue::read_split(&data, Task::Sst2, Split::Train, &labels).unwrap();
     train.truncate(hw.calibration.examples);
     let calibration = tokenize_examples(&tokenizer, &train).unwrap();
-    let run = |model: &BertForSequenceClassification| {
+    let run = |model: &dyn SequenceClassifier| {
         let r = glue::evaluate(
             model,
             config.problem_type(),

@@ -20,7 +20,7 @@ use crossbert::draws::Draw;
 use crossbert::glue::evaluate::{predict_logits, tokenize_examples};
 use crossbert::glue::{self, LabelMap, Split, Task};
 use crossbert::hardware::{AttentionMode, HardwareConfig};
-use crossbert::model::{digital_linear, load_classifier, Matrix, PackedBatch};
+use crossbert::model::{digital_linear, load_classifier, Matrix, PackedBatch, SequenceClassifier};
 use crossbert::periphery::{AttentionPrecision, OpCounts, PeripheryConfig};
 use crossbert::synth::{synthesize, tensor_layout, write_safetensors, StoredDtype, SynthOptions};
 use crossbert::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
@@ -113,8 +113,8 @@ fn int8_attention_stays_near_fp32_on_minilm_sst2() {
     };
     let dir = shared.join("models/minilm-sst2");
     let (config, float) = load_classifier(&dir, &digital_linear).unwrap();
-    let (_, int8) = load_classifier(&dir, &digital_linear).unwrap();
-    let int8 = int8.with_periphery(&PeripheryConfig {
+    let (_, mut int8) = load_classifier(&dir, &digital_linear).unwrap();
+    int8.set_periphery(&PeripheryConfig {
         attention: AttentionPrecision::Int8,
         ..Default::default()
     });

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use crossbert::hardware::HardwareConfig;
-use crossbert::model::{BertConfig, Checkpoint, PackedBatch};
+use crossbert::model::{Checkpoint, ModelConfig, PackedBatch};
 use crossbert::tokenize::Encoded;
 use crossbert::train::hardware_aware::{HardwareAware, MeasuredNoise};
 use crossbert::train::kernels::linear_forward;
@@ -22,9 +22,9 @@ fn fixture(path: &str) -> PathBuf {
 }
 
 /// The tiny random checkpoint of the gradient fixtures (2 layers, hidden 32, FFN 64).
-fn tiny() -> (BertConfig, Params, BertIndex) {
+fn tiny() -> (ModelConfig, Params, BertIndex) {
     let dir = fixture("gradients/tiny-gelu");
-    let config = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
     let weights = Checkpoint::open(&dir).unwrap();
     let (params, _) = Params::load(&weights, &config, 2, true, 0).unwrap();
     let index = BertIndex::new(&params, &config);
@@ -98,7 +98,7 @@ fn sentences(n: usize, seed: u64) -> Vec<Encoded> {
 /// converter noise measured on the same sentences (`probe` 1) or on 32 others.
 fn measured_chip(
     text: &str,
-    (config, params, index): &(BertConfig, Params, BertIndex),
+    (config, params, index): &(ModelConfig, Params, BertIndex),
     probe: u64,
 ) -> HardwareAware {
     let mut chip = HardwareAware::new(&hardware(text), params, index, 0).unwrap();

@@ -276,7 +276,7 @@ fn empty_ragged_and_unknown_label_tsv_name_file_and_line() {
 
 #[test]
 fn labels_outside_a_named_id2label_are_rejected() {
-    let config = crossbert::model::BertConfig::from_json(
+    let config = crossbert::model::ModelConfig::from_json(
         r#"{"id2label": {"0": "negative", "1": "positive"}}"#,
         "c",
     )
@@ -294,7 +294,7 @@ fn labels_outside_a_named_id2label_are_rejected() {
         err.starts_with("x.tsv:2: label `1`") && err.contains("negative"),
         "{err}"
     );
-    let err = crossbert::model::BertConfig::from_json(
+    let err = crossbert::model::ModelConfig::from_json(
         r#"{"num_labels": 2, "id2label": {"0": "a", "5": "b"}}"#,
         "config.json",
     )

@@ -4,7 +4,7 @@
 mod common;
 
 use crossbert::glue::{self, LabelMap, Split, Task};
-use crossbert::model::BertConfig;
+use crossbert::model::ModelConfig;
 use crossbert::tokenize::{BertTokenizer, DEFAULT_MAX_LEN};
 
 #[test]
@@ -13,14 +13,14 @@ fn vocab_only_tokenizer_matches_tokenizer_json() {
         return;
     };
     let model = shared.join("models/minilm-mrpc");
-    let config = BertConfig::from_file(&model.join("config.json")).unwrap();
+    let config = ModelConfig::from_file(&model.join("config.json")).unwrap();
     let from_json = BertTokenizer::from_dir(&model, DEFAULT_MAX_LEN).unwrap();
     let from_vocab = BertTokenizer::from_vocab(&model, DEFAULT_MAX_LEN).unwrap();
     // MRPC pairs and RTE pairs (long premises exercise longest-first truncation).
     for task in [Task::Mrpc, Task::Rte] {
         let labels = match task {
             Task::Mrpc => LabelMap::for_checkpoint(task, &config).unwrap(),
-            _ => LabelMap::for_checkpoint(task, &BertConfig::from_json("{}", "default").unwrap())
+            _ => LabelMap::for_checkpoint(task, &ModelConfig::from_json("{}", "default").unwrap())
                 .unwrap(),
         };
         let examples = glue::read_split(&shared.join("glue"), task, Split::Dev, &labels).unwrap();

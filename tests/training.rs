@@ -12,7 +12,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use crossbert::model::{BertConfig, Checkpoint, PackedBatch};
+use crossbert::model::{Checkpoint, ModelConfig, PackedBatch};
 use crossbert::train::{loss, BertIndex, Params, Targets, TrainBert};
 use serde_json::Value;
 
@@ -59,7 +59,7 @@ fn batch(json: &Value, regression: bool) -> (PackedBatch, Targets) {
 
 /// Loss and gradients of crossbert for the fixture's batch.
 fn gradients(model_dir: &Path, batch_json: &Value) -> (f64, Vec<Vec<f32>>, Params) {
-    let config = BertConfig::from_file(&model_dir.join("config.json")).unwrap();
+    let config = ModelConfig::from_file(&model_dir.join("config.json")).unwrap();
     let weights = Checkpoint::open(model_dir).unwrap();
     let labels = config.num_labels();
     let (params, _) = Params::load(&weights, &config, labels, true, 0).unwrap();
@@ -340,7 +340,7 @@ fn finetune_rejects_impossible_settings() {
 fn dropout_gradient_matches_the_loss_it_differentiates() {
     let dir = fixture("tiny-gelu");
     let reference = read_json(&dir.join("batch.json"));
-    let config = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
     let weights = Checkpoint::open(&dir).unwrap();
     let (params, _) = Params::load(&weights, &config, 2, true, 0).unwrap();
     let index = BertIndex::new(&params, &config);

@@ -1,13 +1,13 @@
 //! One BERT linear layer on crossbars: a [`MappedMatrix`] programmed once per chip
 //! instance, the bias added digitally after the ADCs and shift-and-add.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use crossbar::EventCounts;
 use mapping::MappedMatrix;
 
-use crate::model::{BatchId, LinearOp, Matrix};
+use crate::model::{BatchId, LinearInfo, LinearOp, Matrix};
 
 /// A programmed linear layer, with the events its forward passes caused.
 ///
@@ -16,11 +16,17 @@ use crate::model::{BatchId, LinearOp, Matrix};
 /// calibration happens before inference) is recorded here, the output is NaN, and the
 /// backend reports the error after the run ([`AnalogLinear::error`]).
 pub struct AnalogLinear {
+    info: LinearInfo,
+    /// `info.name` as text, `<layer>.<kind>`.
     name: String,
     bias: Vec<f32>,
     matrix: RwLock<MappedMatrix>,
-    /// Set by the backend to make the next forward pass calibrate on its own input first.
-    calibrate_next: AtomicBool,
+    /// Forward passes still to calibrate on, set by the backend: one per use of the layer
+    /// in a forward pass of the model.
+    calibrating: AtomicUsize,
+    /// The inputs of the calibrating passes so far: a layer shared by several layers of the
+    /// model (ALBERT) calibrates on the inputs of every use, so its ranges cover them all.
+    calibration_inputs: Mutex<Vec<f32>>,
     measured: Mutex<Measured>,
     error: Mutex<Option<String>>,
 }
@@ -34,12 +40,14 @@ pub struct Measured {
 }
 
 impl AnalogLinear {
-    pub fn new(name: String, matrix: MappedMatrix, bias: Vec<f32>) -> Self {
+    pub fn new(info: LinearInfo, matrix: MappedMatrix, bias: Vec<f32>) -> Self {
         Self {
-            name,
+            name: info.name.to_string(),
+            info,
             bias,
             matrix: RwLock::new(matrix),
-            calibrate_next: AtomicBool::new(false),
+            calibrating: AtomicUsize::new(0),
+            calibration_inputs: Mutex::new(Vec::new()),
             measured: Mutex::new(Measured::default()),
             error: Mutex::new(None),
         }
@@ -50,9 +58,15 @@ impl AnalogLinear {
         &self.name
     }
 
-    /// Makes the next forward pass first calibrate the ranges on its input.
+    /// What the model says about this linear (its checkpoint name, how often it runs).
+    pub fn info(&self) -> &LinearInfo {
+        &self.info
+    }
+
+    /// Makes the next forward pass of the model first calibrate the ranges on this layer's
+    /// input: on the inputs of all its uses so far, at each use.
     pub fn calibrate_on_next_forward(&self) {
-        self.calibrate_next.store(true, Ordering::SeqCst);
+        self.calibrating.store(self.info.uses, Ordering::SeqCst);
     }
 
     /// Read access to the programmed matrix (layout, report, closed-form events).
@@ -75,18 +89,31 @@ impl AnalogLinear {
         slot.get_or_insert_with(|| format!("analog layer {}: {what}", self.name));
     }
 
-    fn calibrate(&self, x: &Matrix) {
+    /// Calibrates on `x` and the inputs of the earlier uses of this calibrating pass.
+    fn calibrate(&self, x: &Matrix, last_use: bool) {
+        let mut inputs = self
+            .calibration_inputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        inputs.extend_from_slice(x.as_slice());
+        let rows = inputs.len() / x.cols();
         let mut m = self.matrix.write().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = m.calibrate(x.as_slice(), x.rows()) {
+        if let Err(e) = m.calibrate(&inputs, rows) {
             self.fail(format_args!("calibration: {e}"));
+        }
+        if last_use {
+            *inputs = Vec::new();
         }
     }
 }
 
 impl LinearOp for AnalogLinear {
     fn forward(&self, x: &Matrix, batch: BatchId<'_>) -> Matrix {
-        if self.calibrate_next.swap(false, Ordering::SeqCst) {
-            self.calibrate(x);
+        let calibrating = self
+            .calibrating
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if let Ok(remaining) = calibrating {
+            self.calibrate(x, remaining == 1);
         }
         let out = self.bias.len();
         let reads = batch.read_ids(x.rows());

@@ -37,7 +37,7 @@ use rand::RngCore;
 
 use crate::energy::MatrixLayout;
 use crate::hardware::AttentionConfig;
-use crate::model::bert::{HeadAt, HeadProducts};
+use crate::model::{HeadAt, HeadProducts};
 
 /// Which operand a written matrix holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

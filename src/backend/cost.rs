@@ -2,14 +2,16 @@
 //!
 //! What is counted, per sequence of L tokens:
 //! * each analog linear: the mapping's closed-form events for L token vectors (one for the
-//!   pooler and classifier, which see only \[CLS\]): ADC conversions, DAC row drives, cell
+//!   head's two linears, which see only the first token), times its uses (an ALBERT group
+//!   serves several layers from one set of arrays): ADC conversions, DAC row drives, cell
 //!   reads, S&H samples, shift-and-adds, adder-tree additions, buffer bits. With
 //!   `array.energy_model = "conductance"` its cell reads cost G·V_read²·activity·pulse at
 //!   the matrix's mean conductance at read time instead of the table's figure. Conversions of
 //!   an ideal ADC (resolution 0) have no hardware and are left out;
 //! * the periphery of each encoder layer as [`PeripheryConfig::encoder_layer_ops`] gives it
 //!   (score scaling and mask, softmax, GELU, residual adds, two LayerNorms), plus the
-//!   embedding LayerNorm, the pooler's tanh, and one fp32 bias add per output of every
+//!   embedding LayerNorm and the head's activation (the model's
+//!   [`SequenceClassifier::digital_ops`]), and one fp32 bias add per output of every
 //!   linear (the bias is added digitally after the crossbar);
 //! * data movement ([`super::dataflow`]): the digital stages' eDRAM reads and writes, bus
 //!   bits (every analog matrix's buffer traffic), router bits × routers crossed from a
@@ -39,6 +41,7 @@
 //!
 //! [`PeripheryConfig::encoder_layer_ops`]: crate::periphery::PeripheryConfig::encoder_layer_ops
 //! [`PeripheryConfig::encoder_attention_ops`]: crate::periphery::PeripheryConfig::encoder_attention_ops
+//! [`SequenceClassifier::digital_ops`]: crate::model::SequenceClassifier::digital_ops
 use serde::Serialize;
 
 use super::attention::head_cost;
@@ -51,19 +54,8 @@ use crate::energy::{
     TechnologyTable,
 };
 use crate::hardware::{AttentionMode, ChipConfig};
-use crate::model::activations::HiddenAct;
-use crate::periphery::{EncoderLayerShape, Gelu, OpCounts, PeripheryConfig};
-
-/// A linear layer computed digitally (its multiply-accumulates are counted).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DigitalLinearShape {
-    pub name: String,
-    pub in_features: usize,
-    pub out_features: usize,
-    /// True for encoder linears (one product per token), false for the pooler and the
-    /// classifier (one per sequence).
-    pub per_token: bool,
-}
+use crate::model::LinearInfo;
+use crate::periphery::OpCounts;
 
 /// The cost of one mean inference over a set of sequences.
 #[derive(Clone, Debug, Serialize)]
@@ -161,7 +153,8 @@ pub fn inference_cost(
     }
     let sequences = lengths.len();
     let tokens: usize = lengths.iter().sum();
-    let vectors = |per_token: bool| if per_token { tokens } else { sequences };
+    // input vectors of a linear: per token or per sequence, times its uses
+    let vectors = |l: &LinearInfo| l.uses * if l.per_token() { tokens } else { sequences };
     let mapping = &model.hardware.mapping;
     let dac_bits = mapping.dac.dac_bits.min(mapping.input_bits);
 
@@ -172,8 +165,7 @@ pub fn inference_cost(
     // the analog linears' cell reads, and the same weighted by their mean conductance (µS)
     let (mut linear_reads, mut conductance_reads) = (0u64, 0.0f64);
     for layer in model.layers() {
-        let per_token = layer.name().contains('.');
-        let n = vectors(per_token);
+        let n = vectors(layer.info());
         layer.with_matrix(|m| {
             let matrix_events = m.events(n);
             if by_conductance {
@@ -187,11 +179,17 @@ pub fn inference_cost(
         events.periphery.fp32_add += (n * layer.with_matrix(|m| m.out_features())) as u64;
     }
     for d in &model.digital {
-        let macs = (vectors(d.per_token) * d.in_features * d.out_features) as u64;
+        let macs = d.macs(tokens, sequences);
         events.periphery.fp32_mult += macs;
-        events.periphery.fp32_add += macs + (vectors(d.per_token) * d.out_features) as u64;
+        events.periphery.fp32_add += macs + (vectors(d) * d.out_features) as u64;
     }
-    let (periphery, attention) = digital_ops(model, lengths);
+    let p = &model.hardware.periphery;
+    let (mut attention, mut periphery) = (OpCounts::default(), OpCounts::default());
+    for &len in lengths {
+        let ops = model.model.digital_ops(p, len);
+        periphery += ops.periphery;
+        attention += ops.attention;
+    }
     events.periphery += periphery;
     let mut area_layouts = layouts.clone();
     let mut row_writes = 0;
@@ -255,7 +253,8 @@ pub fn inference_cost(
     total.static_pj = tech.chip.leakage_mw_per_mm2.value * area_mm2.total_mm2() * period_ns;
     let per_inference = total.per(n);
     let tokens_per_inference = tokens as f64 / n;
-    let ops = operations(model, lengths) as f64 / n;
+    // 2 per multiply-accumulate of every linear (each use) and of Q·Kᵀ and P·V
+    let ops = model.model.flops(lengths) as f64 / n;
     Ok(InferenceCost {
         inferences: sequences,
         tokens_per_inference,
@@ -275,28 +274,6 @@ pub fn inference_cost(
         attention: crossbar,
         drift_compensation_reads,
     })
-}
-
-/// Operations of `lengths` sequences: 2 per multiply-accumulate of every linear (per
-/// token; the pooler and classifier per sequence) and of Q·Kᵀ and P·V.
-fn operations(model: &AnalogModel, lengths: &[usize]) -> u64 {
-    let c = &model.config;
-    let tokens: usize = lengths.iter().sum();
-    let vectors = |per_token: bool| if per_token { tokens } else { lengths.len() } as u64;
-    let analog = model.layers().iter().map(|l| {
-        let (out, inp) = l.with_matrix(|m| (m.out_features(), m.in_features()));
-        vectors(l.name().contains('.')) * (out * inp) as u64
-    });
-    let digital = model
-        .digital
-        .iter()
-        .map(|d| vectors(d.per_token) * (d.in_features * d.out_features) as u64);
-    // per layer and sequence: L·L·H for Q·Kᵀ and as many for P·V
-    let attention: u64 = lengths
-        .iter()
-        .map(|&l| (2 * l * l * c.hidden_size) as u64)
-        .sum();
-    2 * (analog.chain(digital).sum::<u64>() + c.num_hidden_layers as u64 * attention)
 }
 
 /// Energy of the IMA input and output registers: their busy power while their IMAs
@@ -367,40 +344,4 @@ fn crossbar_attention(
         layout.arrays *= c.num_attention_heads as u64 * sets;
     }
     Ok(out)
-}
-
-/// The FFN activation as the model computes it, on one row of `cols`: the table and
-/// integer GELUs replace the checkpoint's activation, the float choices keep it
-/// ([`BertForSequenceClassification::with_periphery`]), so `gelu = "tanh"` on an erf
-/// checkpoint computes erf and is priced as erf.
-///
-/// [`BertForSequenceClassification::with_periphery`]: crate::model::BertForSequenceClassification::with_periphery
-pub(super) fn ffn_activation_ops(p: &PeripheryConfig, act: HiddenAct, cols: usize) -> OpCounts {
-    match p.gelu {
-        Gelu::Erf | Gelu::Tanh => act.counts(cols),
-        ref approximation => approximation.counts(cols),
-    }
-}
-
-/// Periphery and attention operations of the sequences, outside the linear layers.
-fn digital_ops(model: &AnalogModel, lengths: &[usize]) -> (OpCounts, OpCounts) {
-    let c = &model.config;
-    let p = &model.hardware.periphery;
-    let mut periphery = OpCounts::default();
-    let mut attention = OpCounts::default();
-    let layers = c.num_hidden_layers as u64;
-    for &seq in lengths {
-        let shape = EncoderLayerShape {
-            seq,
-            hidden: c.hidden_size,
-            heads: c.num_attention_heads,
-            intermediate: c.intermediate_size,
-        };
-        let activation = ffn_activation_ops(p, c.hidden_act, c.intermediate_size);
-        periphery += p.encoder_layer_ops(&shape, activation) * layers;
-        periphery += p.layernorm.counts(c.hidden_size) * seq as u64;
-        periphery.fp32_tanh += c.hidden_size as u64;
-        attention += p.encoder_attention_ops(&shape) * layers;
-    }
-    (periphery, attention)
 }

@@ -14,7 +14,8 @@
 //! attention runs; the context to every tile of the attention output; the residual input to
 //! the attention output's home (LayerNorm 1 runs there); its result to every tile of FFN-in
 //! and, as the second residual, to FFN-out's home; FFN-in's GELU output to every tile of
-//! FFN-out. A matrix on several tiles sends each extra tile's share of its outputs
+//! FFN-out. (Layer 0's input starts at the embedding projection's home when the model has
+//! an analog one; an ALBERT layer's matrices are its group's.) A matrix on several tiles sends each extra tile's share of its outputs
 //! (`out_features / tiles`) to its home. Inputs to a matrix travel as input codes
 //! (`mapping.input_bits` each), everything else as 32-bit words. The pooler and classifier
 //! receive the \[CLS\] vector the same way. Digital linears are local: no traffic.
@@ -26,7 +27,8 @@
 //! writes the context (with attention on crossbars only the softmax traffic remains, the
 //! products' own I/O being counted with their arrays); each residual add and LayerNorm
 //! reads two vectors and writes one; GELU reads and writes the intermediate vector; the
-//! embeddings read three table rows and write one vector per token.
+//! embeddings read a row of each table (three, or two without token types) and write one
+//! vector per token, at the embedding width.
 //!
 //! **Bus.** Every bit an analog matrix reads from or writes to the eDRAM crosses the tile's
 //! bus to its IMAs: the bus carries exactly the matrices' buffer traffic.
@@ -116,7 +118,9 @@ fn operand_words(model: &AnalogModel, len: usize) -> u64 {
     };
     let add_and_norm = 2 * 3 * l * h; // two of: read two vectors, write one
     let gelu = 2 * l * i;
-    let embeddings = 4 * l * h;
+    // read each table's row (word, position, token type if any), write the sum
+    let tables = if c.model_type.has_token_types() { 3 } else { 2 };
+    let embeddings = (tables + 1) * l * c.embedding_size() as u64;
     c.num_hidden_layers as u64 * (softmax + products + add_and_norm + gelu) + embeddings
 }
 
@@ -137,11 +141,13 @@ fn routed_bits(model: &AnalogModel, placement: &Placement, len: usize) -> u64 {
         _ => 0,
     };
     let mut bits = 0;
-    let mut input = home(at(Some(0), LinearKind::Query));
+    let projection = at(None, LinearKind::EmbeddingProjection);
+    let mut input = home(projection).or(home(at(Some(0), LinearKind::Query)));
+    bits += gather_bits(placement, projection, tokens * h);
     for l in 0..c.num_hidden_layers {
-        // the six encoder matrices, in LinearKind::ALL's order
+        // the six encoder matrices of the stored layer that layer l runs
         let [q, k, v, ao, fi, fo]: [_; 6] =
-            std::array::from_fn(|i| at(Some(l), LinearKind::ALL[i]));
+            std::array::from_fn(|i| at(Some(c.stored_layer(l)), LinearKind::ENCODER[i]));
         let only_home = |m: Option<(u64, u64)>| m.map(|(first, _)| (first, first));
         for m in [q, k, v] {
             bits += send(input, m, tokens * h, code_bits);

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{AnalogModel, InferenceCost};
 use crate::glue::{self, evaluate::tokenize_examples, Evaluation, Example, LabelMap, Split, Task};
 use crate::hardware::HardwareConfig;
-use crate::model::{digital_linear, BertForSequenceClassification, CheckpointDir};
+use crate::model::{digital_linear, CheckpointDir, SequenceClassifier};
 use crate::tokenize::{BertTokenizer, Encoded};
 
 /// A task's examples, read and labelled for one checkpoint. Opened once, it runs any number
@@ -111,7 +111,7 @@ impl GlueRun {
 
     fn score(
         &self,
-        model: &BertForSequenceClassification,
+        model: &dyn SequenceClassifier,
         progress: Option<&ProgressBar>,
     ) -> anyhow::Result<Evaluation> {
         glue::evaluate(

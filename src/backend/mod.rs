@@ -43,16 +43,16 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use mapping::{InputScale, MappedMatrix};
 
-use crate::hardware::{AttentionMode, HardwareConfig, LinearName};
+use crate::hardware::{AttentionMode, HardwareConfig};
 use crate::model::{
-    digital_linear, BertConfig, BertForSequenceClassification, CheckpointDir, LinearOp, LinearSpec,
-    PackedBatch,
+    digital_linear, CheckpointDir, LinearInfo, LinearOp, LinearSpec, ModelConfig, PackedBatch,
+    SequenceClassifier,
 };
 use crate::tokenize::Encoded;
 
 pub use analog_linear::{AnalogLinear, Measured};
 pub use attention::{AttentionMeasured, CrossbarAttention};
-pub use cost::{DigitalLinearShape, InferenceCost};
+pub use cost::InferenceCost;
 pub use glue_run::GlueRun;
 
 /// Added to the example index of calibration (train-split) examples, so that their read ids
@@ -65,24 +65,16 @@ pub fn needs_calibration(hardware: &HardwareConfig) -> bool {
     m.input_scale == InputScale::Calibrated || (m.adc.range.is_calibrated() && !m.adc.ideal)
 }
 
-/// The hardware name of a linear layer from its spec.
-pub fn linear_name(spec: &LinearSpec) -> LinearName {
-    LinearName {
-        layer: spec.layer,
-        kind: spec.kind,
-    }
-}
-
 /// A checkpoint on one chip instance: the model, handles to its analog layers, and the
-/// shapes of the linears left digital.
+/// linears left digital.
 pub struct AnalogModel {
-    pub model: BertForSequenceClassification,
-    pub config: BertConfig,
+    pub model: Box<dyn SequenceClassifier>,
+    pub config: ModelConfig,
     pub hardware: HardwareConfig,
     pub seed: u64,
     /// Analog layers in model order.
     layers: Vec<Arc<AnalogLinear>>,
-    digital: Vec<DigitalLinearShape>,
+    digital: Vec<LinearInfo>,
     /// Per encoder layer, the attention products on crossbars (empty when digital).
     attention: Vec<Arc<CrossbarAttention>>,
 }
@@ -106,17 +98,11 @@ impl AnalogModel {
         let digital = RefCell::new(Vec::new());
         let failure = RefCell::new(None);
         let factory = |spec: &LinearSpec| -> Box<dyn LinearOp> {
-            let name = linear_name(spec);
-            if !hardware.is_analog(&name) {
-                digital.borrow_mut().push(DigitalLinearShape {
-                    name: name.to_string(),
-                    in_features: spec.in_features(),
-                    out_features: spec.out_features(),
-                    per_token: spec.layer.is_some(),
-                });
+            if !hardware.is_analog(&spec.info.name) {
+                digital.borrow_mut().push(spec.info.clone());
                 return digital_linear(spec);
             }
-            match program_linear(spec, &name, hardware, seed) {
+            match program_linear(spec, hardware, seed) {
                 Ok(op) => {
                     layers.borrow_mut().push(op.clone());
                     Box::new(op)
@@ -128,9 +114,8 @@ impl AnalogModel {
             }
         };
         let config = checkpoint.config.clone();
-        let mut model = checkpoint
-            .classifier(&factory)?
-            .with_periphery(&hardware.periphery);
+        let mut model = checkpoint.classifier(&factory)?;
+        model.set_periphery(&hardware.periphery);
         if let Some(e) = failure.into_inner() {
             return Err(e);
         }
@@ -148,7 +133,7 @@ impl AnalogModel {
                 .collect(),
         };
         if !attention.is_empty() {
-            model = model.with_attention_products(|l| attention[l].clone());
+            model.set_attention_products(&|l| attention[l].clone());
         }
         Ok(Self {
             model,
@@ -239,10 +224,11 @@ impl AnalogModel {
 /// Programs one linear layer onto crossbars.
 fn program_linear(
     spec: &LinearSpec,
-    name: &LinearName,
     hardware: &HardwareConfig,
     seed: u64,
 ) -> anyhow::Result<Arc<AnalogLinear>> {
+    let info = &spec.info;
+    let name = &info.name;
     let matrix = MappedMatrix::program(
         spec.weight.as_slice(),
         spec.out_features(),
@@ -252,9 +238,9 @@ fn program_linear(
         seed,
         name.matrix_id(),
     )
-    .with_context(|| format!("programming {} ({name})", spec.name))?;
+    .with_context(|| format!("programming {} ({name})", info.checkpoint_name))?;
     Ok(Arc::new(AnalogLinear::new(
-        name.to_string(),
+        info.clone(),
         matrix,
         spec.bias.clone(),
     )))

@@ -2,7 +2,8 @@
 //!
 //! **Stages.** Every analog matrix is its own resource (weights stay on their arrays); one
 //! MVM through it takes its layout's MVM time ([`crate::energy::estimate`]), and it runs one
-//! MVM per token (the pooler and classifier one per sequence). Digital work runs on the
+//! MVM per token (the head's two linears one per sequence), in every layer that uses it (an
+//! ALBERT group's arrays serve all its layers). Digital work runs on the
 //! digital units at `digital.ops_per_ns` (every counted operation one lane-cycle): linears
 //! left digital (2 operations per multiply-accumulate), the embedding LayerNorm, each
 //! layer's two residual-add-and-LayerNorms and its FFN activation per token, and its
@@ -27,10 +28,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::cost::ffn_activation_ops;
 use super::AnalogModel;
 use crate::energy::{MatrixLayout, TechnologyTable};
 use crate::hardware::{AttentionMode, LinearKind, LinearName, Schedule};
+use crate::model::LinearInfo;
 use crate::periphery::EncoderLayerShape;
 
 /// Timing of the mean inference over a set of sequences.
@@ -48,19 +49,21 @@ pub struct Timing {
 /// Per-token and per-sequence stage times of one model on one chip.
 struct Stages<'a> {
     model: &'a AnalogModel,
-    /// MVM time and arrays of each analog matrix, by name.
-    matrices: HashMap<String, (f64, u64)>,
-    /// Per-token time of each digital linear, by name.
-    digital: HashMap<String, f64>,
+    /// Every linear of the model (how it runs: per token or per sequence, its uses).
+    linears: HashMap<LinearName, &'a LinearInfo>,
+    /// MVM time and arrays of each analog matrix.
+    matrices: HashMap<LinearName, (f64, u64)>,
+    /// Per-row time of each digital linear.
+    digital: HashMap<LinearName, f64>,
     ops_per_ns: f64,
     /// Attention on crossbars: time per layer and sequence (writes and MVMs), ns.
     crossbar_attention_ns: Option<f64>,
 }
 
 impl Stages<'_> {
-    /// Per-token time of a linear: its MVM, or its digital multiply-accumulates.
-    fn linear_ns(&self, layer: Option<usize>, kind: LinearKind) -> f64 {
-        let name = LinearName { layer, kind }.to_string();
+    /// Per-row time of a linear: its MVM, or its digital multiply-accumulates (0 when the
+    /// model has no such linear).
+    fn linear_ns(&self, name: LinearName) -> f64 {
         self.matrices
             .get(&name)
             .map(|(ns, _)| *ns)
@@ -91,7 +94,11 @@ impl Stages<'_> {
     fn activation_ns(&self) -> f64 {
         let c = &self.model.config;
         let p = &self.model.hardware.periphery;
-        self.ops_ns(ffn_activation_ops(p, c.hidden_act, c.intermediate_size).total())
+        self.ops_ns(
+            c.hidden_act
+                .periphery_counts(p, c.intermediate_size)
+                .total(),
+        )
     }
 
     /// One layer's attention for a sequence of `seq` tokens.
@@ -106,14 +113,21 @@ impl Stages<'_> {
         self.ops_ns(2 * scores + softmax.total() + p.encoder_attention_ops(&s).total())
     }
 
+    /// Per-row time of linear `kind` in layer `l` of the forward pass (which runs the
+    /// weights of stored layer `stored_layer(l)`).
+    fn encoder_ns(&self, l: usize, kind: LinearKind) -> f64 {
+        let stored = self.model.config.stored_layer(l);
+        self.linear_ns(LinearName::encoder(stored, kind))
+    }
+
     /// The per-token stages of layer `l` after its attention, and the next layer's Q/K/V.
     fn chain_after_attention(&self, l: usize) -> Vec<f64> {
         let mut chain = vec![
-            self.linear_ns(Some(l), LinearKind::AttentionOutput),
+            self.encoder_ns(l, LinearKind::AttentionOutput),
             self.add_norm_ns(),
-            self.linear_ns(Some(l), LinearKind::Intermediate),
+            self.encoder_ns(l, LinearKind::Intermediate),
             self.activation_ns(),
-            self.linear_ns(Some(l), LinearKind::Output),
+            self.encoder_ns(l, LinearKind::Output),
             self.add_norm_ns(),
         ];
         if l + 1 < self.model.config.num_hidden_layers {
@@ -126,22 +140,24 @@ impl Stages<'_> {
     /// one after another).
     fn qkv_ns(&self, l: usize, combine: fn(f64, f64) -> f64) -> f64 {
         [LinearKind::Query, LinearKind::Key, LinearKind::Value]
-            .map(|k| self.linear_ns(Some(l), k))
+            .map(|k| self.encoder_ns(l, k))
             .into_iter()
             .fold(0.0, combine)
     }
 
-    /// The pooler (with its tanh) and the classifier, once per sequence.
+    /// The head's two linears and its activation, once per sequence.
     fn head_ns(&self) -> f64 {
-        let h = self.model.config.hidden_size as u64;
-        self.linear_ns(None, LinearKind::Pooler)
-            + self.ops_ns(h)
-            + self.linear_ns(None, LinearKind::Classifier)
+        self.linear_ns(LinearName::head(LinearKind::Pooler))
+            + self.ops_ns(self.model.model.head_ops().total())
+            + self.linear_ns(LinearName::head(LinearKind::Classifier))
     }
 
+    /// Per token: the embeddings' LayerNorm and, if the model has one, the projection to
+    /// the hidden size.
     fn embeddings_ns(&self) -> f64 {
-        let h = self.model.config.hidden_size;
-        self.ops_ns(self.model.hardware.periphery.layernorm.counts(h).total())
+        let p = &self.model.hardware.periphery;
+        self.ops_ns(self.model.model.embedding_ops(p).total())
+            + self.linear_ns(LinearName::head(LinearKind::EmbeddingProjection))
     }
 
     /// Latency of one sequence of `seq` tokens, every stage in turn.
@@ -176,10 +192,15 @@ impl Stages<'_> {
     fn busiest_and_array_time(&self, seq: usize) -> (f64, f64) {
         let t = seq as f64;
         let layers = self.model.config.num_hidden_layers;
-        let matrices = self.matrices.iter().map(|(name, (ns, arrays))| {
-            let vectors = if name.contains('.') { t } else { 1.0 };
-            (vectors * ns, *arrays as f64 * vectors * ns)
-        });
+        // rows one sequence sends through a linear, every use counted
+        let rows = |name: &LinearName| {
+            let info = self.linears[name];
+            info.uses as f64 * if info.per_token() { t } else { 1.0 }
+        };
+        let matrices = self
+            .matrices
+            .iter()
+            .map(|(name, (ns, arrays))| (rows(name) * ns, *arrays as f64 * rows(name) * ns));
         let (mut busiest, mut array_ns) = (0.0f64, 0.0);
         for (busy, arrays_busy) in matrices {
             busiest = busiest.max(busy);
@@ -190,8 +211,8 @@ impl Stages<'_> {
             + t * self
                 .digital
                 .iter()
-                .filter(|(name, _)| name.contains('.'))
-                .map(|(_, ns)| ns)
+                .filter(|(name, _)| name.layer.is_some())
+                .map(|(name, ns)| self.linears[name].uses as f64 * ns)
                 .sum::<f64>()
                 / layers.max(1) as f64;
         (busiest.max(digital_per_layer), array_ns)
@@ -211,19 +232,19 @@ pub fn timing(
     tech: &TechnologyTable,
 ) -> Timing {
     let (linears, attention) = layouts.split_at(model.layers().len().min(layouts.len()));
-    let matrices = linears
+    let matrices = model
+        .layers()
         .iter()
-        .map(|m| (m.name.clone(), (m.mvm_ns(tech), m.arrays)))
+        .zip(linears)
+        .map(|(l, m)| (l.info().name, (m.mvm_ns(tech), m.arrays)))
         .collect();
     let ops_per_ns = tech.digital.ops_per_ns.value;
     let digital = model
         .digital
         .iter()
         .map(|d| {
-            (
-                d.name.clone(),
-                2.0 * (d.in_features * d.out_features) as f64 / ops_per_ns,
-            )
+            let ns = 2.0 * (d.in_features * d.out_features) as f64 / ops_per_ns;
+            (d.name, ns)
         })
         .collect();
     let sequences = lengths.len() as f64;
@@ -238,6 +259,7 @@ pub fn timing(
         });
     let stages = Stages {
         model,
+        linears: model.model.linears().iter().map(|l| (l.name, l)).collect(),
         matrices,
         digital,
         ops_per_ns,

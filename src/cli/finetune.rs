@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::glue::evaluate::tokenize_examples;
 use crate::glue::{self, LabelMap, Split, Task};
-use crate::model::{BertConfig, Checkpoint, ProblemType};
+use crate::model::{Checkpoint, ModelConfig, ProblemType};
 use crate::probe::probe_config;
 use crate::synth::{copy_tokenizer, write_text};
 use crate::tokenize::{BertTokenizer, Encoded, DEFAULT_MAX_LEN};
@@ -99,7 +99,7 @@ fn dropout_rates(config: &Value) -> (f32, f32) {
 /// tokenized train and dev splits.
 pub(crate) struct Prepared {
     pub task: Task,
-    pub config: BertConfig,
+    pub config: ModelConfig,
     /// The `config.json` of the output checkpoint.
     pub out_config: Value,
     pub params: Params,
@@ -127,7 +127,8 @@ pub(crate) fn prepare(
             .with_context(|| format!("reading {}", config_path.display()))?,
     )
     .with_context(|| format!("parsing {}", config_path.display()))?;
-    let base_config = BertConfig::from_file(&config_path)?;
+    let base_config = ModelConfig::from_file(&config_path)?;
+    crate::train::require_bert(&base_config, &config_path)?;
     let weights = Checkpoint::open(base)?;
     let labels = if task.is_regression() {
         1
@@ -146,7 +147,7 @@ pub(crate) fn prepare(
         value["architectures"] = json!(["BertForSequenceClassification"]);
         value
     };
-    let config = BertConfig::from_json(&out_config.to_string(), "the output config.json")?;
+    let config = ModelConfig::from_json(&out_config.to_string(), "the output config.json")?;
     let label_map = LabelMap::for_checkpoint(task, &config)?;
     let tokenizer = BertTokenizer::from_dir(base, max_len)?;
     let mut train = glue::read_split(data, task, Split::Train, &label_map)?;
@@ -263,7 +264,7 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
 /// Whether the base's classifier, if it has one, already predicts this task's outputs (then
 /// it is kept): the same number, regression for STS-B, and class names that are the task's
 /// or Hugging Face's placeholders. A head for another task is replaced by a new one.
-fn head_fits(config: &BertConfig, task: Task, labels: usize) -> bool {
+fn head_fits(config: &ModelConfig, task: Task, labels: usize) -> bool {
     if config.num_labels() != labels {
         return false;
     }
@@ -275,13 +276,13 @@ fn head_fits(config: &BertConfig, task: Task, labels: usize) -> bool {
         || (0..labels).all(|i| names.contains(&config.label_name(i).as_str()))
 }
 
-fn placeholder_labels(config: &BertConfig, labels: usize) -> bool {
+fn placeholder_labels(config: &ModelConfig, labels: usize) -> bool {
     (0..labels).all(|i| config.label_name(i) == format!("LABEL_{i}"))
 }
 
 /// Every token id and position of the training data must exist in the model.
 fn check_inputs(
-    config: &BertConfig,
+    config: &ModelConfig,
     encoded: &[Encoded],
     split: &str,
     base: &Path,

@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::glue::evaluate::DEFAULT_BATCH_SIZE;
 use crate::glue::{self, Gold, LabelMap, Split, Task};
-use crate::model::bert::BertModel;
-use crate::model::{digital_linear, BertConfig, Checkpoint};
+use crate::model::encoder::EncoderModel;
+use crate::model::{digital_linear, Checkpoint, ModelConfig};
 use crate::probe::{self, LogisticOptions, Probe};
 use crate::tokenize::BertTokenizer;
 use crate::train::Targets;
@@ -39,14 +39,16 @@ pub struct FinetuneHeadArgs {
 pub fn run(args: FinetuneHeadArgs) -> anyhow::Result<()> {
     let task = Task::parse(&args.run.task).map_err(anyhow::Error::msg)?;
     let config_path = args.base.join("config.json");
-    let config = BertConfig::from_file(&config_path)?;
+    let config = ModelConfig::from_file(&config_path)?;
+    crate::train::require_bert(&config, &config_path)?;
     let base_config: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&config_path)
             .with_context(|| format!("reading {}", config_path.display()))?,
     )
     .with_context(|| format!("parsing {}", config_path.display()))?;
     let weights = Checkpoint::open(&args.base)?;
-    let encoder = BertModel::load(&weights, &config, "bert", &digital_linear)?;
+    let layout = config.model_type.layout(&config);
+    let encoder = EncoderModel::load(&weights, &config, &layout, &digital_linear)?;
     let tokenizer = BertTokenizer::from_dir(&args.base, args.run.max_len)?;
 
     let mut examples = glue::read_split(

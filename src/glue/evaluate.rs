@@ -3,7 +3,7 @@
 //! Examples are sorted by token count (stable, so ties keep file order) and cut into
 //! batches of `batch_size`; batches run in parallel on rayon's pool and their logits are put
 //! back in file order. Each example's logits depend only on its own tokens (sequences are
-//! packed, not padded: see [`crate::model::bert`]), never on the batch it landed in or the
+//! packed, not padded: see [`crate::model::batch`]), never on the batch it landed in or the
 //! thread that ran it, so results are identical for any number of threads.
 
 use std::time::Instant;
@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::metrics;
 use super::reader::{Example, Gold};
 use super::tasks::{Metric, Split, Task};
-use crate::model::{BertForSequenceClassification, InputError, Matrix, PackedBatch, ProblemType};
+use crate::model::{InputError, Matrix, PackedBatch, ProblemType, SequenceClassifier};
 use crate::tokenize::{BertTokenizer, Encoded, TokenizeError};
 
 /// Default number of sequences per batch.
@@ -44,7 +44,7 @@ pub fn length_buckets(encoded: &[Encoded], batch_size: usize) -> Vec<Vec<usize>>
 
 /// Logits of every encoded example, one row each, in input order.
 pub fn predict_logits(
-    model: &BertForSequenceClassification,
+    model: &dyn SequenceClassifier,
     encoded: &[Encoded],
     batch_size: usize,
 ) -> Result<Matrix, InputError> {
@@ -53,7 +53,7 @@ pub fn predict_logits(
 
 /// [`predict_logits`], advancing `progress` by each batch's sequences as it finishes.
 pub fn predict_logits_with(
-    model: &BertForSequenceClassification,
+    model: &dyn SequenceClassifier,
     encoded: &[Encoded],
     batch_size: usize,
     progress: Option<&ProgressBar>,
@@ -161,7 +161,7 @@ pub struct Evaluation {
 /// Tokenizes, predicts and scores `examples`; `progress`, if given, counts the sequences.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
-    model: &BertForSequenceClassification,
+    model: &dyn SequenceClassifier,
     problem: ProblemType,
     tokenizer: &BertTokenizer,
     task: Task,

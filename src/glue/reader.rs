@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::tasks::{Layout, Split, Task};
-use crate::model::{BertConfig, ProblemType};
+use crate::model::{ModelConfig, ProblemType};
 
 /// A GLUE file that cannot be read as the task's format.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,7 @@ impl LabelMap {
 
     /// The checkpoint's `id2label` inverted. A checkpoint that only carries Hugging Face's
     /// placeholder names (`LABEL_0`, …) is taken to use GLUE's standard label order.
-    pub fn for_checkpoint(task: Task, config: &BertConfig) -> Result<Self, GlueError> {
+    pub fn for_checkpoint(task: Task, config: &ModelConfig) -> Result<Self, GlueError> {
         let n = config.num_labels();
         let problem = config.problem_type();
         let err = |message: String| GlueError::Checkpoint { task, message };
@@ -323,7 +323,7 @@ mod tests {
         )
         .is_err());
 
-        let config = BertConfig::from_json(
+        let config = ModelConfig::from_json(
             r#"{"id2label": {"0": "not_entailment", "1": "entailment"}}"#,
             "c",
         )
@@ -333,7 +333,7 @@ mod tests {
         let ex = parse_tsv(text, "r", Task::Rte.layout(Split::Dev), &map).unwrap();
         assert_eq!(ex[0].gold, Gold::Class(1));
         // Placeholder names fall back to GLUE's order: entailment = 0.
-        let config = BertConfig::from_json("{}", "c").unwrap();
+        let config = ModelConfig::from_json("{}", "c").unwrap();
         let map = LabelMap::for_checkpoint(Task::Rte, &config).unwrap();
         let ex = parse_tsv(text, "r", Task::Rte.layout(Split::Dev), &map).unwrap();
         assert_eq!(ex[0].gold, Gold::Class(0));

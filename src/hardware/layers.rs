@@ -1,99 +1,20 @@
 //! Which linear layers run on crossbars, and per-layer device overrides.
 //!
-//! A linear is named `<layer>.<kind>` for the six weight matrices of encoder layer `<layer>`
-//! (0-based) — `query`, `key`, `value`, `attention_output`, `ffn_in` (intermediate.dense),
-//! `ffn_out` (output.dense) — and `pooler` / `classifier` for the head. A pattern is a name
-//! with `*` for any layer or any kind (`*.value`, `3.*`), or `all`.
+//! A linear is named `<layer>.<kind>` for the six weight matrices of stored encoder layer
+//! `<layer>` (0-based; an ALBERT group) — `query`, `key`, `value`, `attention_output`,
+//! `ffn_in` (the first feed-forward linear), `ffn_out` (the second) — and `pooler` /
+//! `classifier` for the head's two linears, `embedding_projection` for ALBERT's and
+//! ELECTRA's projection of the embeddings ([`LinearName`]). The names are the same in every
+//! family. A pattern is a name with `*` for any layer or any kind (`*.value`, `3.*`), or
+//! `all`.
 
-pub use crate::model::LinearKind;
+pub use crate::model::{LinearKind, LinearName};
 use crossbar::DeviceConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// How hardware descriptions and results name each kind of linear.
-impl LinearKind {
-    pub const ALL: [LinearKind; 8] = [
-        LinearKind::Query,
-        LinearKind::Key,
-        LinearKind::Value,
-        LinearKind::AttentionOutput,
-        LinearKind::Intermediate,
-        LinearKind::Output,
-        LinearKind::Pooler,
-        LinearKind::Classifier,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            LinearKind::Query => "query",
-            LinearKind::Key => "key",
-            LinearKind::Value => "value",
-            LinearKind::AttentionOutput => "attention_output",
-            LinearKind::Intermediate => "ffn_in",
-            LinearKind::Output => "ffn_out",
-            LinearKind::Pooler => "pooler",
-            LinearKind::Classifier => "classifier",
-        }
-    }
-
-    /// Parses a kind; `attn_out` is accepted for `attention_output`.
-    pub fn parse(s: &str) -> Option<Self> {
-        if s == "attn_out" {
-            return Some(LinearKind::AttentionOutput);
-        }
-        Self::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    /// Whether this kind belongs to an encoder layer (has a layer index).
-    pub fn in_encoder(self) -> bool {
-        !matches!(self, LinearKind::Pooler | LinearKind::Classifier)
-    }
-}
-
-/// One linear of the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LinearName {
-    /// Encoder layer index; `None` for the pooler and the classifier.
-    pub layer: Option<usize>,
-    pub kind: LinearKind,
-}
-
-impl LinearName {
-    pub fn encoder(layer: usize, kind: LinearKind) -> Self {
-        Self {
-            layer: Some(layer),
-            kind,
-        }
-    }
-
-    pub fn head(kind: LinearKind) -> Self {
-        Self { layer: None, kind }
-    }
-
-    /// A stable number per linear for the random streams: layer·8 + kind (head matrices
-    /// after every possible encoder layer).
-    pub fn matrix_id(&self) -> u32 {
-        let kind = LinearKind::ALL
-            .iter()
-            .position(|k| *k == self.kind)
-            .unwrap() as u32;
-        match self.layer {
-            Some(l) => l as u32 * 8 + kind,
-            None => u32::MAX - 8 + kind,
-        }
-    }
-}
-
-impl fmt::Display for LinearName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.layer {
-            Some(l) => write!(f, "{l}.{}", self.kind.name()),
-            None => f.write_str(self.kind.name()),
-        }
-    }
-}
-
-/// A set of linears: `all`, `pooler`, `classifier`, or `<layer|*>.<kind|*>`.
+/// A set of linears: `all`, `pooler`, `classifier`, `embedding_projection`, or
+/// `<layer|*>.<kind|*>`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct LinearPattern {
@@ -117,8 +38,9 @@ impl TryFrom<String> for LinearPattern {
     fn try_from(text: String) -> Result<Self, String> {
         let bad = || {
             format!(
-                "expected `all`, `pooler`, `classifier` or `<layer|*>.<kind|*>` with kind one of \
-                 query, key, value, attention_output, ffn_in, ffn_out; found {text:?}"
+                "expected `all`, `pooler`, `classifier`, `embedding_projection` or \
+                 `<layer|*>.<kind|*>` with kind one of query, key, value, attention_output, \
+                 ffn_in, ffn_out; found {text:?}"
             )
         };
         let (layer, kind, encoder_only) = match text.split_once('.') {

@@ -3,7 +3,7 @@
 //! one home of every exact non-linear function (softmax and LayerNorm included).
 
 use crate::periphery::exact::{gelu_erf, gelu_tanh};
-use crate::periphery::{Gelu, OpCounts};
+use crate::periphery::{Gelu, OpCounts, PeripheryConfig};
 use serde::{Deserialize, Serialize};
 
 /// The feed-forward activation named by `hidden_act` in a Hugging Face `config.json`.
@@ -33,6 +33,17 @@ impl HiddenAct {
                 compare: cols as u64,
                 ..Default::default()
             },
+        }
+    }
+
+    /// Operations on one row of `cols` values as a periphery `p` computes this activation:
+    /// the table and integer GELUs replace it, the float choices keep it (see
+    /// [`crate::model::SequenceClassifier::set_periphery`]), so `gelu = "tanh"` on an erf
+    /// checkpoint computes erf and is priced as erf.
+    pub fn periphery_counts(self, p: &PeripheryConfig, cols: usize) -> OpCounts {
+        match p.gelu {
+            Gelu::Erf | Gelu::Tanh => self.counts(cols),
+            ref approximation => approximation.counts(cols),
         }
     }
 

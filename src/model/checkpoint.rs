@@ -5,8 +5,9 @@
 //! tensors are converted to `f32` on request (float32, float16 and bfloat16 are accepted, as
 //! is float64), after checking the shape the config implies and that every value is finite.
 //!
-//! Tensor names are looked up both with and without the `bert.` prefix, so checkpoints saved
-//! from `BertForSequenceClassification` and from a bare `BertModel` both load. Tensors that
+//! Tensor names are looked up both with and without the family's base prefix (`bert.`,
+//! `roberta.`, …, [`Checkpoint::set_base_prefix`]), so checkpoints saved from
+//! `BertForSequenceClassification` and from a bare `BertModel` both load. Tensors that
 //! the model never asked for are listed by [`Checkpoint::unused_tensors`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -215,6 +216,8 @@ pub struct Checkpoint {
     location: HashMap<String, usize>,
     /// Names handed out so far, to report the ones the model never used.
     used: Mutex<HashSet<String>>,
+    /// The base model's prefix with its dot, `bert.` by default.
+    base_prefix: String,
 }
 
 impl Checkpoint {
@@ -283,6 +286,7 @@ impl Checkpoint {
             files,
             location,
             used: Mutex::new(HashSet::new()),
+            base_prefix: "bert.".into(),
         })
     }
 
@@ -298,9 +302,9 @@ impl Checkpoint {
 
     /// Resolves `name`, trying it with and without the `bert.` prefix.
     fn resolve(&self, name: &str) -> Result<(String, usize), CheckpointError> {
-        let alternative = match name.strip_prefix("bert.") {
+        let alternative = match name.strip_prefix(&self.base_prefix) {
             Some(bare) => bare.to_string(),
-            None => format!("bert.{name}"),
+            None => format!("{}{name}", self.base_prefix),
         };
         for candidate in [name.to_string(), alternative] {
             if let Some(&file) = self.location.get(&candidate) {
@@ -313,7 +317,13 @@ impl Checkpoint {
         })
     }
 
-    /// Whether a tensor of that name (with or without `bert.`) exists.
+    /// The base model's prefix, with its dot (`bert.` unless set): tensor names are found
+    /// with and without it.
+    pub fn set_base_prefix(&mut self, prefix: &str) {
+        self.base_prefix = format!("{prefix}.");
+    }
+
+    /// Whether a tensor of that name (with or without the base prefix) exists.
     pub fn contains(&self, name: &str) -> bool {
         self.resolve(name).is_ok()
     }

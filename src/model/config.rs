@@ -1,7 +1,9 @@
-//! `BertConfig`: the `config.json` of a Hugging Face BERT checkpoint.
+//! `ModelConfig`: the `config.json` of a Hugging Face checkpoint of any supported family.
 //!
-//! Only the fields that change the computation are read; every one of them has Hugging
-//! Face's default, so a minimal config loads. The rest of a real `config.json` (dropout
+//! The keys are BERT's; a family that names them otherwise (DistilBERT's `dim`, `n_layers`,
+//! …) is translated first by its module in [`super::family`], which also supplies its own
+//! defaults. Only the fields that change the computation are read; every one of them has
+//! Hugging Face's default, so a minimal config loads. The rest of a real `config.json` (dropout
 //! rates, `transformers_version`, `architectures`, …) is ignored on purpose: unlike
 //! crossbert's own hardware configs, this file is written by another tool and carries
 //! dozens of keys that do not affect inference, so `deny_unknown_fields` would reject every
@@ -13,6 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::activations::HiddenAct;
+use super::family::Family;
 
 /// What the classification head predicts, from `problem_type` / `num_labels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,9 +29,13 @@ pub enum ProblemType {
     MultiLabelClassification,
 }
 
-/// The architecture of a BERT checkpoint, with Hugging Face's defaults (BERT-base).
+/// The architecture of a checkpoint, with Hugging Face's defaults (BERT-base, or the
+/// family's own).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BertConfig {
+pub struct ModelConfig {
+    /// The family (`model_type`); "bert" when absent.
+    #[serde(default)]
+    pub model_type: Family,
     #[serde(default = "defaults::vocab_size")]
     pub vocab_size: usize,
     #[serde(default = "defaults::hidden_size")]
@@ -51,7 +58,7 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     #[serde(default)]
     pub pad_token_id: usize,
-    /// Only "absolute" is implemented; checked by `BertConfig::validate`.
+    /// Only "absolute" is implemented; checked by `ModelConfig::validate`.
     #[serde(default = "defaults::position_embedding_type")]
     pub position_embedding_type: String,
     /// Class index → label name, e.g. {"0": "entailment", "1": "not_entailment"}. Keys are
@@ -64,6 +71,15 @@ pub struct BertConfig {
     pub num_labels: Option<usize>,
     #[serde(default)]
     pub problem_type: Option<ProblemType>,
+    /// Width of the embedding tables when it differs from `hidden_size` (ALBERT, ELECTRA).
+    #[serde(default)]
+    pub embedding_size: Option<usize>,
+    /// ALBERT: how many stored layers the `num_hidden_layers` layers share.
+    #[serde(default)]
+    pub num_hidden_groups: Option<usize>,
+    /// ALBERT: layers per group; only 1 (every released ALBERT) is supported.
+    #[serde(default)]
+    pub inner_group_num: Option<usize>,
 }
 
 mod defaults {
@@ -145,7 +161,7 @@ pub enum ConfigJsonError {
     },
 }
 
-impl BertConfig {
+impl ModelConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self, ConfigJsonError> {
         let shown = path.display().to_string();
@@ -156,15 +172,40 @@ impl BertConfig {
         Self::from_json(&text, &shown)
     }
 
-    /// Parses and validates config JSON; `origin` names the source in errors.
+    /// Parses and validates config JSON; `origin` names the source in errors. The keys are
+    /// translated by the family `model_type` names (see the module docs).
     pub fn from_json(text: &str, origin: &str) -> Result<Self, ConfigJsonError> {
-        let config: BertConfig =
-            serde_json::from_str(text).map_err(|source| ConfigJsonError::Parse {
-                path: origin.to_string(),
-                source,
-            })?;
+        let parse_error = |source| ConfigJsonError::Parse {
+            path: origin.to_string(),
+            source,
+        };
+        let mut json: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).map_err(parse_error)?;
+        let family = match json.get("model_type") {
+            None => Family::Bert,
+            Some(value) => Family::deserialize(value).map_err(parse_error)?,
+        };
+        family.normalize(&mut json);
+        let config: ModelConfig = serde_json::from_value(json.into()).map_err(parse_error)?;
         config.validate(origin)?;
         Ok(config)
+    }
+
+    /// Width of the embedding tables: `embedding_size`, else `hidden_size`.
+    pub fn embedding_size(&self) -> usize {
+        self.embedding_size.unwrap_or(self.hidden_size)
+    }
+
+    /// Which stored layer's weights layer `i` of the forward pass runs: `i` itself, or for
+    /// ALBERT its group ⌊i·groups / layers⌋ (Hugging Face's
+    /// `int(i / (num_hidden_layers / num_hidden_groups))`, exactly, in integers).
+    pub fn stored_layer(&self, i: usize) -> usize {
+        match self.num_hidden_groups {
+            Some(groups) if self.model_type == Family::Albert => {
+                i * groups / self.num_hidden_layers
+            }
+            _ => i,
+        }
     }
 
     /// Number of classifier outputs: `num_labels`, else the size of `id2label`, else 2.
@@ -213,6 +254,7 @@ impl BertConfig {
             ("vocab_size", self.vocab_size),
             ("max_position_embeddings", self.max_position_embeddings),
             ("type_vocab_size", self.type_vocab_size),
+            ("embedding_size", self.embedding_size()),
         ] {
             if v == 0 {
                 return Err(invalid(key, "a positive size", "0".into()));
@@ -240,6 +282,22 @@ impl BertConfig {
                 "layer_norm_eps",
                 "a finite non-negative number",
                 self.layer_norm_eps.to_string(),
+            ));
+        }
+        if let Some(groups) = self.num_hidden_groups {
+            if groups == 0 || groups > self.num_hidden_layers {
+                return Err(invalid(
+                    "num_hidden_groups",
+                    &format!("1 to num_hidden_layers {}", self.num_hidden_layers),
+                    groups.to_string(),
+                ));
+            }
+        }
+        if let Some(inner) = self.inner_group_num.filter(|&n| n != 1) {
+            return Err(invalid(
+                "inner_group_num",
+                "1 (one layer per ALBERT group)",
+                inner.to_string(),
             ));
         }
         let n = self.num_labels();
@@ -270,7 +328,7 @@ mod tests {
 
     #[test]
     fn minimal_config_takes_hugging_face_defaults() {
-        let c = BertConfig::from_json("{}", "test").unwrap();
+        let c = ModelConfig::from_json("{}", "test").unwrap();
         assert_eq!(c.hidden_size, 768);
         assert_eq!(c.num_hidden_layers, 12);
         assert_eq!(c.intermediate_size, 3072);
@@ -283,7 +341,7 @@ mod tests {
 
     #[test]
     fn reads_labels_activation_and_regression() {
-        let c = BertConfig::from_json(
+        let c = ModelConfig::from_json(
             r#"{"hidden_size": 384, "num_attention_heads": 12, "hidden_act": "gelu_new",
                 "id2label": {"0": "LABEL_0"}, "unknown_key": [1, 2]}"#,
             "test",
@@ -293,7 +351,7 @@ mod tests {
         assert_eq!(c.hidden_act, HiddenAct::GeluTanh);
         assert_eq!(c.num_labels(), 1);
         assert_eq!(c.problem_type(), ProblemType::Regression);
-        let c = BertConfig::from_json(
+        let c = ModelConfig::from_json(
             r#"{"id2label": {"0": "entailment", "1": "not_entailment"},
                 "problem_type": "single_label_classification", "hidden_act": "relu"}"#,
             "test",
@@ -305,17 +363,17 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key() {
-        let err = BertConfig::from_json(r#"{"hidden_size": 100}"#, "cfg.json").unwrap_err();
+        let err = ModelConfig::from_json(r#"{"hidden_size": 100}"#, "cfg.json").unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("num_attention_heads") && msg.contains("cfg.json"),
             "{msg}"
         );
-        let err = BertConfig::from_json(r#"{"hidden_act": "swish"}"#, "cfg.json").unwrap_err();
+        let err = ModelConfig::from_json(r#"{"hidden_act": "swish"}"#, "cfg.json").unwrap_err();
         assert!(err.to_string().contains("swish"), "{err}");
-        let err = BertConfig::from_json(r#"{"id2label": {"a": "x"}}"#, "c").unwrap_err();
+        let err = ModelConfig::from_json(r#"{"id2label": {"a": "x"}}"#, "c").unwrap_err();
         assert!(err.to_string().contains("\"a\""), "{err}");
-        let err = BertConfig::from_json(r#"{"position_embedding_type": "relative_key"}"#, "c")
+        let err = ModelConfig::from_json(r#"{"position_embedding_type": "relative_key"}"#, "c")
             .unwrap_err();
         assert!(err.to_string().contains("relative_key"), "{err}");
     }

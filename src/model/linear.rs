@@ -1,7 +1,10 @@
-//! The seam between the BERT model and the hardware that computes its weight products.
+//! The seam between the model and the hardware that computes its weight products.
 //!
-//! Every fully connected layer of BERT (query, key, value, attention output, intermediate,
-//! output, pooler, classifier) is a [`Linear`]: `y = x·Wᵀ + b` for a batch of token rows.
+//! Every fully connected layer (query, key, value, attention output, intermediate, output,
+//! the head's two linears, and the embedding projection of ALBERT and ELECTRA) is a
+//! [`Linear`]: `y = x·Wᵀ + b` for a batch of rows. Each has a [`LinearName`]: its
+//! [`LinearKind`] (its role, the same in every family) and its stored layer, which is how
+//! hardware descriptions select it and how its random streams are numbered.
 //! The model never multiplies weights itself; it asks a [`LinearOp`] built once per layer by
 //! a factory that sees the layer's [`LinearSpec`] (name, position, raw float weights). The
 //! digital engine's factory is [`digital_linear`]; an analog backend supplies a factory that
@@ -9,7 +12,10 @@
 
 use super::matrix::{matmul_transposed, Matrix};
 
-/// Which of BERT's weight matrices a linear layer is.
+use std::fmt;
+
+/// Which role a linear layer plays; every family has the same roles under its own tensor
+/// names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinearKind {
     Query,
@@ -21,18 +27,150 @@ pub enum LinearKind {
     Intermediate,
     /// `output.dense`, the second feed-forward layer (intermediate → hidden).
     Output,
+    /// The head's first linear, on each sequence's first token: BERT's and ALBERT's
+    /// pooler, DistilBERT's `pre_classifier`, RoBERTa's and ELECTRA's `classifier.dense`.
     Pooler,
+    /// The head's last linear, producing the logits.
     Classifier,
+    /// The projection from the embedding width to the hidden size (ALBERT, ELECTRA).
+    EmbeddingProjection,
+}
+
+impl LinearKind {
+    /// Every role, in stream-number order (see [`LinearName::matrix_id`]).
+    pub const ALL: [LinearKind; 9] = [
+        LinearKind::Query,
+        LinearKind::Key,
+        LinearKind::Value,
+        LinearKind::AttentionOutput,
+        LinearKind::Intermediate,
+        LinearKind::Output,
+        LinearKind::Pooler,
+        LinearKind::Classifier,
+        LinearKind::EmbeddingProjection,
+    ];
+
+    /// The six linears of an encoder layer, in the order a layer runs them.
+    pub const ENCODER: [LinearKind; 6] = [
+        LinearKind::Query,
+        LinearKind::Key,
+        LinearKind::Value,
+        LinearKind::AttentionOutput,
+        LinearKind::Intermediate,
+        LinearKind::Output,
+    ];
+
+    /// How hardware descriptions and results name the role.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinearKind::Query => "query",
+            LinearKind::Key => "key",
+            LinearKind::Value => "value",
+            LinearKind::AttentionOutput => "attention_output",
+            LinearKind::Intermediate => "ffn_in",
+            LinearKind::Output => "ffn_out",
+            LinearKind::Pooler => "pooler",
+            LinearKind::Classifier => "classifier",
+            LinearKind::EmbeddingProjection => "embedding_projection",
+        }
+    }
+
+    /// Parses a role name; `attn_out` is accepted for `attention_output`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "attn_out" {
+            return Some(LinearKind::AttentionOutput);
+        }
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether this role belongs to an encoder layer (has a layer index).
+    pub fn in_encoder(self) -> bool {
+        Self::ENCODER.contains(&self)
+    }
+
+    /// Whether the linear runs once per token (all but the head's, which run once per
+    /// sequence, on its first token).
+    pub fn per_token(self) -> bool {
+        !matches!(self, LinearKind::Pooler | LinearKind::Classifier)
+    }
+}
+
+/// One linear of the model: its role and, inside the encoder, its stored layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinearName {
+    /// Stored encoder layer (ALBERT's group); `None` outside the encoder.
+    pub layer: Option<usize>,
+    pub kind: LinearKind,
+}
+
+impl LinearName {
+    pub fn encoder(layer: usize, kind: LinearKind) -> Self {
+        Self {
+            layer: Some(layer),
+            kind,
+        }
+    }
+
+    /// A linear outside the encoder (the head's, the embedding projection).
+    pub fn head(kind: LinearKind) -> Self {
+        Self { layer: None, kind }
+    }
+
+    /// A stable number per linear for the random streams: layer·8 + role for the six
+    /// encoder roles (8 per layer, as when the head's two roles were counted too), and
+    /// `u32::MAX − 8 + role` for the others, after every possible encoder layer.
+    pub fn matrix_id(&self) -> u32 {
+        let kind = LinearKind::ALL
+            .iter()
+            .position(|k| *k == self.kind)
+            .expect("every kind is in ALL") as u32;
+        match self.layer {
+            Some(l) => l as u32 * 8 + kind,
+            None => u32::MAX - 8 + kind,
+        }
+    }
+}
+
+impl fmt::Display for LinearName {
+    /// `<layer>.<role>` inside the encoder, the role alone outside it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.layer {
+            Some(l) => write!(f, "{l}.{}", self.kind.name()),
+            None => f.write_str(self.kind.name()),
+        }
+    }
+}
+
+/// What the model says about one of its linears: names, shape and how often it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearInfo {
+    pub name: LinearName,
+    /// Checkpoint name without `.weight`, e.g. `bert.encoder.layer.3.attention.self.query`.
+    pub checkpoint_name: String,
+    pub in_features: usize,
+    pub out_features: usize,
+    /// Times one forward pass applies it: 1, or for an ALBERT group the layers sharing it.
+    pub uses: usize,
+}
+
+impl LinearInfo {
+    /// Whether it runs once per token (else once per sequence).
+    pub fn per_token(&self) -> bool {
+        self.name.kind.per_token()
+    }
+
+    /// Multiply-accumulates of one forward pass over `tokens` tokens of `sequences`
+    /// sequences, every use counted.
+    pub fn macs(&self, tokens: usize, sequences: usize) -> u64 {
+        let rows = if self.per_token() { tokens } else { sequences };
+        (self.uses * rows * self.in_features * self.out_features) as u64
+    }
 }
 
 /// Everything a backend needs to build one linear layer.
 #[derive(Debug, Clone)]
 pub struct LinearSpec {
-    /// Checkpoint name without `.weight`, e.g. `bert.encoder.layer.3.attention.self.query`.
-    pub name: String,
-    /// Encoder layer index; `None` for the pooler and the classifier.
-    pub layer: Option<usize>,
-    pub kind: LinearKind,
+    pub info: LinearInfo,
     /// The weight as stored by Hugging Face: `out_features × in_features`.
     pub weight: Matrix,
     /// One bias per output feature.
@@ -131,53 +269,41 @@ pub fn digital_linear(spec: &LinearSpec) -> Box<dyn LinearOp> {
     Box::new(DigitalLinear::new(spec))
 }
 
-/// A linear layer of the model: its name, its shape, and the op that computes it.
+/// A linear layer of the model: what it is, and the op that computes it.
 pub struct Linear {
-    name: String,
-    in_features: usize,
-    out_features: usize,
+    info: LinearInfo,
     op: Box<dyn LinearOp>,
 }
 
 impl Linear {
-    /// Loads `{name}.weight` (`out × in`) and `{name}.bias` and hands them to `factory`.
+    /// Loads `{checkpoint_name}.weight` (`out × in`) and `.bias` as `info` describes them
+    /// and hands them to `factory`.
     pub fn load(
         weights: &super::checkpoint::Checkpoint,
-        name: &str,
-        layer: Option<usize>,
-        kind: LinearKind,
-        in_features: usize,
-        out_features: usize,
+        info: LinearInfo,
         factory: &LinearFactory<'_>,
     ) -> Result<Self, super::checkpoint::CheckpointError> {
+        let (name, out) = (&info.checkpoint_name, info.out_features);
         let spec = LinearSpec {
-            name: name.to_string(),
-            layer,
-            kind,
-            weight: weights.matrix(&format!("{name}.weight"), out_features, in_features)?,
-            bias: weights.tensor(&format!("{name}.bias"), &[out_features])?,
+            weight: weights.matrix(&format!("{name}.weight"), out, info.in_features)?,
+            bias: weights.tensor(&format!("{name}.bias"), &[out])?,
+            info,
         };
         Ok(Self {
-            name: spec.name.clone(),
-            in_features,
-            out_features,
             op: factory(&spec),
+            info: spec.info,
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Multiply-accumulate operations for `tokens` rows (for FLOP counting: 2 FLOPs each).
-    pub fn macs(&self, tokens: usize) -> u64 {
-        (tokens * self.in_features * self.out_features) as u64
+    pub fn info(&self) -> &LinearInfo {
+        &self.info
     }
 
     pub fn forward(&self, x: &Matrix, batch: BatchId<'_>) -> Matrix {
-        debug_assert_eq!(x.cols(), self.in_features, "{}", self.name);
+        let name = &self.info.checkpoint_name;
+        debug_assert_eq!(x.cols(), self.info.in_features, "{name}");
         let y = self.op.forward(x, batch);
-        debug_assert_eq!(y.cols(), self.out_features, "{}", self.name);
+        debug_assert_eq!(y.cols(), self.info.out_features, "{name}");
         y
     }
 }

@@ -1,7 +1,7 @@
 //! BERT's forward pass for training, keeping what the backward pass needs (the [`Tape`]),
 //! and the backward pass itself: the gradient of the loss with respect to every tensor.
 //!
-//! The computation is the inference engine's ([`crate::model::bert`]): sequences packed
+//! The computation is the inference engine's ([`crate::model::encoder`]): sequences packed
 //! without padding, attention per sequence, LayerNorm statistics in `f64`, the checkpoint's
 //! `hidden_act`. Training adds what Hugging Face's `BertForSequenceClassification` does in
 //! `train()` mode: dropout after the embeddings, on the attention probabilities, after each
@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::glue::evaluate::length_buckets;
 use crate::glue::Gold;
 use crate::model::matrix::{gemm_strided, StridedRef};
-use crate::model::{BertConfig, Matrix, PackedBatch};
+use crate::model::{Matrix, ModelConfig, PackedBatch};
 use crate::periphery::exact::softmax_row;
 use crate::tokenize::Encoded;
 
@@ -110,7 +110,7 @@ fn apply_mask(values: &mut [f32], mask: &Option<Vec<f32>>) {
 pub struct TrainBert<'a> {
     pub params: &'a Params,
     pub index: &'a BertIndex,
-    pub config: &'a BertConfig,
+    pub config: &'a ModelConfig,
     pub chip: Option<&'a ChipStep<'a>>,
 }
 
@@ -163,7 +163,7 @@ pub struct Forward {
 
 impl<'a> TrainBert<'a> {
     /// The digital model (no chip).
-    pub fn new(params: &'a Params, index: &'a BertIndex, config: &'a BertConfig) -> Self {
+    pub fn new(params: &'a Params, index: &'a BertIndex, config: &'a ModelConfig) -> Self {
         Self {
             params,
             index,

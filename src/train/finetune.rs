@@ -16,7 +16,7 @@ use rand::seq::SliceRandom;
 use crate::glue::evaluate::{predictions, score};
 use crate::glue::{Example, Gold, Metric, Task};
 use crate::hardware::HardwareConfig;
-use crate::model::{BertConfig, Matrix, PackedBatch};
+use crate::model::{Matrix, ModelConfig, PackedBatch};
 use crate::tokenize::Encoded;
 
 use super::bert::{loss, Dropout, Targets, TrainBert};
@@ -65,7 +65,7 @@ pub struct EpochReport {
 
 /// A model being fine-tuned: its tensors and the optimizer's state.
 pub struct Finetuner {
-    pub config: BertConfig,
+    pub config: ModelConfig,
     pub params: Params,
     index: BertIndex,
     optimizer: AdamW,
@@ -81,7 +81,7 @@ pub struct Finetuner {
 impl Finetuner {
     /// Prepares `params` for `options.epochs` epochs over `train_size` examples.
     pub fn new(
-        config: BertConfig,
+        config: ModelConfig,
         params: Params,
         options: FinetuneOptions,
         train_size: usize,

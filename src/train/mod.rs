@@ -1,4 +1,5 @@
-//! Fine-tuning: BERT's backward pass, AdamW, and the training loop of `crossbert finetune`.
+//! Fine-tuning: BERT's backward pass, AdamW, and the training loop of `crossbert finetune`
+//! (BERT checkpoints only, [`require_bert`]).
 //!
 //! - [`params`]: every tensor of the model in one named list (what the optimizer updates and
 //!   the checkpoint writer saves) and its module tree of indices.
@@ -19,3 +20,21 @@ pub mod params;
 
 pub use bert::{loss, Dropout, Targets, TrainBert};
 pub use params::{BertIndex, Params};
+
+/// Training runs BERT only (its backward pass is written for BERT's module tree); other
+/// families get this error instead of a missing-tensor one.
+pub fn require_bert(
+    config: &crate::model::ModelConfig,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let family = config.model_type;
+    if family != crate::model::Family::Bert {
+        anyhow::bail!(
+            "{}: model_type {:?}: fine-tuning supports \"bert\" checkpoints only (inference \
+             runs every family)",
+            path.display(),
+            family.model_type()
+        );
+    }
+    Ok(())
+}

@@ -14,7 +14,7 @@ use crossbar::rng::StreamKey;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
-use crate::model::{BertConfig, Checkpoint, CheckpointError};
+use crate::model::{Checkpoint, CheckpointError, ModelConfig};
 use crate::synth::{tensor_layout, write_safetensors, INITIALIZER_RANGE};
 
 /// One named tensor, row-major.
@@ -48,7 +48,7 @@ impl Params {
     /// does. Any other missing tensor is an error.
     pub fn load(
         weights: &Checkpoint,
-        config: &BertConfig,
+        config: &ModelConfig,
         num_labels: usize,
         keep_head: bool,
         seed: u64,
@@ -202,7 +202,7 @@ pub struct BertIndex {
 
 impl BertIndex {
     /// The indices of `params`, which must hold [`tensor_layout`]'s tensors.
-    pub fn new(params: &Params, config: &BertConfig) -> Self {
+    pub fn new(params: &Params, config: &ModelConfig) -> Self {
         let find = |name: String| {
             params
                 .index(&name)
