@@ -42,7 +42,7 @@ import safetensors  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
-from transformers import AutoTokenizer, ModelConfig, BertForSequenceClassification  # noqa: E402
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification  # noqa: E402
 
 TINY_VARIANTS = [
     # name, hidden_act, num_labels, problem_type, torch seed
@@ -175,7 +175,7 @@ def build_tiny(out: Path, name: str, act: str, num_labels: int, problem_type: st
         shutil.rmtree(d)
     d.mkdir(parents=True)
     id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
-    config = ModelConfig(
+    config = BertConfig(
         vocab_size=TINY_VOCAB,
         hidden_size=32,
         num_hidden_layers=2,
