@@ -36,15 +36,15 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
         .layers()
         .iter()
         .map(|l| {
-            let vectors = if l.name().contains('.') {
-                args.seq_len
-            } else {
-                1
-            };
+            let info = l.info();
+            // every use of the arrays in one inference (an ALBERT group serves several layers)
+            let vectors = info.uses * if info.per_token() { args.seq_len } else { 1 };
             l.with_matrix(|m| {
                 let r = m.report();
                 serde_json::json!({
                     "name": l.name(),
+                    "checkpoint_name": info.checkpoint_name,
+                    "uses": info.uses,
                     "out_features": r.out_features,
                     "in_features": r.in_features,
                     "arrays": r.arrays,
@@ -86,17 +86,19 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
 /// The aligned text form: layers, then energy and area by component.
 fn print_table(layers: &[serde_json::Value], cost: &InferenceCost, seq_len: usize) {
     println!(
-        "{:<24} {:>8} {:>12} {:>12}",
-        "layer", "arrays", "cells used", "utilization"
+        "{:<24} {:>8} {:>12} {:>12} {:>5}  checkpoint tensor",
+        "layer", "arrays", "cells used", "utilization", "uses"
     );
     for l in layers {
         let count = |key: &str| l[key].as_u64().unwrap_or_default();
         println!(
-            "{:<24} {:>8} {:>12} {:>12.4}",
+            "{:<24} {:>8} {:>12} {:>12.4} {:>5}  {}",
             l["name"].as_str().unwrap_or_default(),
             count("arrays"),
             count("cells_used"),
-            l["utilization"].as_f64().unwrap_or_default()
+            l["utilization"].as_f64().unwrap_or_default(),
+            count("uses"),
+            l["checkpoint_name"].as_str().unwrap_or_default(),
         );
     }
     let (energy, area) = (cost.energy_pj.total_pj(), cost.area_mm2.total_mm2());
