@@ -1,13 +1,15 @@
-//! Synthetic BERT checkpoints: random weights in the Hugging Face layout.
+//! Synthetic checkpoints of any supported family: random weights in the Hugging Face
+//! layout.
 //!
 //! No fine-tuned BERT-base or BERT-large ships with crossbert, yet scale studies (memory,
 //! time per sequence, array counts) only need the *shapes* of such a model. This module
-//! writes a `BertForSequenceClassification` checkpoint that `crossbert eval` loads like any
+//! writes a `BertForSequenceClassification` checkpoint (or DistilBERT's, RoBERTa's,
+//! ALBERT's, ELECTRA's: `model_type` in the config) that `crossbert eval` loads like any
 //! other:
 //!
 //! - `config.json` with the architecture sizes, `num_labels` and `id2label`;
 //! - `model.safetensors` with every tensor under its Hugging Face name (`bert.` prefix,
-//!   `classifier.*`), drawn as Hugging Face initializes BERT: weights and embeddings
+//!   `classifier.*`, or the family's names), drawn as Hugging Face initializes BERT: weights and embeddings
 //!   N(0, 0.02²) (`initializer_range` 0.02), biases 0, LayerNorm γ = 1 and β = 0;
 //! - tokenizer files: copied from a given directory, or a generated `vocab.txt` whose
 //!   entries are the special tokens, single characters and their `##` continuations (so any
@@ -30,7 +32,8 @@ use rand_distr::{Distribution, Normal};
 use safetensors::tensor::{Dtype, View};
 use serde_json::{json, Value};
 
-use crate::model::ModelConfig;
+use crate::model::family::Layout;
+use crate::model::{Family, ModelConfig};
 
 /// Standard deviation of Hugging Face's BERT weight initialization (`initializer_range`).
 pub const INITIALIZER_RANGE: f32 = 0.02;
@@ -136,39 +139,47 @@ impl TensorSpec {
     }
 }
 
-/// Every tensor of `BertForSequenceClassification` for `config` with `num_labels` outputs,
-/// in Hugging Face's names, encoder tensors under `bert.`.
+/// Every tensor of the `…ForSequenceClassification` model of `config`'s family with
+/// `num_labels` outputs, under the family's Hugging Face names ([`Layout`]), in the order
+/// its modules are declared.
 pub fn tensor_layout(config: &ModelConfig, num_labels: usize) -> Vec<TensorSpec> {
-    let h = config.hidden_size;
-    let inter = config.intermediate_size;
+    let layout: Layout = config.model_type.layout(config);
+    let (e, h, inter) = (
+        config.embedding_size(),
+        config.hidden_size,
+        config.intermediate_size,
+    );
     let mut out = Vec::new();
-    let e = "bert.embeddings";
-    for (table, rows) in [
-        ("word_embeddings", config.vocab_size),
-        ("position_embeddings", config.max_position_embeddings),
-        ("token_type_embeddings", config.type_vocab_size),
-    ] {
-        add(
-            &mut out,
-            format!("{e}.{table}.weight"),
-            vec![rows, h],
-            Init::Normal,
-        );
+    let tables = &layout.embeddings;
+    let mut table = |name: &str, rows| {
+        let name = format!("{name}.weight");
+        add(&mut out, name, vec![rows, e], Init::Normal);
+    };
+    table(&tables.word, config.vocab_size);
+    table(&tables.position, config.max_position_embeddings);
+    if let Some(token_type) = &tables.token_type {
+        table(token_type, config.type_vocab_size);
     }
-    layer_norm(&mut out, &format!("{e}.LayerNorm"), h);
-    for l in 0..config.num_hidden_layers {
-        let p = format!("bert.encoder.layer.{l}");
-        for name in ["query", "key", "value"] {
-            linear(&mut out, &format!("{p}.attention.self.{name}"), h, h);
+    layer_norm(&mut out, &tables.layer_norm, e);
+    if let Some(projection) = &layout.projection {
+        linear(&mut out, projection, h, e);
+    }
+    for names in &layout.layers {
+        for name in [
+            &names.query,
+            &names.key,
+            &names.value,
+            &names.attention_output,
+        ] {
+            linear(&mut out, name, h, h);
         }
-        linear(&mut out, &format!("{p}.attention.output.dense"), h, h);
-        layer_norm(&mut out, &format!("{p}.attention.output.LayerNorm"), h);
-        linear(&mut out, &format!("{p}.intermediate.dense"), inter, h);
-        linear(&mut out, &format!("{p}.output.dense"), h, inter);
-        layer_norm(&mut out, &format!("{p}.output.LayerNorm"), h);
+        layer_norm(&mut out, &names.attention_layer_norm, h);
+        linear(&mut out, &names.intermediate, inter, h);
+        linear(&mut out, &names.output, h, inter);
+        layer_norm(&mut out, &names.output_layer_norm, h);
     }
-    linear(&mut out, "bert.pooler.dense", h, h);
-    linear(&mut out, "classifier", num_labels, h);
+    linear(&mut out, &layout.head.dense, h, h);
+    linear(&mut out, &layout.head.classifier, num_labels, h);
     out
 }
 
@@ -304,8 +315,9 @@ const MOST_LABELS: usize = 100_000;
 /// size would otherwise end in a failed allocation instead of an error.
 const MOST_PARAMETERS: usize = 2_000_000_000;
 
-/// Writes a random `BertForSequenceClassification` checkpoint for the architecture in
-/// `config` (a `config.json` object) into `out`.
+/// Writes a random `…ForSequenceClassification` checkpoint for the architecture in `config`
+/// (a `config.json` object; its `model_type` names the family, BERT when absent) into
+/// `out`, with the family's own `config.json` keys.
 pub fn synthesize(
     config: &Value,
     options: &SynthOptions,
@@ -324,14 +336,21 @@ pub fn synthesize(
     let id2label: serde_json::Map<String, Value> = (0..options.num_labels)
         .map(|i| (i.to_string(), Value::from(format!("LABEL_{i}"))))
         .collect();
-    object.insert(
-        "architectures".into(),
-        json!(["BertForSequenceClassification"]),
-    );
+    let family = match object.get("model_type") {
+        Some(Value::String(name)) => Family::parse(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "config: model_type: expected one of {}, found {name:?}",
+                Family::ALL.map(Family::model_type).join(", ")
+            )
+        })?,
+        _ => Family::Bert,
+    };
+    object.insert("architectures".into(), json!([family.architecture()]));
     object.insert("num_labels".into(), json!(options.num_labels));
     object.insert("id2label".into(), Value::Object(id2label));
     object.remove("label2id");
     object.remove("problem_type");
+    family.native_keys(object);
     let text = serde_json::to_string_pretty(&config)?;
     // Validate exactly as the loader will, before writing anything.
     let parsed = ModelConfig::from_json(&text, "synthesized config.json")?;

@@ -1,11 +1,19 @@
-//! `crossbert synth-checkpoint`: a random-weight BERT checkpoint for scale studies.
+//! `crossbert synth-checkpoint`: a random-weight checkpoint of any family for scale studies.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
+use crate::model::Family;
 use crate::synth::{synthesize, ModelSize, StoredDtype, SynthOptions};
+
+fn parse_family(name: &str) -> Result<Family, String> {
+    Family::parse(name).ok_or_else(|| {
+        let known = Family::ALL.map(Family::model_type).join(", ");
+        format!("expected one of {known}, found {name:?}")
+    })
+}
 
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("architecture").required(true).args(["config", "size"])))]
@@ -17,6 +25,11 @@ pub struct SynthArgs {
     /// or minilm (6×384×1536).
     #[arg(long, value_enum)]
     pub size: Option<ModelSize>,
+    /// Model family: bert, distilbert, roberta, albert or electra (sets `model_type`; the
+    /// family's defaults fill keys the config or size leaves out, e.g. ALBERT's and
+    /// ELECTRA's `embedding_size` 128). Default: the config's `model_type`, else bert.
+    #[arg(long, value_parser = parse_family)]
+    pub family: Option<Family>,
     /// Output checkpoint directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -35,7 +48,7 @@ pub struct SynthArgs {
 }
 
 pub fn run(args: SynthArgs) -> anyhow::Result<()> {
-    let config = match (&args.config, args.size) {
+    let mut config: serde_json::Value = match (&args.config, args.size) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -44,6 +57,9 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         (None, Some(size)) => size.config_json(),
         (None, None) => anyhow::bail!("expected --config FILE or --size NAME, found neither"),
     };
+    if let (Some(family), Some(object)) = (args.family, config.as_object_mut()) {
+        object.insert("model_type".into(), family.model_type().into());
+    }
     let options = SynthOptions {
         seed: args.seed,
         dtype: args.dtype,

@@ -14,21 +14,36 @@ use serde_json::{json, Map, Value};
 use super::{EmbeddingNames, HeadActivation, HeadNames, LayerNames, Layout};
 use crate::model::ModelConfig;
 
+/// DistilBERT's name of each of BERT's keys.
+const KEYS: [(&str, &str); 5] = [
+    ("dim", "hidden_size"),
+    ("n_layers", "num_hidden_layers"),
+    ("n_heads", "num_attention_heads"),
+    ("hidden_dim", "intermediate_size"),
+    ("activation", "hidden_act"),
+];
+
 /// Renames DistilBERT's keys to BERT's and returns `DistilBertConfig`'s defaults.
 pub(super) fn normalize(json: &mut Map<String, Value>) -> Vec<(String, Value)> {
-    for (theirs, ours) in [
-        ("dim", "hidden_size"),
-        ("n_layers", "num_hidden_layers"),
-        ("n_heads", "num_attention_heads"),
-        ("hidden_dim", "intermediate_size"),
-        ("activation", "hidden_act"),
-    ] {
+    for (theirs, ours) in KEYS {
         if let Some(value) = json.remove(theirs) {
             json.insert(ours.into(), value);
         }
     }
     json.insert("layer_norm_eps".into(), json!(1e-12));
     super::pairs(json!({"num_hidden_layers": 6}))
+}
+
+/// Renames BERT's keys to DistilBERT's and drops those the family has no use for.
+pub(super) fn native_keys(json: &mut Map<String, Value>) {
+    for (theirs, ours) in KEYS {
+        if let Some(value) = json.remove(ours) {
+            json.insert(theirs.into(), value);
+        }
+    }
+    for unused in ["type_vocab_size", "layer_norm_eps"] {
+        json.remove(unused);
+    }
 }
 
 pub(super) fn layout(config: &ModelConfig) -> Layout {

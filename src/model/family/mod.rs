@@ -87,6 +87,14 @@ impl Family {
         }
     }
 
+    /// Rewrites [`ModelConfig`]'s keys into the family's own, the inverse of
+    /// `normalize` (what a written `config.json` must hold for transformers to read it).
+    pub fn native_keys(self, json: &mut Map<String, Value>) {
+        if self == Family::DistilBert {
+            distilbert::native_keys(json);
+        }
+    }
+
     /// Where the family keeps each tensor of a model with this `config`.
     pub fn layout(self, config: &ModelConfig) -> Layout {
         match self {
