@@ -219,3 +219,18 @@ fn albert_programs_its_shared_layer_once_and_uses_it_in_every_layer() {
         assert_eq!(measured.events, closed_form, "{}", layer.name());
     }
 }
+
+#[test]
+fn a_layer_pattern_beyond_the_stored_layers_is_an_error() {
+    let mut hw = HardwareConfig::preset("isaac-32nm").unwrap();
+    // ALBERT's two layers share stored layer 0: `1.query` would select nothing
+    hw.layers.analog = vec![LinearPattern::try_from("1.query".to_string()).unwrap()];
+    let err = AnalogModel::load(&fixture("albert"), &hw, 1)
+        .err()
+        .expect("a pattern selecting nothing is an error")
+        .to_string();
+    assert!(
+        err.contains("1.query") && err.contains("stored encoder layers 0 to 0"),
+        "{err}"
+    );
+}

@@ -119,6 +119,7 @@ impl AnalogModel {
         if let Some(e) = failure.into_inner() {
             return Err(e);
         }
+        check_layer_patterns(hardware, model.linears())?;
         let attention: Vec<Arc<CrossbarAttention>> = match hardware.attention.mode {
             AttentionMode::Digital => Vec::new(),
             AttentionMode::Crossbar => (0..config.num_hidden_layers)
@@ -219,6 +220,36 @@ impl AnalogModel {
             .context("resolving the energy technology table")?;
         cost::inference_cost(self, lengths, &tech)
     }
+}
+
+/// Fails if a `[layers]` pattern selects no linear of the model (a layer index beyond the
+/// model's, or an ALBERT layer other than its stored groups): it would silently do nothing.
+fn check_layer_patterns(hardware: &HardwareConfig, linears: &[LinearInfo]) -> anyhow::Result<()> {
+    let layers = &hardware.layers;
+    let patterns = layers.analog.iter().map(|p| ("layers.analog", p));
+    let targets = layers
+        .overrides
+        .iter()
+        .map(|o| ("layers.overrides target", &o.target));
+    for (key, pattern) in patterns.chain(targets) {
+        if !linears.iter().any(|l| pattern.matches(&l.name)) {
+            let stored = linears.iter().filter_map(|l| l.name.layer).max();
+            bail!(
+                "{key} `{pattern}`: expected a pattern that selects a linear of this model \
+                 (stored encoder layers 0 to {}, plus pooler, classifier{}), found none",
+                stored.unwrap_or(0),
+                if linears
+                    .iter()
+                    .any(|l| l.name.layer.is_none() && l.per_token())
+                {
+                    ", embedding_projection"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Programs one linear layer onto crossbars.

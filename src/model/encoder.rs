@@ -4,16 +4,16 @@
 //! ```text
 //! EncoderClassifier
 //! ├── model: EncoderModel
-//! │   embeddings: Embeddings        word + token type + position, LayerNorm
-//! │   projection: Linear            embedding width → hidden (ALBERT, ELECTRA only)
-//! │   encoder: Encoder
-//! │   └── layers: EncoderLayer      one per stored layer; layer i runs stored_layer(i)
-//! │       ├── self_attention        query, key, value, softmax(QKᵀ/√d)·V
-//! │       ├── attention_output      dense, LayerNorm(· + input)
-//! │       ├── intermediate          dense, hidden_act
-//! │       └── output                dense, LayerNorm(· + attention out)
-//! │   pooler: Pooler                dense on the first token, the family's activation
-//! └── classifier: Linear            → logits
+//! │   ├── embeddings: Embeddings     word + token type + position, LayerNorm
+//! │   ├── projection: Linear         embedding width → hidden (ALBERT, ELECTRA only)
+//! │   ├── encoder: Encoder
+//! │   │   └── layers: EncoderLayer   one per stored layer; layer i runs stored_layer(i)
+//! │   │       ├── self_attention     query, key, value, softmax(QKᵀ/√d)·V
+//! │   │       ├── attention_output   dense, LayerNorm(· + input)
+//! │   │       ├── intermediate       dense, hidden_act
+//! │   │       └── output             dense, LayerNorm(· + attention out)
+//! │   └── pooler: Pooler             dense on the first token, the family's activation
+//! └── classifier: Linear             → logits
 //! ```
 //!
 //! Sequences come packed ([`PackedBatch`]): attention runs per sequence over its own
