@@ -1,4 +1,4 @@
-//! One BERT linear layer on crossbars: a [`MappedMatrix`] programmed once per chip
+//! One linear layer of the model on crossbars: a [`MappedMatrix`] programmed once per chip
 //! instance, the bias added digitally after the ADCs and shift-and-add.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

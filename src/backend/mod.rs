@@ -1,13 +1,13 @@
-//! The analog backend: BERT's weight matrices on crossbars, and what an inference costs.
+//! The analog backend: a model's weight matrices on crossbars, and what an inference costs.
 //!
 //! Model. Every linear layer selected by the hardware description (by default Q, K, V,
-//! attention output, FFN-in and FFN-out of every encoder layer) becomes a
+//! attention output, FFN-in and FFN-out of every stored encoder layer) becomes a
 //! [`mapping::MappedMatrix`] programmed once per chip instance: the `seed` fixes every
 //! programming draw, and each layer's draws come from its own stream, numbered
-//! `matrix_id = layer·8 + kind index` ([`LinearName::matrix_id`]). The bias is added
-//! digitally. The
-//! other linears (pooler, classifier by default) stay digital in `f32`, and their
-//! operations are counted. The attention score products run digitally at the periphery's
+//! `matrix_id = layer·8 + kind index` ([`LinearName::matrix_id`]). An ALBERT group is
+//! programmed once and its arrays serve every layer that shares it. The bias is added
+//! digitally. The other linears (the head's two and the embedding projection by default)
+//! stay digital in `f32`, and their operations are counted. The attention score products run digitally at the periphery's
 //! `attention` precision (fp32 or int8), or with `[attention] mode = "crossbar"` on arrays
 //! written every inference ([`attention`]).
 //!
