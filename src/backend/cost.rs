@@ -56,6 +56,7 @@ use crate::energy::{
 use crate::hardware::{AttentionMode, ChipConfig};
 use crate::model::LinearInfo;
 use crate::periphery::OpCounts;
+use mapping::{MappedMatrix, MappingConfig};
 
 /// The cost of one mean inference over a set of sequences.
 #[derive(Clone, Debug, Serialize)]
@@ -113,11 +114,25 @@ pub struct CrossbarAttentionCost {
     pub energy_pj: f64,
 }
 
+/// Bits one DAC drive resolves under `mapping`: `min(dac_bits, input_bits)`.
+pub fn dac_drive_bits(mapping: &MappingConfig) -> u8 {
+    mapping.dac.dac_bits.min(mapping.input_bits)
+}
+
+/// [`energy_events`] of `events` (counted on `matrix`) at the matrix's own DAC resolution:
+/// a layer override may give a linear other DACs or inputs than `[mapping]`'s.
+pub fn matrix_energy_events(
+    matrix: &MappedMatrix,
+    events: &crossbar::EventCounts,
+) -> energy::EventCounts {
+    energy_events(events, dac_drive_bits(matrix.config()))
+}
+
 /// Converts the mapping's event counts into the energy roll-up's: a matrix's buffer traffic
 /// also crosses its tile's bus (see [`super::dataflow`]). DAC drives are recorded
-/// under the bits one drive resolves (`min(dac_bits, input_bits)`); drift-compensation
-/// gains are fp32 multiplies of the periphery, digital offset corrections fp32
-/// multiply-adds.
+/// under the bits one drive resolves (`dac_bits`, from [`dac_drive_bits`] of the mapping
+/// that counted them); drift-compensation gains are fp32 multiplies of the periphery,
+/// digital offset corrections fp32 multiply-adds.
 pub fn energy_events(e: &crossbar::EventCounts, dac_bits: u8) -> energy::EventCounts {
     let mut out = energy::EventCounts {
         cell_reads: e.cell_reads,
@@ -155,24 +170,25 @@ pub fn inference_cost(
     let tokens: usize = lengths.iter().sum();
     // input vectors of a linear: per token or per sequence, times its uses
     let vectors = |l: &LinearInfo| l.uses * if l.per_token() { tokens } else { sequences };
-    let mapping = &model.hardware.mapping;
-    let dac_bits = mapping.dac.dac_bits.min(mapping.input_bits);
 
     let mut events = energy::EventCounts::default();
     let mut layouts = Vec::new();
     let mut drift_compensation_reads = 0;
     let by_conductance = tech.array.energy_model == ArrayEnergyModel::Conductance;
-    // the analog linears' cell reads, and the same weighted by their mean conductance (µS)
+    // the analog linears' cell reads, and the same weighted by G·V² of their matrix (mean
+    // conductance, µS, and read voltage, V: each matrix's own)
     let (mut linear_reads, mut conductance_reads) = (0u64, 0.0f64);
     for layer in model.layers() {
         let n = vectors(layer.info());
         layer.with_matrix(|m| {
             let matrix_events = m.events(n);
             if by_conductance {
+                let v = f64::from(m.config().dac.v_read_v);
                 linear_reads += matrix_events.cell_reads;
-                conductance_reads += matrix_events.cell_reads as f64 * m.mean_conductance_us();
+                conductance_reads +=
+                    matrix_events.cell_reads as f64 * m.mean_conductance_us() * v * v;
             }
-            events += energy_events(&matrix_events, dac_bits);
+            events += matrix_energy_events(m, &matrix_events);
             layouts.push(MatrixLayout::of(layer.name(), m, n as u64));
             drift_compensation_reads += m.report().drift_compensation_reads;
         });
@@ -199,7 +215,7 @@ pub fn inference_cost(
             None
         }
         AttentionMode::Crossbar => {
-            let on_arrays = crossbar_attention(model, lengths, dac_bits)?;
+            let on_arrays = crossbar_attention(model, lengths)?;
             events += &on_arrays.events;
             layouts.extend(on_arrays.layouts);
             area_layouts.extend(on_arrays.array_set.iter().cloned());
@@ -237,13 +253,8 @@ pub fn inference_cost(
     let mut total = energy::energy(&events, tech)?;
     if by_conductance {
         // the linears' arrays by G·V²·activity·pulse instead of the table; µS·V²·ns = fJ
-        let v = f64::from(mapping.dac.v_read_v);
-        let joule = conductance_reads
-            * v
-            * v
-            * tech.array.activity.value
-            * tech.array.read_pulse_ns.value
-            * 1e-3;
+        let joule =
+            conductance_reads * tech.array.activity.value * tech.array.read_pulse_ns.value * 1e-3;
         total.array_pj += joule - linear_reads as f64 * tech.array.read_energy_per_cell_pj.value;
     }
     total.registers_pj = register_energy_pj(&layouts, &busy, &model.hardware.chip, tech);
@@ -305,13 +316,12 @@ struct OnArrays {
 }
 
 /// Closed-form cost of attention on crossbars: per distinct length, [`head_cost`] times
-/// heads × layers × sequences of that length.
-fn crossbar_attention(
-    model: &AnalogModel,
-    lengths: &[usize],
-    dac_bits: u8,
-) -> anyhow::Result<OnArrays> {
+/// heads × layers × sequences of that length. The attention arrays use the top-level
+/// `[mapping]` (layer overrides select linears, not attention products).
+fn crossbar_attention(model: &AnalogModel, lengths: &[usize]) -> anyhow::Result<OnArrays> {
     let c = &model.config;
+    let mapping = &model.hardware.mapping;
+    let dac_bits = dac_drive_bits(mapping);
     let mut counts = std::collections::BTreeMap::<usize, u64>::new();
     for &len in lengths {
         *counts.entry(len).or_default() += 1;
@@ -324,7 +334,7 @@ fn crossbar_attention(
         array_set: Vec::new(),
     };
     for (&len, &n) in &counts {
-        let head = head_cost(&model.hardware.mapping, len, c.head_size())?;
+        let head = head_cost(mapping, len, c.head_size())?;
         let k = n * heads_layers;
         out.events += energy_events(&head.events.scaled(k), dac_bits);
         out.events.cell_writes += head.cell_writes * k;
@@ -344,4 +354,40 @@ fn crossbar_attention(
         layout.arrays *= c.num_attention_heads as u64 * sets;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbar::{DacConfig, DeviceConfig};
+
+    /// A 4 × 8 matrix of weights 0.1 programmed with `mapping` on ideal devices.
+    fn matrix(mapping: &MappingConfig) -> MappedMatrix {
+        let device = DeviceConfig::default();
+        MappedMatrix::program(&[0.1; 32], 4, 8, mapping, &device, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn dac_drives_are_priced_at_the_matrix_own_resolution() {
+        let with = |dac_bits: u8, input_bits: u8| MappingConfig {
+            dac: DacConfig {
+                dac_bits,
+                ..DacConfig::default()
+            },
+            input_bits,
+            ..MappingConfig::default()
+        };
+        // (DAC bits, input bits) → bits one drive resolves: min of the two
+        for ((dac, input), resolved) in [((1, 8), 1), ((4, 8), 4), ((8, 6), 6)] {
+            let m = matrix(&with(dac, input));
+            let raw = m.events(3);
+            assert!(raw.dac_drives > 0);
+            let priced = matrix_energy_events(&m, &raw);
+            let want = std::collections::BTreeMap::from([(resolved, raw.dac_drives)]);
+            assert_eq!(
+                priced.dac_drives, want,
+                "dac_bits {dac}, input_bits {input}"
+            );
+        }
+    }
 }

@@ -17,7 +17,8 @@
 //! FFN-out. (Layer 0's input starts at the embedding projection's home when the model has
 //! an analog one; an ALBERT layer's matrices are its group's.) A matrix on several tiles sends each extra tile's share of its outputs
 //! (`out_features / tiles`) to its home. Inputs to a matrix travel as input codes
-//! (`mapping.input_bits` each), everything else as 32-bit words. The pooler and classifier
+//! (`input_bits` each, of the receiving matrix's own mapping: a layer override may give it
+//! other input bits than `[mapping]`), everything else as 32-bit words. The pooler and classifier
 //! receive the \[CLS\] vector the same way. Digital linears are local: no traffic.
 //!
 //! **eDRAM.** The mapping already counts each analog matrix's input reads and output
@@ -128,9 +129,18 @@ fn operand_words(model: &AnalogModel, len: usize) -> u64 {
 fn routed_bits(model: &AnalogModel, placement: &Placement, len: usize) -> u64 {
     let c = &model.config;
     let (h, i) = (c.hidden_size as u64, c.intermediate_size as u64);
-    let code_bits = u64::from(model.hardware.mapping.input_bits);
     let tokens = len as u64;
     let at = |layer: Option<usize>, kind| placement.tiles_of(&LinearName { layer, kind });
+    // bits of one input code of a matrix: its own mapping's (only analog matrices, which
+    // have tiles, receive codes)
+    let code_bits = |layer: Option<usize>, kind| {
+        u64::from(
+            model
+                .hardware
+                .mapping_for(&LinearName { layer, kind })
+                .input_bits,
+        )
+    };
     let home = |tiles: Option<(u64, u64)>| tiles.map(|(first, _)| first);
     // `values` values from tile `from` to every tile of `to`, `width` bits each
     let send = |from: Option<u64>, to: Option<(u64, u64)>, values: u64, width: u64| match (from, to)
@@ -145,30 +155,35 @@ fn routed_bits(model: &AnalogModel, placement: &Placement, len: usize) -> u64 {
     let mut input = home(projection).or(home(at(Some(0), LinearKind::Query)));
     bits += gather_bits(placement, projection, tokens * h);
     for l in 0..c.num_hidden_layers {
-        // the six encoder matrices of the stored layer that layer l runs
+        // the six encoder matrices of the stored layer that layer l runs, and the bits of
+        // their input codes
+        let stored = Some(c.stored_layer(l));
         let [q, k, v, ao, fi, fo]: [_; 6] =
-            std::array::from_fn(|i| at(Some(c.stored_layer(l)), LinearKind::ENCODER[i]));
+            std::array::from_fn(|i| at(stored, LinearKind::ENCODER[i]));
+        let [qb, kb, vb, aob, fib, fob]: [_; 6] =
+            std::array::from_fn(|i| code_bits(stored, LinearKind::ENCODER[i]));
         let only_home = |m: Option<(u64, u64)>| m.map(|(first, _)| (first, first));
-        for m in [q, k, v] {
-            bits += send(input, m, tokens * h, code_bits);
+        for (m, b) in [(q, qb), (k, kb), (v, vb)] {
+            bits += send(input, m, tokens * h, b);
         }
         bits += send(home(k), only_home(q), tokens * h, WORD_BITS);
         bits += send(home(v), only_home(q), tokens * h, WORD_BITS);
-        bits += send(home(q), ao, tokens * h, code_bits);
+        bits += send(home(q), ao, tokens * h, aob);
         bits += send(input, only_home(ao), tokens * h, WORD_BITS);
-        bits += send(home(ao), fi, tokens * h, code_bits);
+        bits += send(home(ao), fi, tokens * h, fib);
         bits += send(home(ao), only_home(fo), tokens * h, WORD_BITS);
-        bits += send(home(fi), fo, tokens * i, code_bits);
+        bits += send(home(fi), fo, tokens * i, fob);
         for (m, outputs) in [(q, h), (k, h), (v, h), (ao, h), (fi, i), (fo, h)] {
             bits += gather_bits(placement, m, tokens * outputs);
         }
         input = home(fo).or(input);
     }
     let pooler = at(None, LinearKind::Pooler);
-    bits += send(input, pooler, h, code_bits);
+    bits += send(input, pooler, h, code_bits(None, LinearKind::Pooler));
     bits += gather_bits(placement, pooler, h);
     let classifier = at(None, LinearKind::Classifier);
-    bits + send(home(pooler).or(input), classifier, h, code_bits)
+    let classifier_bits = code_bits(None, LinearKind::Classifier);
+    bits + send(home(pooler).or(input), classifier, h, classifier_bits)
 }
 
 /// A matrix on tiles `first..=last` sends each extra tile's share of its `outputs` values

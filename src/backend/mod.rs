@@ -41,7 +41,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use mapping::{InputScale, MappedMatrix};
+use mapping::{InputScale, MappedMatrix, MappingConfig};
 
 use crate::hardware::{AttentionMode, HardwareConfig};
 use crate::model::{
@@ -59,9 +59,15 @@ pub use glue_run::GlueRun;
 /// never meet those of evaluated examples (indices below it).
 pub const CALIBRATION_EXAMPLES: u64 = 1 << 45;
 
-/// Whether `hardware` has ranges that must be measured on data before inference.
+/// Whether `hardware` may have ranges that must be measured on data before inference: some
+/// mapping of it, top-level or of a layer override, calibrates (an [`AnalogModel`] asks
+/// its own analog layers, see [`AnalogModel::calibrate`]).
 pub fn needs_calibration(hardware: &HardwareConfig) -> bool {
-    let m = &hardware.mapping;
+    hardware.mappings().any(calibrates)
+}
+
+/// Whether a matrix mapped with `m` has an input scale or ADC ranges to calibrate.
+fn calibrates(m: &MappingConfig) -> bool {
     m.input_scale == InputScale::Calibrated || (m.adc.range.is_calibrated() && !m.adc.ideal)
 }
 
@@ -124,6 +130,7 @@ impl AnalogModel {
             AttentionMode::Digital => Vec::new(),
             AttentionMode::Crossbar => (0..config.num_hidden_layers)
                 .map(|l| {
+                    // Attention arrays hold no linear's weights: the top-level mapping.
                     Arc::new(CrossbarAttention::new(
                         l,
                         &hardware.mapping,
@@ -153,10 +160,10 @@ impl AnalogModel {
     }
 
     /// Sets the calibrated ranges from `examples` (tokenized TRAIN examples), layer by
-    /// layer through the analog model (see the module docs). A no-op when the hardware has
-    /// nothing to calibrate.
+    /// layer through the analog model (see the module docs). A no-op when no analog layer's
+    /// mapping has anything to calibrate.
     pub fn calibrate(&self, examples: &[Encoded]) -> anyhow::Result<()> {
-        if !needs_calibration(&self.hardware) || self.layers.is_empty() {
+        if !self.needs_calibration() {
             return Ok(());
         }
         if examples.is_empty() {
@@ -185,6 +192,14 @@ impl AnalogModel {
             a.take_measured(); // the calibration pass is not an inference
         }
         Ok(())
+    }
+
+    /// Whether some analog layer's own mapping (the top-level one or its override's)
+    /// calibrates. Attention on crossbars has no calibrated ranges of its own.
+    fn needs_calibration(&self) -> bool {
+        self.layers
+            .iter()
+            .any(|l| l.with_matrix(|m| calibrates(m.config())))
     }
 
     /// The attention products of each encoder layer on crossbars (empty when digital).
@@ -252,7 +267,8 @@ fn check_layer_patterns(hardware: &HardwareConfig, linears: &[LinearInfo]) -> an
     Ok(())
 }
 
-/// Programs one linear layer onto crossbars.
+/// Programs one linear layer onto crossbars, with its own mapping and device model (the
+/// top-level ones unless a layer override sets them).
 fn program_linear(
     spec: &LinearSpec,
     hardware: &HardwareConfig,
@@ -264,7 +280,7 @@ fn program_linear(
         spec.weight.as_slice(),
         spec.out_features(),
         spec.in_features(),
-        &hardware.mapping,
+        hardware.mapping_for(name),
         hardware.device_for(name),
         seed,
         name.matrix_id(),

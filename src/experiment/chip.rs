@@ -1,10 +1,11 @@
 //! The sweep's evaluator: BERT on the emulated chip ([`crate::backend`]), one job a chip
 //! instance.
 //!
-//! A fault-injection job (a [`Scope`] with keys) keeps the base hardware's values of the
-//! scoped keys everywhere and applies the point's values only to the linears of the scope's
-//! target, as a `[[layers.overrides]]` entry of the hardware description. Only device
-//! settings (`device.…`) can be scoped, since they are the ones a single layer can differ in.
+//! A fault-injection or mixed-precision job (a [`Scope`] with keys) keeps the base
+//! hardware's values of the scoped keys everywhere and applies the point's values only to
+//! the linears of the scope's target, as a `[[layers.overrides]]` entry of the hardware
+//! description. Device and mapping settings (`device.…`, `mapping.…`) can be scoped, since
+//! they are the sections a layer override sets.
 
 use super::evaluator::{Baseline, Evaluation, Evaluator, Job, TaskData};
 use super::scope::{Scope, ScopeTarget};
@@ -12,7 +13,7 @@ use super::SweepPlan;
 use crate::backend::GlueRun;
 use crate::energy::{AreaBreakdown, EnergyBreakdown};
 use crate::glue::{evaluate::DEFAULT_BATCH_SIZE, reader::split_path, Split, Task};
-use crate::hardware::HardwareConfig;
+use crate::hardware::{HardwareConfig, OVERRIDABLE_SECTIONS};
 use crate::tokenize::DEFAULT_MAX_LEN;
 use anyhow::{bail, Context};
 use std::collections::{BTreeMap, HashMap};
@@ -150,7 +151,9 @@ impl Evaluator for ChipEvaluator {
 }
 
 /// The hardware table of a job: `point` (base + the point's overrides) with the scoped keys
-/// moved from the whole chip into a layer override for `scope.target`.
+/// moved from the whole chip into a layer override for `scope.target` (its `device` and/or
+/// `mapping` table, holding only the scoped keys: the override merges them over the
+/// point's sections, whose scoped keys are back at the base's values).
 pub fn scoped_hardware(
     point: &toml::Table,
     base: &toml::Table,
@@ -160,19 +163,23 @@ pub fn scoped_hardware(
         return Ok(point.clone());
     }
     let mut table = point.clone();
-    let mut device = toml::Table::new();
+    let mut entry = toml::Table::new();
+    entry.insert("target".into(), scope.target.to_string().into());
     for key in &scope.keys {
-        let Some(device_key) = key.strip_prefix("device.") else {
-            bail!("scope.keys: expected device settings (`device.…`), found {key:?}");
-        };
+        let overridable = key
+            .split_once('.')
+            .is_some_and(|(section, _)| OVERRIDABLE_SECTIONS.contains(&section));
+        if !overridable {
+            bail!(
+                "scope.keys: expected device or mapping settings (`device.…`, `mapping.…`: \
+                 what a layer override sets), found {key:?}"
+            );
+        }
         let value = get(point, key).with_context(|| format!("scope key {key}"))?;
         let base_value = get(base, key).with_context(|| format!("scope key {key}"))?;
         set(&mut table, key, base_value.clone());
-        set(&mut device, device_key, value.clone());
+        set(&mut entry, key, value.clone());
     }
-    let mut entry = toml::Table::new();
-    entry.insert("target".into(), scope.target.to_string().into());
-    entry.insert("device".into(), device.into());
     let layers = table
         .entry("layers")
         .or_insert_with(|| toml::Table::new().into())
@@ -272,16 +279,50 @@ mod tests {
         assert_eq!(hw.device_for(&inside).stuck_at.rate_g_max, 0.05);
         assert_eq!(hw.device_for(&outside).stuck_at.rate_g_max, 0.0);
 
+        // what no layer override sets cannot be scoped
         let bad = Scope {
             target: scope.target,
-            keys: vec!["mapping.adc.adc_bits".into()],
+            keys: vec!["chip.schedule".into()],
         };
         let err = scoped_hardware(&point, &base, &bad)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("scope.keys") && err.contains("mapping.adc.adc_bits"),
+            err.contains("scope.keys") && err.contains("chip.schedule"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn scoped_mapping_keys_become_a_mapping_override() {
+        let base = HardwareConfig::base_table("isaac-32nm").unwrap();
+        let mut point = base.clone();
+        set(&mut point, "mapping.adc.adc_bits", 5.into());
+        set(&mut point, "mapping.input_bits", 6.into());
+        set(&mut point, "device.stuck_at.rate_g_max", 0.05.into());
+        let scope = Scope {
+            target: ScopeTarget::parse("*.ffn_in", "test").unwrap(),
+            keys: vec![
+                "mapping.adc.adc_bits".into(),
+                "device.stuck_at.rate_g_max".into(),
+            ],
+        };
+        let table = scoped_hardware(&point, &base, &scope).unwrap();
+        let hw = HardwareConfig::from_table(table, "job").unwrap();
+        let inside = LinearName::encoder(4, LinearKind::Intermediate);
+        let outside = LinearName::encoder(4, LinearKind::Output);
+        assert_eq!(
+            hw.mapping.adc.adc_bits, 8,
+            "the base value outside the target"
+        );
+        assert_eq!(hw.mapping_for(&outside).adc.adc_bits, 8);
+        assert_eq!(hw.mapping_for(&inside).adc.adc_bits, 5);
+        // the unscoped key is the point's everywhere, inside the target too
+        assert_eq!(hw.mapping.input_bits, 6);
+        assert_eq!(hw.mapping_for(&inside).input_bits, 6);
+        // a device key scoped with it lands in the same override
+        assert_eq!(hw.layers.overrides.len(), 1);
+        assert_eq!(hw.device_for(&inside).stuck_at.rate_g_max, 0.05);
+        assert_eq!(hw.device_for(&outside).stuck_at.rate_g_max, 0.0);
     }
 }

@@ -1,14 +1,19 @@
-//! Fault-injection scope: restrict swept settings to one layer or one kind of sublayer.
+//! Scope: restrict swept settings to one layer or one kind of sublayer.
 //!
 //! A per-layer sensitivity campaign sweeps a fault or noise setting while applying it to a
-//! single part of the network at a time. The spec says which grid keys are scoped and the
-//! list of targets to step through:
+//! single part of the network at a time; a mixed-precision study does the same with a
+//! mapping setting (e.g. the ADC bits of one sublayer kind while the others keep the
+//! base's). The spec says which grid keys are scoped and the list of targets to step
+//! through:
 //!
 //! ```toml
 //! [scope]
-//! keys = ["device.stuck_at.lrs_fraction"]    # grid keys applied only to the target
+//! keys = ["device.stuck_at.rate_g_max"]      # grid keys applied only to the target
 //! targets = ["all", "3.ffn_out", "*.value", "0.*", "classifier"]
 //! ```
+//!
+//! Scoped keys are device or mapping settings (`device.…`, `mapping.…`): the sections a
+//! `[[layers.overrides]]` entry sets, which is how the backend applies them.
 //!
 //! Each target becomes one more grid dimension (column `scope`). Targets are written as
 //! `[[layers.overrides]]` targets are ([`LinearPattern`]): `all` (every linear

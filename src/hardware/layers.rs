@@ -1,4 +1,4 @@
-//! Which linear layers run on crossbars, and per-layer device overrides.
+//! Which linear layers run on crossbars, and per-layer device and mapping overrides.
 //!
 //! A linear is named `<layer>.<kind>` for the six weight matrices of stored encoder layer
 //! `<layer>` (0-based; an ALBERT group) — `query`, `key`, `value`, `attention_output`,
@@ -10,6 +10,7 @@
 
 pub use crate::model::{LinearKind, LinearName};
 use crossbar::DeviceConfig;
+use mapping::MappingConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -97,14 +98,24 @@ impl From<LinearPattern> for String {
     }
 }
 
-/// A device model for the linears a pattern selects (fault-injection campaigns).
+/// A device model and/or a mapping for the linears a pattern selects (fault-injection
+/// campaigns, mixed precision). An override sets at least one of the two; a linear takes
+/// each from the last override that matches it and sets it, else from the top-level
+/// section, so a device-only override and a mapping-only override of the same linear
+/// both apply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerOverride {
     /// Which linears.
     pub target: LinearPattern,
     /// Their device model: `[device]` with this table merged over it.
-    pub device: DeviceConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceConfig>,
+    /// Their mapping (precisions, cells, array size, encoding, converters): `[mapping]`
+    /// with this table merged over it. Not written out when unset, so descriptions without
+    /// it keep their `config_hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<MappingConfig>,
 }
 
 /// Which linears are analog. Default: the six encoder matrices of every layer (the pooler

@@ -25,11 +25,14 @@
 //! [energy]                          # technology table preset and overrides
 //! preset = "isaac-32nm"
 //!
-//! [layers]                          # which linear layers are analog, per-layer device overrides
+//! [layers]                          # which linear layers are analog, per-layer overrides
 //! analog = ["*.query", "*.key", "*.value", "*.attention_output", "*.ffn_in", "*.ffn_out"]
 //! [[layers.overrides]]
 //! target = "3.ffn_out"
 //! device = { stuck_at = { rate_g_max = 0.01 } }
+//! [[layers.overrides]]                # mixed precision: 6-bit ADCs on every FFN output
+//! target = "*.ffn_out"
+//! mapping = { adc = { adc_bits = 6 } }
 //!
 //! [calibration]
 //! examples = 64                     # train-split examples that set input and ADC ranges
@@ -42,8 +45,21 @@
 //! the file's tables are merged into it key by key, except that a table naming a model
 //! (`model = …` or `kind = …`) replaces the base's table whole, since a different model has
 //! different parameters. A layer override's `device` table is merged over the resolved
-//! `[device]`. The merged table is then read into [`HardwareConfig`], whose every section
-//! rejects unknown keys, and validated; every error names the dotted key.
+//! `[device]` and its `mapping` table over the resolved `[mapping]`, by the same rules, so
+//! an override states only what differs; each override sets at least one of the two. A
+//! linear takes its device model from the last override that matches it and sets `device`
+//! ([`HardwareConfig::device_for`]), its mapping likewise ([`HardwareConfig::mapping_for`]);
+//! `[mapping]` and `[device]` serve every other linear, and the attention arrays of
+//! `[attention] mode = "crossbar"`. The merged table is then read into [`HardwareConfig`],
+//! whose every section rejects unknown keys, and validated (each override's resolved
+//! sections as the top-level ones); every error names the dotted key, and the override's
+//! target when it is in an override.
+//!
+//! In a sweep the base hardware is resolved before a grid point is applied, so each
+//! override's tables hold every field: a swept `mapping.…` or `device.…` key changes the
+//! top-level section only, and a linear whose override sets that section keeps the base's
+//! values of all of it (an override wins for its linears). To sweep a setting of some
+//! linears only, scope the key (see [`crate::experiment::scope`]).
 
 pub mod attention;
 pub mod chip;
@@ -55,7 +71,7 @@ pub use chip::{ChipConfig, Schedule};
 pub use layers::{LayerOverride, LayerSelection, LinearKind, LinearName, LinearPattern};
 pub use training::TrainingConfig;
 
-use crate::energy::TechnologyConfig;
+use crate::energy::{TechnologyConfig, TechnologyTable};
 use crate::error::ConfigError;
 use crate::periphery::PeripheryConfig;
 use crossbar::DeviceConfig;
@@ -139,7 +155,7 @@ pub struct HardwareConfig {
     /// Technology table for energy, latency and area (default: isaac-32nm).
     #[serde(default)]
     pub energy: TechnologyConfig,
-    /// Which linears are analog and per-layer device overrides.
+    /// Which linears are analog, and per-layer device and mapping overrides.
     #[serde(default)]
     pub layers: LayerSelection,
     /// Range calibration.
@@ -218,11 +234,13 @@ impl HardwareConfig {
     /// Reads an already merged table (e.g. a sweep point) into a validated config.
     pub fn from_table(mut table: toml::Table, origin: &str) -> Result<Self, HardwareError> {
         expand_layer_overrides(&mut table);
+        let targets = override_targets(&table);
         let config: HardwareConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| {
                 let key = e.path().to_string();
                 let message = e.into_inner().to_string();
-                let message = message.clone() + moved_model_hint(&key, &message);
+                let message =
+                    override_note(&targets, &key) + &message + moved_model_hint(&key, &message);
                 HardwareError::Field {
                     origin: origin.to_string(),
                     key,
@@ -265,29 +283,44 @@ impl HardwareConfig {
             .energy
             .resolve("energy")
             .map_err(|e| ConfigError::new("energy", "a valid technology table", e.to_string()))?;
-        // The ADC's energy must be priced at this resolution, or every evaluation would fail
-        // after its (long) run instead of here.
-        let adc_bits = self.mapping.adc.counted_bits();
-        if adc_bits > 0 {
-            tech.adc
-                .energy_per_conversion_pj(u32::from(adc_bits))
-                .map_err(|e| ConfigError::new("mapping.adc.adc_bits", e.expected, e.found))?;
-        }
+        adc_is_priced(&tech, &self.mapping, "mapping")?;
         for (i, o) in self.layers.overrides.iter().enumerate() {
-            o.device
-                .validate(&format!("layers.overrides[{i}].device"))?;
+            let key = format!("layers.overrides[{i}]");
+            o.validate(&key, &tech)
+                .map_err(|e| in_override(e, &o.target))?;
         }
         Ok(())
     }
 
-    /// The device model of one linear: the last matching override, else `[device]`.
+    /// The device model of one linear: that of the last matching override that sets
+    /// `device`, else `[device]`.
     pub fn device_for(&self, name: &LinearName) -> &DeviceConfig {
         self.layers
             .overrides
             .iter()
             .rev()
-            .find(|o| o.target.matches(name))
-            .map_or(&self.device, |o| &o.device)
+            .filter(|o| o.target.matches(name))
+            .find_map(|o| o.device.as_ref())
+            .unwrap_or(&self.device)
+    }
+
+    /// The mapping of one linear: that of the last matching override that sets `mapping`,
+    /// else `[mapping]`. Resolved when the description is read, so a look-up is a few
+    /// pattern matches (and a later change to `self.mapping` does not reach an override's).
+    pub fn mapping_for(&self, name: &LinearName) -> &MappingConfig {
+        self.layers
+            .overrides
+            .iter()
+            .rev()
+            .filter(|o| o.target.matches(name))
+            .find_map(|o| o.mapping.as_ref())
+            .unwrap_or(&self.mapping)
+    }
+
+    /// `[mapping]` and every override's mapping: all the mappings some linear may use.
+    pub fn mappings(&self) -> impl Iterator<Item = &MappingConfig> {
+        let overrides = self.layers.overrides.iter();
+        std::iter::once(&self.mapping).chain(overrides.filter_map(|o| o.mapping.as_ref()))
     }
 
     /// Whether this linear runs on crossbars (else digitally).
@@ -298,6 +331,78 @@ impl HardwareConfig {
     /// The fully resolved configuration as TOML (what `crossbert hardware --show` prints).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a resolved hardware config always serializes")
+    }
+}
+
+impl LayerOverride {
+    /// Sets something, and what it sets is valid (`key` names the override).
+    fn validate(&self, key: &str, tech: &TechnologyTable) -> Result<(), ConfigError> {
+        if self.device.is_none() && self.mapping.is_none() {
+            return Err(ConfigError::new(
+                key,
+                "at least one of `device` and `mapping` (an override setting neither changes \
+                 nothing)",
+                "only `target`",
+            ));
+        }
+        if let Some(device) = &self.device {
+            device.validate(&format!("{key}.device"))?;
+        }
+        if let Some(mapping) = &self.mapping {
+            let key = format!("{key}.mapping");
+            mapping.validate(&key)?;
+            adc_is_priced(tech, mapping, &key)?;
+        }
+        Ok(())
+    }
+}
+
+/// The technology table prices the ADC of `mapping` (at `key`) at its resolution, or every
+/// evaluation would fail after its (long) run instead of when the description is read.
+fn adc_is_priced(
+    tech: &TechnologyTable,
+    mapping: &MappingConfig,
+    key: &str,
+) -> Result<(), ConfigError> {
+    let adc_bits = mapping.adc.counted_bits();
+    if adc_bits > 0 {
+        tech.adc
+            .energy_per_conversion_pj(u32::from(adc_bits))
+            .map_err(|e| ConfigError::new(format!("{key}.adc.adc_bits"), e.expected, e.found))?;
+    }
+    Ok(())
+}
+
+/// `e` with the target of the override it is in, which the index alone does not show.
+fn in_override(mut e: ConfigError, target: &LinearPattern) -> ConfigError {
+    e.found = format!("{} (in the override of \"{target}\")", e.found);
+    e
+}
+
+/// The `target` of each `[[layers.overrides]]` entry, as written (`None` if missing).
+fn override_targets(table: &toml::Table) -> Vec<Option<String>> {
+    let overrides = table
+        .get("layers")
+        .and_then(|l| l.get("overrides"))
+        .and_then(toml::Value::as_array);
+    overrides.map_or_else(Vec::new, |entries| {
+        entries
+            .iter()
+            .map(|e| e.get("target").map(|t| t.to_string()))
+            .collect()
+    })
+}
+
+/// For a key inside `layers.overrides[i]`, a note naming that override's target (to go
+/// before the message, which may span lines).
+fn override_note(targets: &[Option<String>], key: &str) -> String {
+    let index = key
+        .strip_prefix("layers.overrides[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(i, _)| i.parse::<usize>().ok());
+    match index.and_then(|i| targets.get(i)).cloned().flatten() {
+        Some(target) => format!("in the override of {target}: "),
+        None => String::new(),
     }
 }
 
@@ -377,13 +482,17 @@ pub fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// Each `[[layers.overrides]]` device table becomes the full `[device]` table with the
-/// override merged over it, so an override states only what differs.
+/// The sections a layer override may set, each merged over the top-level table of its name.
+pub const OVERRIDABLE_SECTIONS: [&str; 2] = ["device", "mapping"];
+
+/// Each `[[layers.overrides]]` `device` or `mapping` table becomes the full top-level table
+/// of that name with the override merged over it, so an override states only what differs.
+/// A section the override does not set stays unset (the linear takes it from elsewhere).
 fn expand_layer_overrides(table: &mut toml::Table) {
-    let device = match table.get("device") {
-        Some(toml::Value::Table(d)) => d.clone(),
+    let bases = OVERRIDABLE_SECTIONS.map(|section| match table.get(section) {
+        Some(toml::Value::Table(t)) => t.clone(),
         _ => toml::Table::new(),
-    };
+    });
     let Some(toml::Value::Table(layers)) = table.get_mut("layers") else {
         return;
     };
@@ -391,18 +500,16 @@ fn expand_layer_overrides(table: &mut toml::Table) {
         return;
     };
     for entry in overrides.iter_mut() {
-        if let toml::Value::Table(entry) = entry {
-            let own = match entry.remove("device") {
-                Some(toml::Value::Table(t)) => t,
-                Some(other) => {
-                    entry.insert("device".into(), other); // let serde report the type
-                    continue;
-                }
-                None => toml::Table::new(),
-            };
-            let mut full = device.clone();
-            merge(&mut full, own);
-            entry.insert("device".into(), toml::Value::Table(full));
+        let toml::Value::Table(entry) = entry else {
+            continue; // let serde report the type
+        };
+        for (section, base) in OVERRIDABLE_SECTIONS.iter().zip(&bases) {
+            // A value that is not a table stays as it is, for serde to report its type.
+            if let Some(toml::Value::Table(own)) = entry.get_mut(*section) {
+                let mut full = base.clone();
+                merge(&mut full, std::mem::take(own));
+                *own = full;
+            }
         }
     }
 }

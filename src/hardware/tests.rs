@@ -1,4 +1,5 @@
 use super::*;
+use mapping::MappingConfig;
 
 #[test]
 fn every_preset_resolves_and_validates() {
@@ -229,4 +230,168 @@ fn training_choices_are_optional_and_checked() {
             .to_string();
         assert!(err.contains(want), "{line}: {err}");
     }
+}
+
+/// isaac-32nm with 6-bit ADCs and 6-bit inputs on every FFN output, and stuck cells on
+/// layer 3's FFN output only.
+const MIXED: &str = r#"
+    preset = "isaac-32nm"
+    [[layers.overrides]]
+    target = "*.ffn_out"
+    mapping = { adc = { adc_bits = 6 }, input_bits = 6 }
+    [[layers.overrides]]
+    target = "3.ffn_out"
+    device = { stuck_at = { rate_g_max = 0.01 } }
+"#;
+
+#[test]
+fn layer_overrides_merge_a_mapping_over_the_top_level_one() {
+    let hw = HardwareConfig::from_toml_str(MIXED, "t").unwrap();
+    let out3 = LinearName::encoder(3, LinearKind::Output);
+    let out2 = LinearName::encoder(2, LinearKind::Output);
+    let in3 = LinearName::encoder(3, LinearKind::Intermediate);
+    for name in [&out3, &out2] {
+        let m = hw.mapping_for(name);
+        assert_eq!((m.adc.adc_bits, m.input_bits), (6, 6), "{name}");
+        // the rest of [mapping] is the preset's
+        let rest = MappingConfig {
+            adc: m.adc.clone(),
+            input_bits: m.input_bits,
+            ..hw.mapping.clone()
+        };
+        assert_eq!(m, &rest, "{name}");
+        assert_eq!(m.adc.range, crossbar::AdcRange::Calibrated);
+    }
+    assert_eq!(hw.mapping_for(&in3), &hw.mapping);
+    assert_eq!(hw.mapping.adc.adc_bits, 8);
+    // a device-only override after a mapping-only one of the same linear: each applies
+    assert_eq!(hw.device_for(&out3).stuck_at.rate_g_max, 0.01);
+    assert_eq!(hw.device_for(&out2), &hw.device);
+    assert_eq!(hw.mapping_for(&out3).adc.adc_bits, 6);
+}
+
+#[test]
+fn the_last_override_that_sets_a_section_wins() {
+    let text = format!(
+        "{MIXED}\n[[layers.overrides]]\ntarget = \"3.*\"\nmapping = {{ adc = {{ adc_bits = 5 }} }}"
+    );
+    let hw = HardwareConfig::from_toml_str(&text, "t").unwrap();
+    let out3 = LinearName::encoder(3, LinearKind::Output);
+    // the later override's mapping replaces the earlier one whole (merged over [mapping],
+    // not over the earlier override): input_bits is [mapping]'s again
+    let m = hw.mapping_for(&out3);
+    assert_eq!((m.adc.adc_bits, m.input_bits), (5, 8));
+    assert_eq!(
+        hw.mapping_for(&LinearName::encoder(2, LinearKind::Output))
+            .adc
+            .adc_bits,
+        6
+    );
+    assert_eq!(hw.device_for(&out3).stuck_at.rate_g_max, 0.01);
+}
+
+#[test]
+fn an_override_mapping_is_validated_naming_the_override_and_key() {
+    let bad = [
+        // (override's mapping, key, what the error must say)
+        (
+            "adc = { adc_bits = 0 }",
+            "layers.overrides[0].mapping.adc.adc_bits",
+            "1 to 24",
+        ),
+        // the ADC energy table of isaac-32nm spans 4–10 bits
+        (
+            "adc = { adc_bits = 3 }",
+            "layers.overrides[0].mapping.adc.adc_bits",
+            "3",
+        ),
+        (
+            "weight_bits = 1",
+            "layers.overrides[0].mapping.weight_bits",
+            "2 to 24 bits",
+        ),
+        (
+            "array_cols = 4",
+            "layers.overrides[0].mapping.array_cols",
+            "at least 8",
+        ),
+        (
+            "adc = { adc_bitz = 6 }",
+            "layers.overrides[0].mapping.adc",
+            "adc_bitz",
+        ),
+        (
+            "encoding = \"twos\"",
+            "layers.overrides[0].mapping.encoding",
+            "twos",
+        ),
+    ];
+    for (mapping, key, want) in bad {
+        let text = format!(
+            "preset = \"isaac-32nm\"\n[[layers.overrides]]\ntarget = \"*.ffn_out\"\n\
+             mapping = {{ {mapping} }}"
+        );
+        let err = HardwareConfig::from_toml_str(&text, "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(key) && err.contains(want) && err.contains("\"*.ffn_out\""),
+            "{mapping}: {err}"
+        );
+    }
+    // a device error names its override too
+    let text = "[[layers.overrides]]\ntarget = \"2.key\"\n\
+                device = { programming = { model = \"relative\", sigma = -1.0 } }";
+    let err = HardwareConfig::from_toml_str(text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("layers.overrides[0].device.programming.sigma") && err.contains("\"2.key\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_override_must_set_device_or_mapping() {
+    let text = "[[layers.overrides]]\ntarget = \"2.key\"";
+    let err = HardwareConfig::from_toml_str(text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("layers.overrides[0]")
+            && err.contains("`device` and `mapping`")
+            && err.contains("\"2.key\""),
+        "{err}"
+    );
+    let text = "[[layers.overrides]]\ntarget = \"2.key\"\nmapping = { input_bits = 6 }\nwhat = 1";
+    let err = HardwareConfig::from_toml_str(text, "f.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("layers.overrides[0]") && err.contains("what"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_description_with_mapping_overrides_round_trips_through_toml() {
+    let hw = HardwareConfig::from_toml_str(MIXED, "t").unwrap();
+    let shown = hw.to_toml();
+    let again = HardwareConfig::from_toml_str(&shown, "shown").unwrap();
+    assert_eq!(hw, again);
+    // the sweep's base table reads back too
+    let table = toml::Table::try_from(&hw).unwrap();
+    assert_eq!(HardwareConfig::from_table(table, "base").unwrap(), hw);
+    // a description without mapping overrides writes none (its config_hash is unchanged)
+    let device_only = HardwareConfig::from_toml_str(
+        "[[layers.overrides]]\ntarget = \"3.ffn_out\"\ndevice = { stuck_at = { rate_g_max = 0.01 } }",
+        "t",
+    )
+    .unwrap();
+    assert!(
+        !device_only.to_toml().contains("mapping = "),
+        "{}",
+        device_only.to_toml()
+    );
+    assert!(!device_only.to_toml().contains("overrides.mapping"));
 }

@@ -76,6 +76,10 @@ pub struct AnalogTraining {
     /// Input and output quantization bits (0: off).
     pub input_bits: u8,
     pub output_bits: u8,
+    /// Whether the linear's inputs are quantized over a calibrated scale (its mapping's
+    /// `input_scale`), else over each token's own.
+    #[serde(skip)]
+    calibrated_input: bool,
     #[serde(skip)]
     linear: LinearIndex,
     #[serde(skip)]
@@ -88,7 +92,6 @@ pub struct HardwareAware {
     pub linears: Vec<AnalogTraining>,
     /// Position in `linears` of the linear whose weight is tensor i.
     by_weight: Vec<Option<usize>>,
-    calibrated_inputs: bool,
     clip_outputs: bool,
     weight_clip_sigmas: Option<f32>,
     /// Train examples the ranges are calibrated on (`[calibration] examples`).
@@ -127,10 +130,11 @@ impl HardwareAware {
                 )?),
             };
             let fit = measured.unwrap_or_default();
-            let device = hardware.device_for(&name);
+            // this linear's own device model and mapping (a layer override may set either)
+            let (device, mapping) = (hardware.device_for(&name), hardware.mapping_for(&name));
             let dropout = t
                 .stuck_at_dropout
-                .unwrap_or_else(|| stuck_weight_probability(&device.stuck_at, &hardware.mapping));
+                .unwrap_or_else(|| stuck_weight_probability(&device.stuck_at, mapping));
             linears.push(AnalogTraining {
                 name: name.to_string(),
                 weight_noise: t.weight_noise.unwrap_or(fit.additive),
@@ -142,8 +146,9 @@ impl HardwareAware {
                 measured_output: None,
                 noise_scale: t.noise_scale.unwrap_or(1.0),
                 stuck_at_dropout: dropout as f32,
-                input_bits: t.input_bits.unwrap_or(hardware.mapping.input_bits),
+                input_bits: t.input_bits.unwrap_or(mapping.input_bits),
                 output_bits: t.output_bits.unwrap_or(0),
+                calibrated_input: mapping.input_scale == InputScale::Calibrated,
                 linear,
                 hardware_name: name,
             });
@@ -155,7 +160,6 @@ impl HardwareAware {
         let ranges = linears.iter().map(|_| Default::default()).collect();
         Ok(Self {
             by_weight,
-            calibrated_inputs: hardware.mapping.input_scale == InputScale::Calibrated,
             clip_outputs: t.clip_outputs.unwrap_or(false),
             weight_clip_sigmas: t.weight_clip_sigmas.map(|k| k as f32),
             calibration_examples: hardware.calibration.examples,
@@ -224,7 +228,11 @@ impl HardwareAware {
     ) -> anyhow::Result<()> {
         let t = &self.hardware.training;
         let given = t.output_noise.is_some() && t.output_noise_proportional.is_some();
-        let measure = !(given || self.hardware.mapping.adc.ideal || probe.is_empty());
+        let all_ideal = self
+            .linears
+            .iter()
+            .all(|l| self.hardware.mapping_for(&l.hardware_name).adc.ideal);
+        let measure = !(given || all_ideal || probe.is_empty());
         let params = model.params;
         let pass = |examples: &[Encoded], step: ChipStep<'_>| {
             TrainBert {
@@ -475,7 +483,7 @@ fn measure_weight_noise(
 ) -> anyhow::Result<MeasuredNoise> {
     let (outputs, inputs) = (linear.out_features, linear.in_features);
     let w = params.get(linear.weight);
-    let mut mapping = hardware.mapping.clone();
+    let mut mapping = hardware.mapping_for(name).clone();
     mapping.adc.ideal = true;
     mapping.input_scale = InputScale::Dynamic;
     let matrix = program_for_measurement(hardware, name, w, linear, &mapping, chip_seed)?;
@@ -513,9 +521,9 @@ fn measure_converter_noise(
 ) -> anyhow::Result<MeasuredNoise> {
     let tokens = |x: &[f32]| x.len() / l.linear.in_features;
     let run = |ideal: bool| -> anyhow::Result<Vec<f32>> {
-        let mut mapping = hardware.mapping.clone();
-        mapping.adc.ideal = ideal;
         let name = &l.hardware_name;
+        let mut mapping = hardware.mapping_for(name).clone();
+        mapping.adc.ideal = ideal;
         let mut matrix = program_for_measurement(hardware, name, w, l.linear, &mapping, chip_seed)?;
         let n = tokens(probe);
         matrix
@@ -614,7 +622,7 @@ impl ChipStep<'_> {
             return Some(y);
         }
         // Before any calibration the range is 0: each token's own range stands in.
-        let fixed_input = Some(load(x_range)).filter(|&r| self.chip.calibrated_inputs && r > 0.0);
+        let fixed_input = Some(load(x_range)).filter(|&r| l.calibrated_input && r > 0.0);
         let xq = quantize_inputs(x, l.input_bits, fixed_input);
         let x = xq.as_ref().unwrap_or(x);
         let noisy = l.output_noise > 0.0 || l.output_noise_proportional > 0.0;
