@@ -292,3 +292,55 @@ fn shared_arrays_see_the_same_programming_draws() {
         linear_outputs(&AnalogModel::program_streams(&cb, &ideal, 5, &plan.stream_ids(1)).unwrap());
     assert_eq!(plain, shared);
 }
+
+/// `eval --chip-model`: the chip's first model evaluates exactly as alone; the second's
+/// result changes (its own arrays draw afresh) and the report names the chip.
+#[test]
+fn eval_on_a_shared_chip() {
+    let (a, b) = frozen_pair();
+    let (_dir, hw) = noisy_hardware();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/finetune");
+    let eval = |model: &Path, task: &str, chip: &[&Path]| {
+        let mut command = crossbert(
+            &["eval", "--task", task, "--json", "--seed", "5"],
+            &[("--model", model), ("--data", &data), ("--hardware", &hw)],
+        );
+        for m in chip {
+            command.arg("--chip-model").arg(m);
+        }
+        json_of(&mut command)
+    };
+    let alone = eval(a, "sst2", &[]);
+    let first = eval(a, "sst2", &[a, b]);
+    assert_eq!(first["value"], alone["value"]);
+    assert_eq!(first["metrics"], alone["metrics"]);
+    assert_eq!(first["chip_model_index"], 0);
+    assert_eq!(first["linears_shared"], 6);
+    assert_eq!(first["linears_analog"], 12);
+    let b_alone = eval(b, "stsb", &[]);
+    let second = eval(b, "stsb", &[a, b]);
+    assert_eq!(second["chip_model_index"], 1);
+    assert_ne!(
+        second["metrics"], b_alone["metrics"],
+        "B's own arrays draw afresh"
+    );
+    assert_eq!(second["digital_value"], b_alone["digital_value"]);
+    // --model must be on the chip
+    let output = crossbert(
+        &["eval", "--task", "sst2"],
+        &[
+            ("--model", a),
+            ("--data", &data),
+            ("--hardware", &hw),
+            ("--chip-model", b),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("expected --model") && stderr.contains("among the chip's checkpoints"),
+        "{stderr}"
+    );
+}
