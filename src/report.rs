@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use crate::backend::{GlueRun, InferenceCost};
+use crate::backend::{GlueRun, InferenceCost, StreamIds};
 use crate::glue::{self, evaluate::DEFAULT_BATCH_SIZE, Evaluation, LabelMap, Split, Task};
 use crate::hardware::HardwareConfig;
 use crate::model::{digital_linear, load_classifier};
@@ -83,6 +83,16 @@ pub struct EvalReport {
 /// Runs the evaluation `request` describes (the steps and their order are those of
 /// `crossbert eval`, so errors are the same).
 pub fn evaluate(request: &EvalRequest) -> anyhow::Result<EvalReport> {
+    evaluate_on_shared_chip(request, &StreamIds::single_task())
+}
+
+/// [`evaluate`] on a chip shared with other models: the chip's linears are programmed from
+/// the streams `streams` gives them ([`crate::backend::ChipPlan::stream_ids`]; ignored
+/// digitally).
+pub fn evaluate_on_shared_chip(
+    request: &EvalRequest,
+    streams: &StreamIds,
+) -> anyhow::Result<EvalReport> {
     let task = Task::parse(&request.task).map_err(anyhow::Error::msg)?;
     let split = Split::parse(&request.split).map_err(anyhow::Error::msg)?;
     if let Some(hardware) = &request.hardware {
@@ -97,7 +107,7 @@ pub fn evaluate(request: &EvalRequest) -> anyhow::Result<EvalReport> {
         )?;
         run.progress = request.progress;
         let baseline = run.digital()?;
-        let (result, cost) = run.on_chip(hardware, request.seed)?;
+        let (result, cost) = run.on_shared_chip(hardware, request.seed, streams)?;
         return Ok(EvalReport {
             result,
             chip: Some(ChipReport {

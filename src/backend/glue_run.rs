@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{AnalogModel, InferenceCost};
+use super::{AnalogModel, InferenceCost, StreamIds};
 use crate::glue::{self, evaluate::tokenize_examples, Evaluation, Example, LabelMap, Split, Task};
 use crate::hardware::HardwareConfig;
 use crate::model::{digital_linear, CheckpointDir, SequenceClassifier};
@@ -80,7 +80,18 @@ impl GlueRun {
         hardware: &HardwareConfig,
         seed: u64,
     ) -> anyhow::Result<(Evaluation, InferenceCost)> {
-        let chip = AnalogModel::program(&self.checkpoint, hardware, seed)?;
+        self.on_shared_chip(hardware, seed, &StreamIds::single_task())
+    }
+
+    /// [`GlueRun::on_chip`] on a chip shared with other models, each linear programmed from
+    /// the stream `streams` gives it ([`crate::backend::ChipPlan::stream_ids`]).
+    pub fn on_shared_chip(
+        &self,
+        hardware: &HardwareConfig,
+        seed: u64,
+        streams: &StreamIds,
+    ) -> anyhow::Result<(Evaluation, InferenceCost)> {
+        let chip = AnalogModel::program_streams(&self.checkpoint, hardware, seed, streams)?;
         chip.calibrate(&self.calibration_examples(hardware.calibration.examples)?)?;
         let bar = self.progress.then(|| sequence_bar(self.examples.len()));
         let result = self.score(&chip.model, bar.as_ref())?;

@@ -34,6 +34,7 @@ pub mod attention;
 pub mod cost;
 pub mod dataflow;
 pub mod glue_run;
+pub mod multitask;
 pub mod schedule;
 
 use std::cell::RefCell;
@@ -54,6 +55,7 @@ pub use analog_linear::{AnalogLinear, Measured};
 pub use attention::{AttentionMeasured, CrossbarAttention};
 pub use cost::InferenceCost;
 pub use glue_run::GlueRun;
+pub use multitask::{ArrayKey, ChipPlan, ContentHash, StreamIds};
 
 /// Added to the example index of calibration (train-split) examples, so that their read ids
 /// never meet those of evaluated examples (indices below it).
@@ -99,6 +101,17 @@ impl AnalogModel {
         hardware: &HardwareConfig,
         seed: u64,
     ) -> anyhow::Result<Self> {
+        Self::program_streams(checkpoint, hardware, seed, &StreamIds::single_task())
+    }
+
+    /// [`AnalogModel::program`] on a chip shared with other models: each linear draws from
+    /// the stream `streams` gives it ([`ChipPlan::stream_ids`]).
+    pub fn program_streams(
+        checkpoint: &CheckpointDir,
+        hardware: &HardwareConfig,
+        seed: u64,
+        streams: &StreamIds,
+    ) -> anyhow::Result<Self> {
         hardware.validate().context("hardware description")?;
         let layers = RefCell::new(Vec::new());
         let digital = RefCell::new(Vec::new());
@@ -108,7 +121,7 @@ impl AnalogModel {
                 digital.borrow_mut().push(spec.info.clone());
                 return digital_linear(spec);
             }
-            match program_linear(spec, hardware, seed) {
+            match program_linear(spec, hardware, seed, streams.id(&spec.info.name)) {
                 Ok(op) => {
                     layers.borrow_mut().push(op.clone());
                     Box::new(op)
@@ -268,11 +281,13 @@ fn check_layer_patterns(hardware: &HardwareConfig, linears: &[LinearInfo]) -> an
 }
 
 /// Programs one linear layer onto crossbars, with its own mapping and device model (the
-/// top-level ones unless a layer override sets them).
+/// top-level ones unless a layer override sets them), its draws from stream `stream_id`
+/// (its `matrix_id` on a single-task chip).
 fn program_linear(
     spec: &LinearSpec,
     hardware: &HardwareConfig,
     seed: u64,
+    stream_id: u32,
 ) -> anyhow::Result<Arc<AnalogLinear>> {
     let info = &spec.info;
     let name = &info.name;
@@ -283,7 +298,7 @@ fn program_linear(
         hardware.mapping_for(name),
         hardware.device_for(name),
         seed,
-        name.matrix_id(),
+        stream_id,
     )
     .with_context(|| format!("programming {} ({name})", info.checkpoint_name))?;
     Ok(Arc::new(AnalogLinear::new(

@@ -3,14 +3,17 @@
 //! The evaluation and its JSON report are [`crate::report`]'s (shared with Python).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 
 use super::hardware::ChipArgs;
+use crate::backend::multitask::{array_keys, ChipPlan};
 use crate::glue::{self, evaluate::DEFAULT_BATCH_SIZE};
-use crate::report::{evaluate, EvalReport, EvalRequest};
+use crate::hardware::HardwareConfig;
+use crate::model::CheckpointDir;
+use crate::report::{evaluate, evaluate_on_shared_chip, EvalReport, EvalRequest};
 use crate::tokenize::DEFAULT_MAX_LEN;
 
 #[derive(Args, Debug)]
@@ -47,6 +50,12 @@ pub struct EvalArgs {
     /// Chip instance: fixes every programming draw and the read noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// A chip holding several checkpoints: every checkpoint on it, in the chip's order (the
+    /// same list for each task's eval; `--model` is one of them). Arrays shared with other
+    /// checkpoints keep their draws; those of the first checkpoint holding other content
+    /// draw from their own streams (see `crossbert map --model A --model B`).
+    #[arg(long, value_name = "DIR")]
+    pub chip_model: Vec<PathBuf>,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -62,14 +71,110 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         seed: args.seed,
         progress: std::io::stderr().is_terminal(),
     };
-    let report = evaluate(&request)?;
+    let shared = match &request.hardware {
+        Some(hardware) if !args.chip_model.is_empty() => Some(SharedChip::plan(&args, hardware)?),
+        None if !args.chip_model.is_empty() => anyhow::bail!(
+            "--chip-model: expected a chip (--preset or --hardware) to share, found none"
+        ),
+        _ => None,
+    };
+    let report = match &shared {
+        Some(chip) => evaluate_on_shared_chip(&request, &chip.plan.stream_ids(chip.index))?,
+        None => evaluate(&request)?,
+    };
     write_out(&args, &report.result)?;
     if args.json {
-        println!("{}", serde_json::Value::Object(report.to_json()));
+        let mut json = report.to_json();
+        if let Some(chip) = &shared {
+            json.extend(chip.to_json());
+        }
+        println!("{}", serde_json::Value::Object(json));
     } else {
         print_summary(&report);
+        if let Some(chip) = &shared {
+            chip.print();
+        }
     }
     Ok(())
+}
+
+/// The chip of `--chip-model`: its checkpoints' arrays and where `--model` is among them.
+struct SharedChip {
+    plan: ChipPlan,
+    models: Vec<PathBuf>,
+    /// `--model`'s place in the chip's list.
+    index: usize,
+}
+
+impl SharedChip {
+    fn plan(args: &EvalArgs, hardware: &HardwareConfig) -> anyhow::Result<Self> {
+        let canonical = |p: &Path| {
+            p.canonicalize()
+                .with_context(|| format!("--chip-model: reading {}", p.display()))
+        };
+        let model = canonical(&args.model)?;
+        let mut index = None;
+        let mut keys = Vec::new();
+        for (i, dir) in args.chip_model.iter().enumerate() {
+            if canonical(dir)? == model {
+                index.get_or_insert(i);
+            }
+            let checkpoint = CheckpointDir::open(dir)?;
+            keys.push(array_keys(&checkpoint, hardware)?);
+        }
+        let Some(index) = index else {
+            anyhow::bail!(
+                "--chip-model: expected --model {} among the chip's checkpoints (list every \
+                 checkpoint of the chip, in the same order for each task), found only {}",
+                args.model.display(),
+                args.chip_model
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        Ok(Self {
+            plan: ChipPlan::new(keys)?,
+            models: args.chip_model.clone(),
+            index,
+        })
+    }
+
+    /// (linears of `--model` shared with another checkpoint, all its analog linears).
+    fn shared_linears(&self) -> (usize, usize) {
+        let linears = &self.plan.models[self.index];
+        let shared = linears
+            .iter()
+            .filter(|(_, key)| self.plan.is_shared(key))
+            .count();
+        (shared, linears.len())
+    }
+
+    fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let (shared, linears) = self.shared_linears();
+        let models: Vec<String> = self
+            .models
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut map = serde_json::Map::new();
+        map.insert("chip_models".into(), models.into());
+        map.insert("chip_model_index".into(), self.index.into());
+        map.insert("linears_shared".into(), shared.into());
+        map.insert("linears_analog".into(), linears.into());
+        map
+    }
+
+    fn print(&self) {
+        let (shared, linears) = self.shared_linears();
+        println!(
+            "on a chip of {} checkpoints (this one #{}): {shared} of its {linears} analog \
+             linears shared with another",
+            self.models.len(),
+            self.index
+        );
+    }
 }
 
 fn write_out(args: &EvalArgs, result: &glue::Evaluation) -> anyhow::Result<()> {

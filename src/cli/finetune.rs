@@ -49,6 +49,12 @@ pub struct FinetuneArgs {
     /// Keep the word-embedding table fixed.
     #[arg(long)]
     pub freeze_embeddings: bool,
+    /// Keep the lowest K encoder layers (attention, LayerNorms, FFN) bit-identical to the
+    /// base: out of the optimizer and weight decay, written unchanged. Checkpoints of
+    /// several tasks fine-tuned from one base with the same K share those layers' arrays
+    /// on one chip (`crossbert map --model A --model B`).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub freeze_layers: usize,
     /// Hardware-aware fine-tuning: train with this chip's weight noise, stuck-at drop-out
     /// and converters in the forward pass (its `[training]` section; without a flag,
     /// digital training).
@@ -175,6 +181,9 @@ pub(crate) fn prepare(
 
 pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     let hardware = args.chip.resolve()?;
+    // Checked before the (slow) tokenization of the data.
+    let base_config = ModelConfig::from_file(&args.base.join("config.json"))?;
+    check_freeze_layers(args.freeze_layers, &base_config, &args.base)?;
     let p = prepare(
         &args.base,
         &args.run.task,
@@ -191,6 +200,7 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         weight_decay: args.weight_decay,
         seed: args.seed,
         freeze_embeddings: args.freeze_embeddings,
+        freeze_layers: args.freeze_layers,
         max_grad_norm: 1.0,
         hidden_dropout: p.dropout.0,
         attention_dropout: p.dropout.1,
@@ -258,6 +268,18 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     write_log(&args, &options, &reports, hardware_log, seconds)?;
     println!("wrote {}", args.run.out.display());
+    Ok(())
+}
+
+/// `--freeze-layers K` must name layers the base has.
+fn check_freeze_layers(k: usize, config: &ModelConfig, base: &Path) -> anyhow::Result<()> {
+    let layers = config.num_hidden_layers;
+    if k > layers {
+        anyhow::bail!(
+            "--freeze-layers: expected at most num_hidden_layers = {layers} of {}, found {k}",
+            base.join("config.json").display()
+        );
+    }
     Ok(())
 }
 
@@ -393,6 +415,7 @@ fn write_log(
         "max_len": args.run.max_len,
         "seed": o.seed,
         "freeze_embeddings": o.freeze_embeddings,
+        "freeze_layers": o.freeze_layers,
         "max_grad_norm": o.max_grad_norm,
         "hidden_dropout": o.hidden_dropout,
         "attention_dropout": o.attention_dropout,

@@ -1,19 +1,23 @@
 //! `crossbert map`: how a checkpoint's linear layers sit on a chip, and what one inference
-//! of a stated length spends, without running any data.
+//! of a stated length spends, without running any data. With several `--model`s, the chip
+//! holding them all: which arrays they share and the area saved against one chip each
+//! ([`crate::backend::multitask`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::hardware::ChipArgs;
 use crate::backend::cost::InferenceCost;
 use crate::backend::AnalogModel;
+use crate::hardware::HardwareConfig;
 
 #[derive(Args, Debug)]
 pub struct MapArgs {
-    /// Hugging Face checkpoint directory.
-    #[arg(long)]
-    pub model: PathBuf,
+    /// Hugging Face checkpoint directory; repeat it for a chip holding several checkpoints
+    /// (arrays with the same linear, weights and mapping are shared).
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
     #[command(flatten)]
     pub chip: ChipArgs,
     /// Tokens of the inference the events are counted for.
@@ -30,8 +34,16 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
             "expected --preset NAME or --hardware FILE (see `crossbert presets`), found neither"
         );
     };
+    if let [model] = args.model.as_slice() {
+        return map_one(model, &hardware, &args);
+    }
+    super::map_shared::run(&args.model, &hardware, args.seq_len, args.json)
+}
+
+/// One checkpoint: its layers' arrays, then the cost of one inference.
+fn map_one(model: &Path, hardware: &HardwareConfig, args: &MapArgs) -> anyhow::Result<()> {
     // Layout and event counts do not depend on the chip instance; seed 0 programs it.
-    let chip = AnalogModel::load(&args.model, &hardware, 0)?;
+    let chip = AnalogModel::load(model, hardware, 0)?;
     let layers: Vec<serde_json::Value> = chip
         .layers()
         .iter()
@@ -60,7 +72,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<()> {
     let cost = chip.cost(&[args.seq_len])?;
     if args.json {
         let report = serde_json::json!({
-            "model": args.model.display().to_string(),
+            "model": model.display().to_string(),
             "hardware": hardware.preset,
             "seq_len": args.seq_len,
             "layers": layers,

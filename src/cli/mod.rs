@@ -8,6 +8,7 @@ pub mod finetune;
 pub mod finetune_head;
 pub mod hardware;
 pub mod map;
+mod map_shared;
 pub mod merge;
 pub mod plot;
 pub mod summarize;

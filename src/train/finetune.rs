@@ -37,6 +37,8 @@ pub struct FinetuneOptions {
     pub seed: u64,
     /// Keep the word-embedding table as it is (it holds most of a small BERT's weights).
     pub freeze_embeddings: bool,
+    /// Keep the lowest this many encoder layers (every tensor of each) as they are.
+    pub freeze_layers: usize,
     /// Largest global gradient norm (Hugging Face's `max_grad_norm`, 1.0).
     pub max_grad_norm: f64,
     /// `hidden_dropout_prob` and `attention_probs_dropout_prob`.
@@ -91,10 +93,7 @@ impl Finetuner {
             weight_decay: options.weight_decay,
             ..AdamWConfig::default()
         };
-        let freeze = options.freeze_embeddings;
-        let optimizer = AdamW::new(&params, adamw, |name| {
-            freeze && name == "bert.embeddings.word_embeddings.weight"
-        });
+        let optimizer = AdamW::new(&params, adamw, |name| is_frozen(&options, name));
         let total_steps = options.epochs * train_size.div_ceil(options.batch_size);
         Self {
             config,
@@ -183,7 +182,7 @@ impl Finetuner {
         let lr = learning_rate(self.options.lr, self.step, warmup, self.total_steps);
         self.optimizer.step(&mut self.params, &self.grads, lr);
         if let Some(chip) = &self.chip {
-            chip.clip_weights(&mut self.params);
+            chip.clip_weights(&mut self.params, |i| self.optimizer.is_trained(i));
         }
         self.step += 1;
         value
@@ -237,6 +236,24 @@ impl Finetuner {
     pub fn logits(&self, encoded: &[Encoded]) -> Matrix {
         self.model().logits(encoded)
     }
+}
+
+/// Whether the tensor `name` stays as it is: the word embeddings under `freeze_embeddings`,
+/// every tensor of the encoder layers below `freeze_layers`. Frozen tensors are left out of
+/// the optimizer (so also out of weight decay, gradient clipping and the hardware-aware
+/// weight clip), so they are written bit-identical to the base: checkpoints fine-tuned from
+/// one base with the same frozen layers share those layers' arrays on a multi-task chip.
+pub fn is_frozen(options: &FinetuneOptions, name: &str) -> bool {
+    if options.freeze_embeddings && name == "bert.embeddings.word_embeddings.weight" {
+        return true;
+    }
+    encoder_layer(name).is_some_and(|layer| layer < options.freeze_layers)
+}
+
+/// The encoder layer of a `bert.encoder.layer.{i}.…` tensor name.
+fn encoder_layer(name: &str) -> Option<usize> {
+    let rest = name.strip_prefix("bert.encoder.layer.")?;
+    rest.split('.').next()?.parse().ok()
 }
 
 /// The packed batch and targets of the examples `rows`.

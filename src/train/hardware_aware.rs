@@ -324,12 +324,13 @@ impl HardwareAware {
     }
 
     /// Clips each analog output's weights to ±k standard deviations of that output's
-    /// weights (no-op without `weight_clip_sigmas`).
-    pub fn clip_weights(&self, params: &mut Params) {
+    /// weights (no-op without `weight_clip_sigmas`), in the tensors `trained` selects
+    /// (frozen ones stay as they are).
+    pub fn clip_weights(&self, params: &mut Params, trained: impl Fn(usize) -> bool) {
         let Some(k) = self.weight_clip_sigmas else {
             return;
         };
-        for l in &self.linears {
+        for l in self.linears.iter().filter(|l| trained(l.linear.weight)) {
             let inputs = l.linear.in_features;
             params
                 .get_mut(l.linear.weight)

@@ -38,6 +38,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         weight_decay: 0.01,
         seed: 0,
         freeze_embeddings: args.freeze_embeddings,
+        freeze_layers: 0,
         max_grad_norm: 1.0,
         hidden_dropout: p.dropout.0,
         attention_dropout: p.dropout.1,
