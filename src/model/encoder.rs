@@ -446,19 +446,20 @@ struct SequenceRows<'a> {
     width: usize,
 }
 
-/// The projection after attention, with the residual connection and LayerNorm.
-pub struct AttentionOutput {
+/// A projection followed by the residual connection and LayerNorm: the attention output
+/// (after the heads are concatenated) and the second feed-forward layer.
+pub struct DenseAddNorm {
     dense: Linear,
     layer_norm: LayerNorm,
 }
 
-impl AttentionOutput {
-    /// `LayerNorm(dense(context) + input)`.
-    fn forward(&self, context: &Matrix, input: &Matrix, batch: BatchId<'_>) -> Matrix {
-        let mut x = self.dense.forward(context, batch);
-        x.add_assign(input);
-        self.layer_norm.forward(&mut x);
-        x
+impl DenseAddNorm {
+    /// `LayerNorm(dense(x) + residual)`.
+    fn forward(&self, x: &Matrix, residual: &Matrix, batch: BatchId<'_>) -> Matrix {
+        let mut y = self.dense.forward(x, batch);
+        y.add_assign(residual);
+        self.layer_norm.forward(&mut y);
+        y
     }
 }
 
@@ -485,28 +486,12 @@ impl Intermediate {
     }
 }
 
-/// Second feed-forward layer, with the residual connection and LayerNorm.
-pub struct Output {
-    dense: Linear,
-    layer_norm: LayerNorm,
-}
-
-impl Output {
-    /// `LayerNorm(dense(intermediate) + input)`.
-    fn forward(&self, intermediate: &Matrix, input: &Matrix, batch: BatchId<'_>) -> Matrix {
-        let mut x = self.dense.forward(intermediate, batch);
-        x.add_assign(input);
-        self.layer_norm.forward(&mut x);
-        x
-    }
-}
-
 /// One transformer block.
 pub struct EncoderLayer {
     self_attention: SelfAttention,
-    attention_output: AttentionOutput,
+    attention_output: DenseAddNorm,
     intermediate: Intermediate,
-    output: Output,
+    output: DenseAddNorm,
 }
 
 impl EncoderLayer {
@@ -521,7 +506,7 @@ impl EncoderLayer {
         let layer_norm = |name| LayerNorm::load(weights, config, name, h);
         Ok(Self {
             self_attention: SelfAttention::load(weights, config, names, at, factory)?,
-            attention_output: AttentionOutput {
+            attention_output: DenseAddNorm {
                 dense: at.load(
                     weights,
                     &names.attention_output,
@@ -544,7 +529,7 @@ impl EncoderLayer {
                 act: config.hidden_act,
                 approximation: None,
             },
-            output: Output {
+            output: DenseAddNorm {
                 dense: at.load(weights, &names.output, LinearKind::Output, i, h, factory)?,
                 layer_norm: layer_norm(&names.output_layer_norm)?,
             },
