@@ -27,6 +27,7 @@ figure adc-resolution adc-resolution-pareto --x energy_pj_per_inference --y valu
 figure device-variation device-variation --x device.programming.sigma --y value
 figure stuck-at stuck-at --x device.stuck_at.rate_g_max --y value --group device.stuck_at.rate_g_min
 figure layer-sensitivity layer-sensitivity --x scope --y delta
+figure mixed-precision mixed-precision --x scope --y value --group mapping.adc.adc_bits
 figure mapping mapping --x energy_pj_per_inference --y value --group mapping.encoding
 figure pareto pareto --x energy_pj_per_inference --y value
 for study in drift drift-one-shot drift-pcm; do

@@ -28,7 +28,8 @@ const KEY_LABELS: [(&str, &str); 14] = [
     ("device.read_time_s", "time since programming (s)"),
     ("device.stuck_at.rate_g_max", "stuck-at-G_max rate"),
     ("device.stuck_at.rate_g_min", "stuck-at-G_min rate"),
-    ("scope", "layers with faults"),
+    // faults in a sensitivity campaign, a mapping setting in a mixed-precision study
+    ("scope", "linears with the scoped setting"),
 ];
 
 /// The name of a GLUE metric as a paper writes it.
