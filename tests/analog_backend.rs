@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -107,7 +108,10 @@ fn one_layer_events_and_adc_energy_match_the_closed_form() {
         e.adc_conversions.get(&8),
         Some(&(t * cycles * arrays * side))
     );
-    assert_eq!(e.dac_drives, t * cycles * arrays * side);
+    assert_eq!(
+        e.dac_drives,
+        BTreeMap::from([(1, t * cycles * arrays * side)])
+    );
     assert_eq!(e.cell_reads, t * cycles * arrays * side * side);
     assert_eq!(e.sample_holds, t * cycles * arrays * side);
     assert_eq!(

@@ -155,12 +155,12 @@ fn adc_energy_under_each_scaling() {
 #[test]
 fn dac_energy_grows_with_bits_as_configured() {
     let mut t = isaac();
-    let drives = |t: &TechnologyTable, bits: u32| {
-        let events = EventCounts {
+    let drives = |t: &TechnologyTable, bits: u8| {
+        let tiles = crossbar::EventCounts {
             dac_drives: BTreeMap::from([(bits, 10)]),
             ..Default::default()
         };
-        energy(&events, t).unwrap().dac_pj
+        energy(&tiles.into(), t).unwrap().dac_pj
     };
     assert_eq!(t.dac.scaling, DacScaling::Linear);
     assert!((drives(&t, 4) - 10.0 * 4.0 * 0.39).abs() < 1e-9);
@@ -182,14 +182,19 @@ fn array_read_energy_follows_from_isaac_power() {
 
 fn sample_events() -> EventCounts {
     EventCounts {
-        adc_conversions: BTreeMap::from([(8, 1000), (4, 10)]),
-        dac_drives: BTreeMap::from([(1, 2000), (4, 10)]),
-        cell_reads: 16384,
-        sample_hold_samples: 3000,
-        shift_add_ops: 500,
-        adder_tree_ops: 70,
-        buffer_bits: 2560,
-        bus_bits: 1000,
+        tiles: crossbar::EventCounts {
+            // an ideal ADC's conversions (resolution 0) have no hardware and cost nothing
+            adc_conversions: BTreeMap::from([(0, 400), (8, 1000), (4, 10)]),
+            dac_drives: BTreeMap::from([(1, 2000), (4, 10)]),
+            cell_reads: 16384,
+            sample_holds: 3000,
+            shift_adds: 500,
+            adder_tree_ops: 70,
+            buffer_bits: 1000,
+            array_gain_multiplies: 7,
+            offset_ops: 5,
+        },
+        buffer_bits: 1560,
         router_bits: 512,
         periphery: OpCounts {
             fp32_exp: 10,
@@ -223,7 +228,12 @@ fn energy_components_equal_events_times_table_and_sum_to_total() {
     close(b.buffer_pj, 10.0 * 20.45);
     close(b.bus_pj, 1000.0 * 0.0152);
     close(b.router_pj, 2.0 * 20.74);
-    close(b.periphery_pj, 10.0 * 36.8 + 100.0 * 0.2);
+    // the tiles' gains (fp32 multiplies) and offset operations (multiply-adds) with the
+    // periphery's own operations
+    close(
+        b.periphery_pj,
+        10.0 * 36.8 + 100.0 * 0.2 + (7.0 + 5.0) * 3.7 + 5.0 * 0.9,
+    );
     close(b.attention_pj, 4.0 * 3.7 + 3.0 * 0.9);
     close(b.write_pj, 11.0 * 3.0);
     let sum = b.adc_pj
@@ -251,7 +261,7 @@ fn energy_components_equal_events_times_table_and_sum_to_total() {
     assert_eq!(EnergyBreakdown::default().total_pj(), 0.0);
 
     let mut out_of_table = sample_events();
-    out_of_table.adc_conversions.insert(12, 1);
+    out_of_table.tiles.adc_conversions.insert(12, 1);
     assert_eq!(
         energy(&out_of_table, &isaac()).unwrap_err().key,
         "adc.table.bits"
@@ -275,8 +285,9 @@ fn periphery_energy_prices_each_kind() {
 fn event_counts_add_by_kind() {
     let a = sample_events();
     let s = a.clone() + a.clone();
-    assert_eq!(s.adc_conversions[&8], 2000);
-    assert_eq!(s.dac_drives[&4], 20);
+    assert_eq!(s.tiles.adc_conversions[&8], 2000);
+    assert_eq!(s.tiles.dac_drives[&4], 20);
+    assert_eq!(s.total_buffer_bits(), 2 * 2560);
     assert_eq!(s.cell_writes, 22);
     assert_eq!(s.periphery.fp32_exp, 20);
     let b = energy(&s, &isaac()).unwrap().total_pj();

@@ -124,7 +124,7 @@ fn a_mapping_override_changes_exactly_its_linears() {
     };
     let (others, targets) = (sum(&mixed_chip, false), sum(&mixed_chip, true));
     assert_eq!(others, sum(&base_chip, false), "the other linears' events");
-    let e = cost(&mixed_chip).events_total;
+    let e = cost(&mixed_chip).events_total.tiles;
     assert_eq!(
         e.adc_conversions,
         BTreeMap::from([
@@ -134,11 +134,16 @@ fn a_mapping_override_changes_exactly_its_linears() {
     );
     assert_eq!(
         e.dac_drives,
-        BTreeMap::from([(1, others.dac_drives), (2, targets.dac_drives)])
+        BTreeMap::from([(1, others.dac_drives[&1]), (2, targets.dac_drives[&2])])
     );
     let base_cost = cost(&base_chip);
     assert_eq!(
-        base_cost.events_total.dac_drives.keys().collect::<Vec<_>>(),
+        base_cost
+            .events_total
+            .tiles
+            .dac_drives
+            .keys()
+            .collect::<Vec<_>>(),
         [&1]
     );
     assert!(cost(&mixed_chip).arrays > base_cost.arrays);

@@ -148,6 +148,12 @@ impl Dac {
         self.bipolar
     }
 
+    /// Bits one drive resolves: the DAC's resolution, or the input's bits when the DAC
+    /// has more (the widest cycle). Drives are counted and priced at this resolution.
+    pub fn resolution_bits(&self) -> u8 {
+        self.cycles.iter().map(|c| c.bits).max().unwrap_or(0)
+    }
+
     /// Largest row voltage magnitude, volts.
     pub fn max_volts(&self) -> f32 {
         self.v_read_v
@@ -201,6 +207,7 @@ impl Dac {
             vectors,
             rows,
             cycle_weights: self.cycles.iter().map(DacCycle::weight).collect(),
+            dac_bits: self.resolution_bits(),
             bipolar: self.bipolar,
             binary,
             bytes,
@@ -269,6 +276,9 @@ pub struct Drive {
     pub rows: usize,
     /// Per cycle: significance / volts-per-unit (see [`DacCycle::weight`]).
     pub cycle_weights: Vec<f64>,
+    /// Bits one row drive resolves ([`Dac::resolution_bits`]), under which its drives
+    /// are counted.
+    pub dac_bits: u8,
     pub bipolar: bool,
     /// The same voltages packed as bits, when they are all 0 or one level (1-bit DACs).
     pub binary: Option<BinaryDrive>,
@@ -309,6 +319,7 @@ impl Drive {
             vectors,
             rows: self.rows,
             cycle_weights: vec![1.0; pairs.len()],
+            dac_bits: self.dac_bits,
             bipolar: false,
             binary,
             bytes: None,

@@ -15,8 +15,9 @@ pub struct EventCounts {
     /// ADC conversions, keyed by ADC resolution in bits. Key 0 counts conversions of an
     /// ideal (unquantized) ADC, which has no hardware energy of its own.
     pub adc_conversions: BTreeMap<u8, u64>,
-    /// Row drives by a DAC: one per active row per input cycle per input vector.
-    pub dac_drives: u64,
+    /// Row drives by a DAC, keyed by the bits one drive resolves (the DAC's resolution,
+    /// at most the input's bits): one per active row per input cycle per input vector.
+    pub dac_drives: BTreeMap<u8, u64>,
     /// Cell reads: one per active cell per input cycle per input vector.
     pub cell_reads: u64,
     /// Sample-and-hold samples: one per converted column per input cycle per vector.
@@ -44,15 +45,16 @@ impl EventCounts {
         self.adc_conversions.values().sum()
     }
 
+    /// Total DAC row drives at any resolution.
+    pub fn total_dac_drives(&self) -> u64 {
+        self.dac_drives.values().sum()
+    }
+
     /// Every count multiplied by `k` (e.g. per-token counts times tokens).
     pub fn scaled(&self, k: u64) -> EventCounts {
         EventCounts {
-            adc_conversions: self
-                .adc_conversions
-                .iter()
-                .map(|(&bits, &n)| (bits, n * k))
-                .collect(),
-            dac_drives: self.dac_drives * k,
+            adc_conversions: scaled(&self.adc_conversions, k),
+            dac_drives: scaled(&self.dac_drives, k),
             cell_reads: self.cell_reads * k,
             sample_holds: self.sample_holds * k,
             shift_adds: self.shift_adds * k,
@@ -64,12 +66,22 @@ impl EventCounts {
     }
 }
 
+/// Counts by resolution, each times `k`.
+fn scaled(by_bits: &BTreeMap<u8, u64>, k: u64) -> BTreeMap<u8, u64> {
+    by_bits.iter().map(|(&bits, &n)| (bits, n * k)).collect()
+}
+
+/// Adds counts by resolution into `into`, merging equal resolutions.
+fn merge(into: &mut BTreeMap<u8, u64>, from: &BTreeMap<u8, u64>) {
+    for (&bits, &n) in from {
+        *into.entry(bits).or_insert(0) += n;
+    }
+}
+
 impl AddAssign<&EventCounts> for EventCounts {
     fn add_assign(&mut self, other: &EventCounts) {
-        for (&bits, &n) in &other.adc_conversions {
-            *self.adc_conversions.entry(bits).or_insert(0) += n;
-        }
-        self.dac_drives += other.dac_drives;
+        merge(&mut self.adc_conversions, &other.adc_conversions);
+        merge(&mut self.dac_drives, &other.dac_drives);
         self.cell_reads += other.cell_reads;
         self.sample_holds += other.sample_holds;
         self.shift_adds += other.shift_adds;
@@ -101,13 +113,13 @@ mod tests {
     #[test]
     fn add_merges_resolutions_and_sums_fields() {
         let mut a = EventCounts {
-            dac_drives: 3,
+            dac_drives: BTreeMap::from([(1, 3)]),
             cell_reads: 5,
             ..Default::default()
         };
         a.adc_conversions.insert(8, 10);
         let mut b = EventCounts {
-            dac_drives: 1,
+            dac_drives: BTreeMap::from([(1, 1), (4, 2)]),
             shift_adds: 2,
             ..Default::default()
         };
@@ -116,7 +128,8 @@ mod tests {
         let c = a.clone() + b;
         assert_eq!(c.adc_conversions[&8], 11);
         assert_eq!(c.adc_conversions[&4], 7);
-        assert_eq!(c.dac_drives, 4);
+        assert_eq!(c.dac_drives, BTreeMap::from([(1, 4), (4, 2)]));
+        assert_eq!(c.total_dac_drives(), 6);
         assert_eq!(c.cell_reads, 5);
         assert_eq!(c.shift_adds, 2);
         assert_eq!(c.total_adc_conversions(), 18);

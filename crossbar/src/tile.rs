@@ -49,7 +49,7 @@ mod storage;
 use crate::adc::Adc;
 use crate::bit_planes::LevelPlanes;
 use crate::cell::CellConfig;
-use crate::dac::Drive;
+use crate::dac::{Dac, Drive};
 use crate::device::Correlation;
 use crate::events::EventCounts;
 use crate::kernels::{
@@ -59,6 +59,7 @@ use crate::level_bytes::LevelBytes;
 use crate::rng::{Purpose, StreamKey};
 use crate::sample_hold;
 use rand_distr::{Distribution, StandardNormal};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use storage::{ConductanceGrid, Conductances};
 
@@ -376,7 +377,7 @@ impl Tile {
         out: &mut [f32],
         scratch: &mut Vec<f32>,
     ) -> EventCounts {
-        let (vectors, cycles, cols) = (drive.vectors, drive.cycles(), self.cols);
+        let (vectors, cols) = (drive.vectors, self.cols);
         assert_eq!(out.len(), vectors * cols, "output must be vectors×cols");
         assert_eq!(reads.len(), vectors, "one read id per input vector");
         let noiseless = self.read_sigma.is_none() && adc.noise_ua() == 0.0;
@@ -384,7 +385,7 @@ impl Tile {
             (&self.conductances, &drive.binary, noiseless)
         {
             levels_mvm(planes, b, &drive.cycle_weights, adc, out);
-            return self.events(vectors, cycles, adc_bits);
+            return self.drive_events(drive, adc_bits, cols);
         }
         if let (Conductances::Bytes(bytes), Some(codes), true) =
             (&self.conductances, &drive.bytes, noiseless)
@@ -397,7 +398,7 @@ impl Tile {
                     bytes.map_currents(codes, |i| weight * adc.convert(i), out)
                 }
             }
-            return self.events(vectors, cycles, adc_bits);
+            return self.drive_events(drive, adc_bits, cols);
         }
         if let (Some(b), true) = (&drive.binary, noiseless) {
             // Varied devices under a 1-bit drive: table sums converted in registers.
@@ -417,7 +418,7 @@ impl Tile {
                     out,
                 ),
             }
-            return self.events(vectors, cycles, adc_bits);
+            return self.drive_events(drive, adc_bits, cols);
         }
         self.currents(drive, Some(reads), scratch);
         if adc.noise_ua() > 0.0 {
@@ -428,12 +429,13 @@ impl Tile {
             let cycle = &scratch[c * vectors * cols..(c + 1) * vectors * cols];
             convert_and_accumulate(adc, weight as f32, cycle, out);
         }
-        self.events(vectors, cycles, adc_bits)
+        self.drive_events(drive, adc_bits, cols)
     }
 
-    /// Closed-form events of one MVM of `vectors` vectors over `cycles` cycles.
-    pub fn events(&self, vectors: usize, cycles: usize, adc_bits: u8) -> EventCounts {
-        self.events_converting(vectors, cycles, adc_bits, self.cols)
+    /// Closed-form events of one MVM of `vectors` vectors driven by `dac`, every column
+    /// converted at `adc_bits` (0: an ideal ADC).
+    pub fn events(&self, vectors: usize, dac: &Dac, adc_bits: u8) -> EventCounts {
+        self.events_converting(vectors, dac, adc_bits, self.cols)
     }
 
     /// Closed-form events of one MVM whose `converted` outputs per cycle (every column, or
@@ -441,20 +443,37 @@ impl Tile {
     pub fn events_converting(
         &self,
         vectors: usize,
-        cycles: usize,
+        dac: &Dac,
         adc_bits: u8,
         converted: usize,
     ) -> EventCounts {
-        let conversions = (vectors * cycles * converted) as u64;
-        let mut events = EventCounts {
-            dac_drives: (vectors * cycles * self.rows) as u64,
-            cell_reads: (vectors * cycles * self.rows * self.cols) as u64,
+        let cycles = dac.cycles().len();
+        self.counted(vectors, cycles, dac.resolution_bits(), adc_bits, converted)
+    }
+
+    /// The events of one MVM under `drive` (see [`Tile::events_converting`]).
+    fn drive_events(&self, drive: &Drive, adc_bits: u8, converted: usize) -> EventCounts {
+        let (vectors, cycles) = (drive.vectors, drive.cycles());
+        self.counted(vectors, cycles, drive.dac_bits, adc_bits, converted)
+    }
+
+    fn counted(
+        &self,
+        vectors: usize,
+        cycles: usize,
+        dac_bits: u8,
+        adc_bits: u8,
+        converted: usize,
+    ) -> EventCounts {
+        let drives = (vectors * cycles * self.rows) as u64;
+        EventCounts {
+            adc_conversions: BTreeMap::from([(adc_bits, (vectors * cycles * converted) as u64)]),
+            dac_drives: BTreeMap::from([(dac_bits, drives)]),
+            cell_reads: drives * self.cols as u64,
             sample_holds: sample_hold::samples(vectors, cycles, converted),
             shift_adds: (vectors * cycles.saturating_sub(1) * converted) as u64,
             ..Default::default()
-        };
-        events.adc_conversions.insert(adc_bits, conversions);
-        events
+        }
     }
 
     /// One MVM read out as analog differences: for every column pair (p, m) of `pairs`,
@@ -497,7 +516,7 @@ impl Tile {
             let cycle = &diffs[c * vectors * pairs.len()..(c + 1) * vectors * pairs.len()];
             convert_and_accumulate(adc, weight as f32, cycle, out);
         }
-        self.events_converting(vectors, cycles, adc_bits, pairs.len())
+        self.drive_events(drive, adc_bits, pairs.len())
     }
 
     /// Smallest and largest column current over all cycles, vectors and columns of
@@ -635,7 +654,7 @@ mod tests {
             }
         }
         // 2 vectors × 4 cycles: drives = 2·4·3, reads = 2·4·3·2, conversions = 2·4·2.
-        assert_eq!(ev.dac_drives, 24);
+        assert_eq!(ev.dac_drives, BTreeMap::from([(1, 24)]));
         assert_eq!(ev.cell_reads, 48);
         assert_eq!(ev.adc_conversions[&0], 16);
         assert_eq!(ev.sample_holds, 16);

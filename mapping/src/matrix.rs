@@ -597,7 +597,6 @@ impl MappedMatrix {
 
     /// Closed-form events of a forward pass of `tokens` tokens.
     pub fn events(&self, tokens: usize) -> EventCounts {
-        let cycles = self.dac.cycles().len();
         let bits = self.cfg.adc.counted_bits();
         let mut events = self.buffer_events(tokens) + self.code_sum_events(tokens);
         for j in 0..self.layout.col_tiles {
@@ -608,7 +607,7 @@ impl MappedMatrix {
             let converted = self
                 .cfg
                 .converted_columns(tile.cols(), self.layout.outputs(j).len());
-            events += tile.events_converting(tokens, cycles, bits, converted);
+            events += tile.events_converting(tokens, &self.dac, bits, converted);
         }
         events
     }

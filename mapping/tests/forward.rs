@@ -8,6 +8,7 @@ use mapping::{
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 
 fn random(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -419,7 +420,7 @@ fn analog_difference_event_counts_match_the_closed_form() {
     let (n, kk) = (n_out as u64, k as u64);
     assert_eq!(ev.adc_conversions.get(&8), Some(&(t * c * r * pairs)));
     assert_eq!(ev.sample_holds, t * c * r * pairs);
-    assert_eq!(ev.dac_drives, t * c * kk * j);
+    assert_eq!(ev.dac_drives, BTreeMap::from([(1, t * c * kk * j)]));
     assert_eq!(ev.cell_reads, t * c * kk * cols);
     assert_eq!(ev.shift_adds, t * (c - 1) * r * pairs + t * n * r * (s - 1));
     let report = m.report();
@@ -484,7 +485,7 @@ fn digital_offset_event_counts_match_the_closed_form() {
 /// J = ⌈300/8⌉ = 38 column tiles, R = ⌈200/64⌉ = 4 row tiles, C = 8 cycles, T = 5,
 /// physical columns Σ_j cols_j = 300·8 = 2400 (every row tile).
 ///   ADC (8-bit) = S&H = T·C·R·2400
-///   DAC drives        = T·C·K·J
+///   DAC drives        = T·C·K·J (1-bit)
 ///   cell reads        = T·C·K·2400
 ///   shift-adds        = T·(C−1)·R·2400 (cycles, in the tiles) + T·N·R·(2S−1) (slices, ±)
 ///   adder tree        = T·N·(R−1)
@@ -498,7 +499,7 @@ fn event_counts_match_the_closed_form() {
     assert_eq!(ev.adc_conversions.get(&8), Some(&(t * c * r * cols)));
     assert_eq!(ev.adc_conversions.len(), 1);
     assert_eq!(ev.sample_holds, t * c * r * cols);
-    assert_eq!(ev.dac_drives, t * c * kk * j);
+    assert_eq!(ev.dac_drives, BTreeMap::from([(1, t * c * kk * j)]));
     assert_eq!(ev.cell_reads, t * c * kk * cols);
     assert_eq!(
         ev.shift_adds,
@@ -682,7 +683,7 @@ fn calibration_takes_the_maximum_over_all_tokens() {
 /// S = 1 slice, 1 column per output + 1 reference column per array → 63 outputs per
 /// array, J = ⌈300/63⌉ = 5, R = ⌈200/64⌉ = 4, C = 1 cycle (8-bit DAC), physical columns
 /// per row tile Σ_j cols_j = 300 + 5 references = 305.
-///   ADC (8-bit) = S&H = T·R·305, DAC drives = T·K·J, cell reads = T·K·305,
+///   ADC (8-bit) = S&H = T·R·305, DAC drives (8-bit) = T·K·J, cell reads = T·K·305,
 ///   shift-adds = 0 (one cycle) + T·N·R·(2S−1), adder tree = T·N·(R−1).
 #[test]
 fn one_shot_event_counts_match_the_closed_form() {
@@ -710,7 +711,7 @@ fn one_shot_event_counts_match_the_closed_form() {
     let (t, j, r, cols, n, kk) = (5u64, 5u64, 4u64, 305u64, n_out as u64, k as u64);
     assert_eq!(ev.adc_conversions.get(&8), Some(&(t * r * cols)));
     assert_eq!(ev.sample_holds, t * r * cols);
-    assert_eq!(ev.dac_drives, t * kk * j);
+    assert_eq!(ev.dac_drives, BTreeMap::from([(8, t * kk * j)]));
     assert_eq!(ev.cell_reads, t * kk * cols);
     assert_eq!(ev.shift_adds, t * n * r);
     assert_eq!(ev.adder_tree_ops, t * n * (r - 1));
@@ -859,4 +860,28 @@ fn mean_conductance_counts_every_cell_at_its_level() {
     .unwrap();
     let want_half = (want + g_min) / 2.0;
     assert!((half.mean_conductance_us() - want_half).abs() < 1e-3);
+}
+
+/// A matrix counts its DAC drives under the bits one drive resolves, min(dac_bits,
+/// input_bits): the key the energy roll-up prices them at.
+#[test]
+fn dac_drives_are_counted_at_the_matrix_own_resolution() {
+    for ((dac_bits, input_bits), resolved) in [((1, 8), 1u8), ((4, 8), 4), ((8, 6), 6)] {
+        let cfg = MappingConfig {
+            dac: DacConfig {
+                dac_bits,
+                ..Default::default()
+            },
+            input_bits,
+            ..Default::default()
+        };
+        let m =
+            MappedMatrix::program(&[0.1; 32], 4, 8, &cfg, &DeviceConfig::default(), 0, 0).unwrap();
+        let keys: Vec<u8> = m.events(3).dac_drives.into_keys().collect();
+        assert_eq!(
+            keys,
+            [resolved],
+            "dac_bits {dac_bits}, input_bits {input_bits}"
+        );
+    }
 }

@@ -13,7 +13,6 @@
 
 use std::path::PathBuf;
 
-use crossbert::backend::cost::energy_events;
 use crossbert::energy::{energy, TechnologyTable};
 use crossbert::experiment::grid::{apply_point, validate_axes, Axis, HardwarePoint};
 use crossbert::experiment::{ScopeTarget, Shard};
@@ -377,9 +376,8 @@ impl PyMapped {
             .detach(|| inner.forward(&x, tokens, &reads))
             .map_err(|e| mapping_error(py, e))?;
         self.reads = self.reads.max(first + tokens as u64);
-        let m = &self.hardware.mapping;
-        let priced = energy_events(&events, m.dac.dac_bits.min(m.input_bits));
-        let breakdown = energy(&priced, &self.tech)
+        let events = crossbert::energy::EventCounts::from(events);
+        let breakdown = energy(&events, &self.tech)
             .map_err(|e| py_error(py, Kind::Value, format!("{:#}", anyhow::Error::from(e))))?;
         let by_component: serde_json::Map<String, serde_json::Value> = breakdown
             .components()
@@ -390,7 +388,7 @@ impl PyMapped {
             .expect("forward gives tokens × out");
         Ok((
             outputs.into_pyarray(py),
-            json_text(&events),
+            json_text(&events.tiles),
             json_text(&by_component),
         ))
     }

@@ -39,7 +39,8 @@ def test_outputs_close_to_the_product(preset):
     events = out["events"]
     assert events["cell_reads"] > 0
     if preset != "ideal":
-        assert sum(events["adc_conversions"].values()) > 0 and events["dac_drives"] > 0
+        assert sum(events["adc_conversions"].values()) > 0
+        assert sum(events["dac_drives"].values()) > 0
         energy = out["energy_pj"]
         assert set(energy) >= {"adc", "dac", "array", "shift_add", "buffer"}
         assert all(v >= 0 for v in energy.values())

@@ -56,7 +56,6 @@ use crate::energy::{
 use crate::hardware::{AttentionMode, ChipConfig};
 use crate::model::LinearInfo;
 use crate::periphery::OpCounts;
-use mapping::{MappedMatrix, MappingConfig};
 
 /// The cost of one mean inference over a set of sequences.
 #[derive(Clone, Debug, Serialize)]
@@ -114,49 +113,6 @@ pub struct CrossbarAttentionCost {
     pub energy_pj: f64,
 }
 
-/// Bits one DAC drive resolves under `mapping`: `min(dac_bits, input_bits)`.
-pub fn dac_drive_bits(mapping: &MappingConfig) -> u8 {
-    mapping.dac.dac_bits.min(mapping.input_bits)
-}
-
-/// [`energy_events`] of `events` (counted on `matrix`) at the matrix's own DAC resolution:
-/// a layer override may give a linear other DACs or inputs than `[mapping]`'s.
-pub fn matrix_energy_events(
-    matrix: &MappedMatrix,
-    events: &crossbar::EventCounts,
-) -> energy::EventCounts {
-    energy_events(events, dac_drive_bits(matrix.config()))
-}
-
-/// Converts the mapping's event counts into the energy roll-up's: a matrix's buffer traffic
-/// also crosses its tile's bus (see [`super::dataflow`]). DAC drives are recorded
-/// under the bits one drive resolves (`dac_bits`, from [`dac_drive_bits`] of the mapping
-/// that counted them); drift-compensation gains are fp32 multiplies of the periphery,
-/// digital offset corrections fp32 multiply-adds.
-pub fn energy_events(e: &crossbar::EventCounts, dac_bits: u8) -> energy::EventCounts {
-    let mut out = energy::EventCounts {
-        cell_reads: e.cell_reads,
-        sample_hold_samples: e.sample_holds,
-        shift_add_ops: e.shift_adds,
-        adder_tree_ops: e.adder_tree_ops,
-        buffer_bits: e.buffer_bits,
-        bus_bits: e.buffer_bits,
-        ..Default::default()
-    };
-    out.periphery.fp32_mult += e.array_gain_multiplies + e.offset_ops;
-    out.periphery.fp32_add += e.offset_ops;
-    for (&bits, &n) in &e.adc_conversions {
-        // An ideal ADC (key 0) is a modelling device, not hardware: it costs nothing.
-        if bits > 0 {
-            *out.adc_conversions.entry(bits as u32).or_default() += n;
-        }
-    }
-    if e.dac_drives > 0 {
-        out.dac_drives.insert(dac_bits as u32, e.dac_drives);
-    }
-    out
-}
-
 /// See the module docs.
 pub fn inference_cost(
     model: &AnalogModel,
@@ -188,7 +144,7 @@ pub fn inference_cost(
                 conductance_reads +=
                     matrix_events.cell_reads as f64 * m.mean_conductance_us() * v * v;
             }
-            events += matrix_energy_events(m, &matrix_events);
+            events.tiles += &matrix_events;
             layouts.push(MatrixLayout::of(layer.name(), m, n as u64));
             drift_compensation_reads += m.report().drift_compensation_reads;
         });
@@ -321,7 +277,6 @@ struct OnArrays {
 fn crossbar_attention(model: &AnalogModel, lengths: &[usize]) -> anyhow::Result<OnArrays> {
     let c = &model.config;
     let mapping = &model.hardware.mapping;
-    let dac_bits = dac_drive_bits(mapping);
     let mut counts = std::collections::BTreeMap::<usize, u64>::new();
     for &len in lengths {
         *counts.entry(len).or_default() += 1;
@@ -336,7 +291,7 @@ fn crossbar_attention(model: &AnalogModel, lengths: &[usize]) -> anyhow::Result<
     for (&len, &n) in &counts {
         let head = head_cost(mapping, len, c.head_size())?;
         let k = n * heads_layers;
-        out.events += energy_events(&head.events.scaled(k), dac_bits);
+        out.events.tiles += &head.events.scaled(k);
         out.events.cell_writes += head.cell_writes * k;
         out.row_writes += head.row_writes * k;
         for mut layout in head.layouts.clone() {
@@ -354,40 +309,4 @@ fn crossbar_attention(model: &AnalogModel, lengths: &[usize]) -> anyhow::Result<
         layout.arrays *= c.num_attention_heads as u64 * sets;
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crossbar::{DacConfig, DeviceConfig};
-
-    /// A 4 × 8 matrix of weights 0.1 programmed with `mapping` on ideal devices.
-    fn matrix(mapping: &MappingConfig) -> MappedMatrix {
-        let device = DeviceConfig::default();
-        MappedMatrix::program(&[0.1; 32], 4, 8, mapping, &device, 0, 0).unwrap()
-    }
-
-    #[test]
-    fn dac_drives_are_priced_at_the_matrix_own_resolution() {
-        let with = |dac_bits: u8, input_bits: u8| MappingConfig {
-            dac: DacConfig {
-                dac_bits,
-                ..DacConfig::default()
-            },
-            input_bits,
-            ..MappingConfig::default()
-        };
-        // (DAC bits, input bits) → bits one drive resolves: min of the two
-        for ((dac, input), resolved) in [((1, 8), 1), ((4, 8), 4), ((8, 6), 6)] {
-            let m = matrix(&with(dac, input));
-            let raw = m.events(3);
-            assert!(raw.dac_drives > 0);
-            let priced = matrix_energy_events(&m, &raw);
-            let want = std::collections::BTreeMap::from([(resolved, raw.dac_drives)]);
-            assert_eq!(
-                priced.dac_drives, want,
-                "dac_bits {dac}, input_bits {input}"
-            );
-        }
-    }
 }

@@ -220,18 +220,15 @@ impl ArrayCycle {
     /// converted output sampled, converted and shift-added.
     fn events(&self, m: &MappingConfig) -> EventCounts {
         let (rows, converted) = (m.array_rows as u64, self.converted as u64);
-        let mut e = EventCounts {
+        let dac_bits = crossbar::Dac::new(&m.dac, m.input_bits).resolution_bits();
+        crossbar::EventCounts {
+            adc_conversions: BTreeMap::from([(m.adc.counted_bits(), converted)]),
+            dac_drives: BTreeMap::from([(dac_bits, rows)]),
             cell_reads: rows * m.array_cols as u64,
-            sample_hold_samples: converted,
-            shift_add_ops: converted,
+            sample_holds: converted,
+            shift_adds: converted,
             ..Default::default()
-        };
-        let adc_bits = u32::from(m.adc.counted_bits());
-        if adc_bits > 0 {
-            e.adc_conversions.insert(adc_bits, converted);
         }
-        e.dac_drives
-            .insert(u32::from(m.dac.dac_bits.min(m.input_bits)), rows);
-        e
+        .into()
     }
 }

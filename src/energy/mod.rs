@@ -15,9 +15,10 @@
 //!
 //! let tech = TechnologyTable::preset("isaac-32nm")?;
 //! let mut events = EventCounts::default();
-//! events.adc_conversions.insert(8, 128 * 8); // one 128-column array, 8 input cycles
-//! events.dac_drives.insert(1, 128 * 8);
-//! events.cell_reads = 128 * 128 * 8;
+//! let tiles = &mut events.tiles; // the crossbar crate's counts
+//! tiles.adc_conversions.insert(8, 128 * 8); // one 128-column array, 8 input cycles
+//! tiles.dac_drives.insert(1, 128 * 8);
+//! tiles.cell_reads = 128 * 128 * 8;
 //! events.periphery += Softmax::Float.counts(128);
 //! let e = energy(&events, &tech)?;
 //! assert!((e.adc_pj - 1024.0 * 1.67).abs() < 1e-9);

@@ -9,29 +9,23 @@ use super::technology::TechnologyTable;
 use crate::error::ConfigError;
 use crate::periphery::OpCounts;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign};
 
 /// Hardware events of one inference (or any span of work), by kind. Plain data.
+///
+/// The analog tiles' events are the crossbar crate's own [`crossbar::EventCounts`]
+/// (conversions and drives by resolution, cell reads, samples, shift-and-adds, adder-tree
+/// additions, the tiles' buffer traffic, gain and offset operations); the energy side adds
+/// what happens outside the tiles.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventCounts {
-    /// ADC conversions by resolution: bits → conversions.
-    pub adc_conversions: BTreeMap<u32, u64>,
-    /// DAC row drives by resolution: bits → drives (one row, one input cycle).
-    pub dac_drives: BTreeMap<u32, u64>,
-    /// Cell reads: cells × input cycles.
-    pub cell_reads: u64,
-    /// Sample-and-hold samples (one column, one input cycle).
-    pub sample_hold_samples: u64,
-    /// Shift-and-add operations (16-bit).
-    pub shift_add_ops: u64,
-    /// Partial-sum additions between tiles.
-    pub adder_tree_ops: u64,
-    /// Bits read from or written to the eDRAM buffers.
+    /// Events of the crossbar tiles and of the digital periphery that belongs to them.
+    /// Their buffer bits also cross the tile's bus between its eDRAM and its IMAs.
+    pub tiles: crossbar::EventCounts,
+    /// Bits the digital steps read from or write to the eDRAM buffers (the operands of
+    /// the periphery and the attention products; the tiles' own are in `tiles`).
     pub buffer_bits: u64,
-    /// Bits moved over a tile's bus between its eDRAM and its IMAs.
-    pub bus_bits: u64,
     /// Bits moved through routers (counted once per router traversed).
     pub router_bits: u64,
     /// Digital operations of the periphery (softmax, LayerNorm, GELU, rescaling).
@@ -42,20 +36,35 @@ pub struct EventCounts {
     pub cell_writes: u64,
 }
 
+impl From<crossbar::EventCounts> for EventCounts {
+    fn from(tiles: crossbar::EventCounts) -> EventCounts {
+        EventCounts {
+            tiles,
+            ..Default::default()
+        }
+    }
+}
+
+impl EventCounts {
+    /// Bits read from or written to the eDRAM buffers, by the tiles and the digital steps.
+    pub fn total_buffer_bits(&self) -> u64 {
+        self.tiles.buffer_bits + self.buffer_bits
+    }
+
+    /// The periphery's operations with the tiles' digital corrections, priced as fp32: a
+    /// gain is one multiply, an offset operation one multiply-add.
+    pub fn periphery_with_tiles(&self) -> OpCounts {
+        let mut ops = self.periphery;
+        ops.fp32_mult += self.tiles.array_gain_multiplies + self.tiles.offset_ops;
+        ops.fp32_add += self.tiles.offset_ops;
+        ops
+    }
+}
+
 impl AddAssign<&EventCounts> for EventCounts {
     fn add_assign(&mut self, o: &EventCounts) {
-        for (bits, n) in &o.adc_conversions {
-            *self.adc_conversions.entry(*bits).or_default() += n;
-        }
-        for (bits, n) in &o.dac_drives {
-            *self.dac_drives.entry(*bits).or_default() += n;
-        }
-        self.cell_reads += o.cell_reads;
-        self.sample_hold_samples += o.sample_hold_samples;
-        self.shift_add_ops += o.shift_add_ops;
-        self.adder_tree_ops += o.adder_tree_ops;
+        self.tiles += &o.tiles;
         self.buffer_bits += o.buffer_bits;
-        self.bus_bits += o.bus_bits;
         self.router_bits += o.router_bits;
         self.periphery += o.periphery;
         self.attention += o.attention;
@@ -153,43 +162,46 @@ impl EnergyBreakdown {
 }
 
 /// Energy of `events` under `tech`. Errors only when an ADC resolution lies outside what
-/// the table's ADC scaling covers.
+/// the table's ADC scaling covers. An ideal ADC (resolution 0) is a modelling device, not
+/// hardware: its conversions cost nothing.
 pub fn energy(
     events: &EventCounts,
     tech: &TechnologyTable,
 ) -> Result<EnergyBreakdown, ConfigError> {
+    let tiles = &events.tiles;
     let mut adc_pj = 0.0;
-    for (&bits, &n) in &events.adc_conversions {
-        adc_pj += n as f64 * tech.adc.energy_per_conversion_pj(bits)?;
+    for (&bits, &n) in tiles.adc_conversions.iter().filter(|(&bits, _)| bits > 0) {
+        adc_pj += n as f64 * tech.adc.energy_per_conversion_pj(u32::from(bits))?;
     }
     // a b-bit drive costs b or 2^b − 1 one-bit drives (see the technology module)
-    let dac_pj = events
+    let dac_pj = tiles
         .dac_drives
         .iter()
         .map(|(&bits, &n)| {
-            n as f64 * tech.dac.scaling.unit_drives(bits) * tech.dac.energy_per_1bit_drive_pj.value
+            n as f64
+                * tech.dac.scaling.unit_drives(u32::from(bits))
+                * tech.dac.energy_per_1bit_drive_pj.value
         })
         .sum();
     let per_256 = |bits: u64, pj: f64| bits as f64 / 256.0 * pj;
     Ok(EnergyBreakdown {
         adc_pj,
         dac_pj,
-        array_pj: events.cell_reads as f64 * tech.array.read_energy_per_cell_pj.value,
-        sample_hold_pj: events.sample_hold_samples as f64
-            * tech.sample_hold.energy_per_sample_pj.value,
-        shift_add_pj: events.shift_add_ops as f64 * tech.shift_add.energy_per_op_pj.value,
-        adder_tree_pj: events.adder_tree_ops as f64 * tech.adder_tree.energy_per_op_pj.value,
+        array_pj: tiles.cell_reads as f64 * tech.array.read_energy_per_cell_pj.value,
+        sample_hold_pj: tiles.sample_holds as f64 * tech.sample_hold.energy_per_sample_pj.value,
+        shift_add_pj: tiles.shift_adds as f64 * tech.shift_add.energy_per_op_pj.value,
+        adder_tree_pj: tiles.adder_tree_ops as f64 * tech.adder_tree.energy_per_op_pj.value,
         buffer_pj: per_256(
-            events.buffer_bits,
+            events.total_buffer_bits(),
             tech.buffer.edram_energy_per_256bit_pj.value,
         ),
-        bus_pj: events.bus_bits as f64 * tech.buffer.bus_energy_per_bit_pj.value,
+        bus_pj: tiles.buffer_bits as f64 * tech.buffer.bus_energy_per_bit_pj.value,
         router_pj: per_256(
             events.router_bits,
             tech.buffer.router_energy_per_256bit_pj.value,
         ),
         registers_pj: 0.0,
-        periphery_pj: digital_energy_pj(&events.periphery, tech),
+        periphery_pj: digital_energy_pj(&events.periphery_with_tiles(), tech),
         attention_pj: digital_energy_pj(&events.attention, tech),
         write_pj: events.cell_writes as f64 * tech.write.cell_write_energy_pj.value,
         static_pj: 0.0,
