@@ -145,8 +145,7 @@ pub struct TrainingConfig {
 }
 
 /// Default of [`TrainingConfig::reprogram_every`]: at lr 2e-5 the weights move little in 25
-/// steps, and programming plus calibrating MiniLM's 36 matrices costs about as much as a
-/// few steps of chip-in-the-loop training.
+/// steps, and each programming also runs the `[calibration]` examples through the chip.
 pub const DEFAULT_REPROGRAM_EVERY: usize = 25;
 
 /// Largest quantizer precision accepted (the mapping's own limit).
