@@ -24,6 +24,10 @@ pub enum Draw {
     /// Weight noise injected during hardware-aware training; `matrix` numbers the
     /// tensor, `index` the step.
     TrainingNoise = 14,
+    /// The training chip instances of chip-in-the-loop training: instance k's programming
+    /// seed is drawn from (training seed, this tag, `index` k), so no training chip is one
+    /// of the evaluation chips (seeds 0, 1, 2, …).
+    TrainingChip = 15,
 }
 
 impl From<Draw> for Purpose {
@@ -45,6 +49,7 @@ mod tests {
             Draw::TrainingOrder,
             Draw::Dropout,
             Draw::TrainingNoise,
+            Draw::TrainingChip,
         ] {
             assert!(
                 !Purpose::PHYSICS_TAGS.contains(&(draw as u32)),

@@ -420,3 +420,228 @@ fn finetune_rejects_unknown_presets_and_impossible_training_choices() {
         "{stderr}"
     );
 }
+
+// ---- chip in the loop (`[training] chip_in_loop = true`) ----
+
+/// The weight tensor of the analog linear `<layer>.<kind>` of the tiny checkpoint.
+fn linear_of(index: &BertIndex, name: &str) -> crossbert::train::params::LinearIndex {
+    let (layer, kind) = name.split_once('.').unwrap();
+    let layer = &index.layers[layer.parse::<usize>().unwrap()];
+    match kind {
+        "query" => layer.query,
+        "key" => layer.key,
+        "value" => layer.value,
+        "attention_output" => layer.attention_output,
+        "ffn_in" => layer.intermediate,
+        "ffn_out" => layer.output,
+        other => panic!("unexpected linear kind {other}"),
+    }
+}
+
+/// Right after programming (W = W_k), a training step's analog output is exactly what the
+/// analog backend computes on evaluation chip `training_chip_seed(seed, 0)` for the same
+/// tokens (same read ids): 30 % programming variation, 2 % read noise, 6-bit ADCs, ranges
+/// that need no calibration so that both sides program and read the same chip. Tolerance
+/// 1e-5 of the output's max (float rounding of W·x + (chip − W·x)); the chip's error itself
+/// must be far larger.
+#[test]
+fn the_chip_in_the_loop_outputs_what_the_evaluation_chip_outputs() {
+    use crossbert::backend::AnalogModel;
+    use crossbert::model::{BatchId, LinearOp, Matrix};
+    use crossbert::train::chip_in_loop::training_chip_seed;
+
+    let (config, params, index) = tiny();
+    let text = "preset = \"isaac-32nm\"\n\
+                [mapping]\ninput_scale = \"dynamic\"\nadc = { range = \"full_scale\", adc_bits = 6 }\n\
+                [device]\nprogramming = { model = \"relative\", sigma = 0.3 }\n\
+                read_noise = { model = \"relative\", sigma = 0.02 }\n\
+                [training]\nchip_in_loop = true\n";
+    let hw = hardware(text);
+    let seed = 4;
+    let mut chip = HardwareAware::new(&hw, &params, &index, seed).unwrap();
+    let model = TrainBert::new(&params, &index, &config);
+    chip.program_training_chip(&model, &sentences(8, 1), 0)
+        .unwrap();
+    let eval = AnalogModel::load(
+        &fixture("gradients/tiny-gelu"),
+        &hw,
+        training_chip_seed(seed, 0),
+    )
+    .unwrap();
+    let mut batch = PackedBatch::default();
+    batch.push_example(7, &[2, 10, 11, 12, 3], &[0; 5]);
+    batch.push_example(9, &[2, 13, 14, 3], &[0; 4]);
+    let step = chip.perturb(&params, 0).for_batch(&batch);
+    let id = BatchId {
+        examples: &batch.examples,
+        lengths: &batch.lengths,
+    };
+    assert_eq!(eval.layers().len(), 12);
+    for analog in eval.layers() {
+        let l = linear_of(&index, analog.name());
+        let x: Vec<f32> = (0..9 * l.in_features)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.7)
+            .collect();
+        let x = Matrix::from_vec(9, l.in_features, x);
+        let bias = params.get(l.bias);
+        let trained = step.linear(l.weight, &x, bias).unwrap();
+        let evaluated = analog.forward(&x, id);
+        let digital = linear_forward(&x, params.get(l.weight), bias);
+        let scale = evaluated
+            .as_slice()
+            .iter()
+            .fold(0f32, |m, v| m.max(v.abs()));
+        let gap = |a: &Matrix, b: &Matrix| {
+            a.as_slice()
+                .iter()
+                .zip(b.as_slice())
+                .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+                / scale
+        };
+        let (error, chip_error) = (gap(&trained, &evaluated), gap(&digital, &evaluated));
+        assert!(error < 1e-5, "{}: {error:e} of max|y|", analog.name());
+        assert!(
+            chip_error > 1e-2,
+            "{}: the chip's error {chip_error:e}",
+            analog.name()
+        );
+    }
+}
+
+/// The values of every tensor of the checkpoint in `dir` (the tiny checkpoints' layout).
+fn tensors(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
+    let weights = Checkpoint::open(dir).unwrap();
+    let (params, _) = Params::load(&weights, &config, 2, true, 0).unwrap();
+    params
+        .tensors
+        .into_iter()
+        .map(|t| (t.name, t.value))
+        .collect()
+}
+
+/// The largest difference between two checkpoints, relative to each tensor's max|value|,
+/// over the tensors `compared` selects by name.
+fn checkpoint_gap(a: &Path, b: &Path, compared: impl Fn(&str) -> bool) -> f32 {
+    let (a, b) = (tensors(a), tensors(b));
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(&b)
+        .filter(|((name, _), _)| compared(name))
+        .map(|((name, x), (other, y))| {
+            assert_eq!(name, other);
+            let scale = y.iter().fold(1e-12f32, |m, v| m.max(v.abs()));
+            x.iter().zip(y).fold(0f32, |m, (p, q)| m.max((p - q).abs())) / scale
+        })
+        .fold(0f32, f32::max)
+}
+
+/// On the ideal chip (no quantization, ideal converters and devices) the chip's error is
+/// float rounding: training with the chip in the loop, reprogrammed every 3 steps, ends
+/// within 1e-5 of each tensor's max|value| of digital training with the same seed (measured
+/// about 3e-7). The key biases are left out: their exact gradient is 0 (a key bias shifts
+/// every score of a query by the same amount, which softmax ignores), so AdamW turns the
+/// rounding in their gradient into steps of the learning rate's size.
+#[test]
+fn chip_in_the_loop_on_an_ideal_chip_trains_as_digital_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let ideal = write(
+        dir.path(),
+        "ideal.toml",
+        "preset = \"ideal\"\n[training]\nchip_in_loop = true\nreprogram_every = 3\n",
+    );
+    let (chip, digital) = (dir.path().join("chip"), dir.path().join("digital"));
+    let stdout = finetune("tiny-gelu", "sst2", &ideal, &chip, "2");
+    assert!(stdout.contains("reprogrammed every 3 steps"), "{stdout}");
+    common::stdout_of(&mut common::finetune_command(
+        "gradients/tiny-gelu",
+        "sst2",
+        &digital,
+    ));
+    let gap = checkpoint_gap(&chip, &digital, |name| {
+        !name.ends_with("attention.self.key.bias")
+    });
+    eprintln!("ideal chip in the loop vs digital: {gap:e} of max|value|");
+    assert!(gap < 1e-5, "{gap:e}");
+}
+
+/// A noisy chip in the loop (30 % variation, calibrated ranges, several training chip
+/// instances): the same bytes with 1 and 2 threads, and a checkpoint far from digital
+/// training's.
+#[test]
+fn chip_in_the_loop_finetune_is_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let hw = write(
+        dir.path(),
+        "varied.toml",
+        "preset = \"isaac-32nm\"\n[device]\nprogramming = { model = \"relative\", sigma = 0.3 }\n\
+         [training]\nchip_in_loop = true\nreprogram_every = 3\n",
+    );
+    let (one, two, digital) = (
+        dir.path().join("one"),
+        dir.path().join("two"),
+        dir.path().join("digital"),
+    );
+    finetune("tiny-gelu", "sst2", &hw, &one, "1");
+    finetune("tiny-gelu", "sst2", &hw, &two, "2");
+    let read = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(
+        read(&one) == read(&two),
+        "checkpoints differ between 1 and 2 threads"
+    );
+    common::stdout_of(&mut common::finetune_command(
+        "gradients/tiny-gelu",
+        "sst2",
+        &digital,
+    ));
+    let gap = checkpoint_gap(&one, &digital, |_| true);
+    assert!(gap > 1e-3, "the chip must change the training ({gap:e})");
+}
+
+/// `chip_in_loop_weights = false` measures the chip's error against its read-back weights:
+/// with ideal converters and 24-bit inputs the chip adds nothing to its programmed weights,
+/// so the output is the digital one of the current weights (within 1e-5 of max|y|), while
+/// with the weights in the loop it is the programmed weights' (30 % variation: far from it).
+#[test]
+fn only_the_converters_error_is_in_the_loop_without_the_weights() {
+    use crossbert::model::Matrix;
+
+    let (config, params, index) = tiny();
+    let chip_with = |weights: bool| {
+        let text = format!(
+            "preset = \"isaac-32nm\"\n\
+             [mapping]\ninput_bits = 24\ninput_scale = \"dynamic\"\nadc = {{ ideal = true }}\n\
+             [device]\nprogramming = {{ model = \"relative\", sigma = 0.3 }}\n\
+             [training]\nchip_in_loop = true\nchip_in_loop_weights = {weights}\n\
+             weight_noise = 0.0\nweight_noise_proportional = 0.0\n"
+        );
+        let mut chip = HardwareAware::new(&hardware(&text), &params, &index, 2).unwrap();
+        let model = TrainBert::new(&params, &index, &config);
+        chip.program_training_chip(&model, &sentences(4, 1), 0)
+            .unwrap();
+        chip
+    };
+    let (converters, whole) = (chip_with(false), chip_with(true));
+    let (converters, whole) = (converters.perturb(&params, 0), whole.perturb(&params, 0));
+    for name in ["0.query", "1.ffn_in", "1.ffn_out"] {
+        let l = linear_of(&index, name);
+        let x: Vec<f32> = (0..6 * l.in_features)
+            .map(|i| ((i * 29 % 97) as f32 / 48.0 - 1.0) * 0.5)
+            .collect();
+        let x = Matrix::from_vec(6, l.in_features, x);
+        let bias = params.get(l.bias);
+        let digital = linear_forward(&x, params.get(l.weight), bias);
+        let scale = digital.as_slice().iter().fold(0f32, |m, v| m.max(v.abs()));
+        let gap = |y: Matrix| {
+            y.as_slice()
+                .iter()
+                .zip(digital.as_slice())
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+                / scale
+        };
+        let only_converters = gap(converters.linear(l.weight, &x, bias).unwrap());
+        let with_weights = gap(whole.linear(l.weight, &x, bias).unwrap());
+        assert!(only_converters < 1e-5, "{name}: {only_converters:e}");
+        assert!(with_weights > 1e-2, "{name}: {with_weights:e}");
+    }
+}

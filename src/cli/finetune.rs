@@ -234,6 +234,13 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
             };
             let linears = tuner.use_hardware(hw, calibration, probe)?;
             print_chip(&hw.preset, linears);
+            if hw.training.chip_in_loop() {
+                println!(
+                    "  chip in the loop: each analog output carries its error on a training chip \
+                     instance, reprogrammed every {} steps",
+                    hw.training.reprogram_every()
+                );
+            }
             Some(json!({
                 "preset": hw.preset,
                 "file": args.chip.hardware,

@@ -16,6 +16,9 @@
 //! clip_outputs = true        # clip outputs to their calibrated range; default false
 //! weight_clip_sigmas = 2.5   # clip each output's weights to ±k·std after every step; default off
 //! stuck_at_dropout = 0.05    # fraction of analog weights zeroed each step; default from device.stuck_at
+//! chip_in_loop = true        # each analog output carries the emulated chip's own error; default false
+//! reprogram_every = 25       # steps between programmings of the training chip; default 25
+//! chip_in_loop_weights = true  # false: only the converters' error in the loop; default true
 //! ```
 //!
 //! Every field is optional: absent, it is derived from the rest of the hardware description,
@@ -63,8 +66,29 @@
 //!   `device.stuck_at` (independent cells): 1 − (1 − rate_g_max − rate_g_min)^cells, with
 //!   `cells` the cells one weight occupies (slices × 2 for the differential encoding).
 //!
-//! Gradients pass the quantizers and the clipping unchanged (a straight-through
-//! estimator); the weight gradient of a noisy step is applied to the noise-free weights.
+//! - `chip_in_loop`, `reprogram_every`: off. When on, each analog linear computes
+//!   y = W·x + b + r with r = chip_k(x) − W_k·x: W_k is a snapshot of its weights,
+//!   chip_k that snapshot programmed on training chip instance k exactly as the analog
+//!   backend programs an evaluation chip (quantization, slicing, programming variation,
+//!   stuck cells, drift and 1/f deviation at `device.read_time_s`, drift compensation, the
+//!   converters with their ranges calibrated on the `[calibration]` train examples layer by
+//!   layer through the chip, per-read noise). The snapshot is taken and programmed on a new
+//!   instance every `reprogram_every` steps (instance k from step k·`reprogram_every`), so
+//!   the model sees many chips, never one of the evaluation chips (their draws derive from
+//!   the training seed and a tag of their own). The chip's error then carries what
+//!   independent noise cannot: its dependence on each token's input bits and on the
+//!   programmed conductances. In this mode the Gaussian noises, the stuck-at drop-out and
+//!   the input quantization default to off (the chip makes those errors itself, stuck cells
+//!   included); given explicitly they are added on top.
+//! - `chip_in_loop_weights`: true. When false, r = chip_k(x) − R_k·x with R_k the
+//!   programmed matrix read back through ideal converters: only what the DAC and the
+//!   converters add is in the loop, and the programmed weights' error is the Gaussian
+//!   weight noise (and stuck-at drop-out) drawn afresh every step, measured as without the
+//!   chip in the loop.
+//!
+//! Gradients pass the quantizers, the clipping and the chip's error r unchanged (a
+//! straight-through estimator); the weight gradient of a noisy step is applied to the
+//! noise-free weights.
 
 use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
@@ -105,7 +129,24 @@ pub struct TrainingConfig {
     /// Probability that a weight is zeroed in a step. Default from `device.stuck_at`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stuck_at_dropout: Option<f64>,
+    /// Add each analog linear's error on an emulated training chip to its output (see the
+    /// module docs). Default false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chip_in_loop: Option<bool>,
+    /// With `chip_in_loop`, training steps between two programmings of the training chip
+    /// (each on a new chip instance, from the weights of that step). Default 25.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reprogram_every: Option<usize>,
+    /// With `chip_in_loop`, whether the chip's error includes its programmed weights' error
+    /// (else only the converters', against the read-back weights, with the Gaussian weight
+    /// noise for the rest). Default true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chip_in_loop_weights: Option<bool>,
 }
+
+/// Default of [`TrainingConfig::reprogram_every`]: at lr 2e-5 the weights move little in 25
+/// steps, and each programming also runs the `[calibration]` examples through the chip.
+pub const DEFAULT_REPROGRAM_EVERY: usize = 25;
 
 /// Largest quantizer precision accepted (the mapping's own limit).
 const MAX_BITS: u8 = 24;
@@ -114,6 +155,22 @@ impl TrainingConfig {
     /// Whether every choice is left to be derived (an empty `[training]`).
     pub fn is_derived(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// Whether the training chip is in the loop (`chip_in_loop`, default false).
+    pub fn chip_in_loop(&self) -> bool {
+        self.chip_in_loop.unwrap_or(false)
+    }
+
+    /// Whether the programmed weights' error is in the loop too (`chip_in_loop_weights`,
+    /// default true); meaningful with [`TrainingConfig::chip_in_loop`] only.
+    pub fn chip_weights_in_loop(&self) -> bool {
+        self.chip_in_loop() && self.chip_in_loop_weights.unwrap_or(true)
+    }
+
+    /// Steps between programmings of the training chip (`reprogram_every`, default 25).
+    pub fn reprogram_every(&self) -> usize {
+        self.reprogram_every.unwrap_or(DEFAULT_REPROGRAM_EVERY)
     }
 
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
@@ -152,6 +209,13 @@ impl TrainingConfig {
                     k,
                 ));
             }
+        }
+        if self.reprogram_every == Some(0) {
+            return Err(ConfigError::new(
+                format!("{key}.reprogram_every"),
+                "a number of training steps ≥ 1",
+                0,
+            ));
         }
         if let Some(p) = self.stuck_at_dropout {
             if !(0.0..1.0).contains(&p) {

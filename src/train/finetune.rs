@@ -121,6 +121,8 @@ impl Finetuner {
         let mut chip = HardwareAware::new(hardware, &self.params, &self.index, self.options.seed)?;
         let model = TrainBert::new(&self.params, &self.index, &self.config);
         chip.measure_converters(&model, calibration, probe)?;
+        // The first training chip now, so that a chip that cannot be programmed fails here.
+        chip.program_training_chip(&model, calibration, self.step as u64)?;
         Ok(&self.chip.insert(chip).linears)
     }
 
@@ -161,13 +163,19 @@ impl Finetuner {
             seed: self.options.seed,
             step: self.step as u64,
         };
+        if let Some(chip) = &mut self.chip {
+            let calibration = &data.encoded[..chip.calibration_examples.min(data.encoded.len())];
+            let model = TrainBert::new(&self.params, &self.index, &self.config);
+            chip.program_training_chip(&model, calibration, self.step as u64)
+                .expect("the training chip programmed at the start programs again");
+        }
         let optimizer = &self.optimizer;
         let trained = |i| optimizer.is_trained(i);
         self.grads.fill_zero(trained);
         let chip = self
             .chip
             .as_ref()
-            .map(|c| c.perturb(&self.params, self.step as u64));
+            .map(|c| c.perturb(&self.params, self.step as u64).for_batch(&batch));
         // The model borrows the parameters while the gradients are written.
         let model = TrainBert {
             chip: chip.as_ref(),

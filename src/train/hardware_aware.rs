@@ -25,6 +25,11 @@
 //! gradient unchanged. Ranges are calibrated on the
 //! `[calibration]` train examples at the start of every epoch, noise-free and unquantized.
 //! Optionally each output's weights are clipped to ±k standard deviations after every step.
+//!
+//! With `[training] chip_in_loop = true` each analog output also carries the emulated
+//! chip's own error on its input (see [`super::chip_in_loop`]); the converter noise and the
+//! input quantization then default to off, and so do the weight noise and the drop-out
+//! unless `chip_in_loop_weights = false` leaves the programmed weights' error to them.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -40,11 +45,13 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::backend::CALIBRATION_EXAMPLES;
 use crate::hardware::{HardwareConfig, LinearKind, LinearName};
-use crate::model::Matrix;
+use crate::model::{BatchId, Matrix, PackedBatch};
 use crate::tokenize::Encoded;
 
 use super::bert::TrainBert;
+use super::chip_in_loop::{training_chip_seed, ProgrammedLinear, TrainingChip};
 use super::kernels::linear_forward;
 use super::params::{BertIndex, LinearIndex, Params};
 
@@ -103,6 +110,13 @@ pub struct HardwareAware {
     /// Per linear, the calibrated max|x| and max|y| as `f32` bits (non-negative floats
     /// order as their bits, so `fetch_max` is a float max; any thread order gives the same).
     ranges: Vec<[AtomicU32; 2]>,
+    /// Steps between programmings of the training chip; `None` without chip in the loop.
+    reprogram_every: Option<u64>,
+    /// The training chip currently programmed (chip in the loop only).
+    training_chip: Option<TrainingChip>,
+    /// Whether the chip's error is measured against its read-back weights
+    /// (`chip_in_loop_weights = false`).
+    read_back_reference: bool,
 }
 
 impl HardwareAware {
@@ -118,6 +132,10 @@ impl HardwareAware {
         hardware.validate().context("hardware description")?;
         let t = &hardware.training;
         let chip_seed = measurement_chip(seed);
+        // In the loop the chip makes the noise, the stuck cells and the DAC's rounding
+        // itself: what the Gaussian model stands in for defaults to off.
+        let in_loop = t.chip_in_loop();
+        let weights_in_loop = t.chip_weights_in_loop();
         let mut linears = Vec::new();
         for (name, linear) in named_linears(index) {
             if !hardware.is_analog(&name) {
@@ -125,6 +143,7 @@ impl HardwareAware {
             }
             let measured = match (t.weight_noise, t.weight_noise_proportional) {
                 (Some(_), Some(_)) => None,
+                _ if weights_in_loop => None,
                 _ => Some(measure_weight_noise(
                     hardware, &name, params, linear, chip_seed,
                 )?),
@@ -132,9 +151,11 @@ impl HardwareAware {
             let fit = measured.unwrap_or_default();
             // this linear's own device model and mapping (a layer override may set either)
             let (device, mapping) = (hardware.device_for(&name), hardware.mapping_for(&name));
-            let dropout = t
-                .stuck_at_dropout
-                .unwrap_or_else(|| stuck_weight_probability(&device.stuck_at, mapping));
+            let dropout = t.stuck_at_dropout.unwrap_or_else(|| match weights_in_loop {
+                true => 0.0,
+                false => stuck_weight_probability(&device.stuck_at, mapping),
+            });
+            let default_input_bits = if in_loop { 0 } else { mapping.input_bits };
             linears.push(AnalogTraining {
                 name: name.to_string(),
                 weight_noise: t.weight_noise.unwrap_or(fit.additive),
@@ -146,7 +167,7 @@ impl HardwareAware {
                 measured_output: None,
                 noise_scale: t.noise_scale.unwrap_or(1.0),
                 stuck_at_dropout: dropout as f32,
-                input_bits: t.input_bits.unwrap_or(mapping.input_bits),
+                input_bits: t.input_bits.unwrap_or(default_input_bits),
                 output_bits: t.output_bits.unwrap_or(0),
                 calibrated_input: mapping.input_scale == InputScale::Calibrated,
                 linear,
@@ -168,7 +189,77 @@ impl HardwareAware {
             chip_seed,
             ranges,
             linears,
+            reprogram_every: in_loop.then(|| t.reprogram_every() as u64),
+            read_back_reference: in_loop && !weights_in_loop,
+            training_chip: None,
         })
+    }
+
+    /// Whether the chip is in the loop, and every how many steps it is reprogrammed.
+    pub fn reprogram_every(&self) -> Option<u64> {
+        self.reprogram_every
+    }
+
+    /// With the chip in the loop, programs the training chip of step `step` (instance
+    /// step / `reprogram_every`) from the weights of `model` unless it is programmed
+    /// already, and calibrates its ranges on `calibration` (train examples) layer by layer
+    /// through the chip, as the analog backend calibrates an evaluation chip. A no-op
+    /// without the chip in the loop.
+    pub fn program_training_chip(
+        &mut self,
+        model: &TrainBert<'_>,
+        calibration: &[Encoded],
+        step: u64,
+    ) -> anyhow::Result<()> {
+        let Some(every) = self.reprogram_every else {
+            return Ok(());
+        };
+        let instance = step / every;
+        if self.training_chip.as_ref().map(|c| c.instance) == Some(instance) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            !calibration.is_empty(),
+            "training.chip_in_loop: expected at least 1 train example to calibrate the \
+             training chip on, found 0"
+        );
+        let chip_seed = training_chip_seed(self.seed, instance);
+        let programmed = self
+            .linears
+            .iter()
+            .map(|l| {
+                let (hw, name) = (&self.hardware, &l.hardware_name);
+                let w = model.params.get(l.linear.weight);
+                let p = ProgrammedLinear::program(hw, name, w, l.linear, chip_seed)?;
+                match self.read_back_reference {
+                    true => p.against_read_back(hw, name, l.linear, chip_seed),
+                    false => Ok(p),
+                }
+                .map(Mutex::new)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut batch = PackedBatch::default();
+        for (i, e) in calibration.iter().enumerate() {
+            let id = CALIBRATION_EXAMPLES + i as u64;
+            batch.push_example(id, &e.input_ids, &e.token_type_ids);
+        }
+        let pass = ChipStep {
+            programming: Some(programmed),
+            ..self.noise_free_step(model.params, false).for_batch(&batch)
+        };
+        TrainBert {
+            chip: Some(&pass),
+            ..TrainBert::new(model.params, model.index, model.config)
+        }
+        .forward(&batch, None);
+        let linears = pass
+            .programming
+            .into_iter()
+            .flatten()
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        self.training_chip = Some(TrainingChip { instance, linears });
+        Ok(())
     }
 
     /// The chip of training step `step`: every analog weight with its noise and drop-out.
@@ -183,6 +274,8 @@ impl HardwareAware {
             weights,
             step,
             calibration: None,
+            batch: None,
+            programming: None,
         }
     }
 
@@ -209,6 +302,8 @@ impl HardwareAware {
                 ranges,
                 inputs: None,
             }),
+            batch: None,
+            programming: None,
         }
     }
 
@@ -227,7 +322,9 @@ impl HardwareAware {
         probe: &[Encoded],
     ) -> anyhow::Result<()> {
         let t = &self.hardware.training;
-        let given = t.output_noise.is_some() && t.output_noise_proportional.is_some();
+        // In the loop, the chip's own converters act instead (unless noise is given).
+        let given = (t.output_noise.is_some() && t.output_noise_proportional.is_some())
+            || self.reprogram_every.is_some();
         let all_ideal = self
             .linears
             .iter()
@@ -573,6 +670,11 @@ pub struct ChipStep<'a> {
     step: u64,
     /// Set for a noise-free pass that records the ranges.
     calibration: Option<Calibration>,
+    /// The examples and lengths of the batch (the read ids of the training chip).
+    batch: Option<(Vec<u64>, Vec<usize>)>,
+    /// Set for the pass that calibrates a newly programmed training chip: each analog
+    /// linear's matrix, calibrated on its input and then run on it.
+    programming: Option<Vec<Mutex<ProgrammedLinear>>>,
 }
 
 /// What a noise-free pass records: the ranges (when `ranges`), and each analog linear's
@@ -583,6 +685,26 @@ struct Calibration {
 }
 
 impl ChipStep<'_> {
+    /// This step on `batch`: the training chip reads each token with the read id the
+    /// backend gives it (example index and position), so its per-read noise is the same
+    /// whatever the batch composition and thread count.
+    pub fn for_batch(mut self, batch: &PackedBatch) -> Self {
+        self.batch = Some((batch.examples.clone(), batch.lengths.clone()));
+        self
+    }
+
+    /// The batch identity of `rows` rows (without [`ChipStep::for_batch`]: one sequence,
+    /// rows numbered from 0).
+    fn with_batch<T>(&self, rows: usize, f: impl FnOnce(BatchId<'_>) -> T) -> T {
+        match &self.batch {
+            Some((examples, lengths)) => f(BatchId { examples, lengths }),
+            None => f(BatchId {
+                examples: &[0],
+                lengths: &[rows],
+            }),
+        }
+    }
+
     /// This noise-free pass also keeping the inputs (when `keep`).
     fn keeping_inputs(mut self, keep: bool) -> Self {
         if let (true, Some(c)) = (keep, &mut self.calibration) {
@@ -608,6 +730,13 @@ impl ChipStep<'_> {
         let l = &self.chip.linears[k];
         let [x_range, y_range] = &self.chip.ranges[k];
         let w = &self.weights[k];
+        if let Some(programming) = &self.programming {
+            let mut linear = programming[k].lock().unwrap_or_else(|p| p.into_inner());
+            linear.calibrate(x);
+            let mut y = self.with_batch(x.rows(), |b| linear.chip_output(x, b));
+            add_bias(&mut y, bias);
+            return Some(y);
+        }
         if let Some(calibration) = &self.calibration {
             if let Some(inputs) = &calibration.inputs {
                 let mut kept = inputs[k].lock().unwrap_or_else(|p| p.into_inner());
@@ -622,17 +751,27 @@ impl ChipStep<'_> {
             });
             return Some(y);
         }
+        // The chip's error on the unquantized input: the chip quantizes it itself.
+        let residual = self
+            .chip
+            .training_chip
+            .as_ref()
+            .map(|c| self.with_batch(x.rows(), |b| c.linears[k].residual(x, b)));
         // Before any calibration the range is 0: each token's own range stands in.
         let fixed_input = Some(load(x_range)).filter(|&r| l.calibrated_input && r > 0.0);
         let xq = quantize_inputs(x, l.input_bits, fixed_input);
         let x = xq.as_ref().unwrap_or(x);
         let noisy = l.output_noise > 0.0 || l.output_noise_proportional > 0.0;
-        if !noisy && l.output_bits == 0 && !self.chip.clip_outputs {
+        if !noisy && l.output_bits == 0 && !self.chip.clip_outputs && residual.is_none() {
             // Nothing acts between the product and the bias: the digital kernel as it is.
             return Some(linear_forward(x, w, bias));
         }
         let range = load(y_range);
         Some(without_bias(x, w, bias, |y| {
+            if let Some(r) = &residual {
+                let values = y.as_mut_slice().iter_mut();
+                values.zip(r.as_slice()).for_each(|(v, e)| *v += e);
+            }
             if noisy {
                 self.converter_noise(l, y, range);
             }
@@ -670,10 +809,14 @@ impl ChipStep<'_> {
 fn without_bias(x: &Matrix, w: &[f32], bias: &[f32], convert: impl FnOnce(&mut Matrix)) -> Matrix {
     let mut y = linear_forward(x, w, &vec![0.0; bias.len()]);
     convert(&mut y);
+    add_bias(&mut y, bias);
+    y
+}
+
+fn add_bias(y: &mut Matrix, bias: &[f32]) {
     for row in y.as_mut_slice().chunks_exact_mut(bias.len()) {
         row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
     }
-    y
 }
 
 /// Inputs at `bits` over a fixed range (clipped), or each token's own max|x|; `None` when

@@ -9,9 +9,12 @@
 //! - [`optimizer`]: AdamW with linear warm-up and decay, gradient clipping.
 //! - [`hardware_aware`]: the chip's weight noise, drop-out and converters in the forward
 //!   pass (`crossbert finetune --preset/--hardware`).
+//! - [`chip_in_loop`]: the emulated chip's own error in the forward pass
+//!   (`[training] chip_in_loop = true`).
 //! - [`finetune`]: the training loop.
 
 pub mod bert;
+pub mod chip_in_loop;
 pub mod finetune;
 pub mod hardware_aware;
 pub mod kernels;
