@@ -34,13 +34,14 @@
 
 use anyhow::Context;
 use crossbar::rng::StreamKey;
-use mapping::{InputScale, MappedMatrix};
+use mapping::MappedMatrix;
 use rand::Rng;
 
 use crate::draws::Draw;
 use crate::hardware::{HardwareConfig, LinearName};
 use crate::model::{BatchId, Matrix};
 
+use super::hardware_aware::read_back;
 use super::kernels::linear_forward;
 use super::params::LinearIndex;
 
@@ -97,31 +98,9 @@ impl ProgrammedLinear {
         linear: LinearIndex,
         chip_seed: u64,
     ) -> anyhow::Result<Self> {
-        let (outputs, inputs) = (linear.out_features, linear.in_features);
-        let mut mapping = hardware.mapping_for(name).clone();
-        mapping.adc.ideal = true;
-        mapping.input_scale = InputScale::Dynamic;
-        let ideal = MappedMatrix::program(
-            &self.reference,
-            outputs,
-            inputs,
-            &mapping,
-            hardware.device_for(name),
-            chip_seed,
-            name.matrix_id(),
-        )
-        .with_context(|| format!("programming {name} on the training chip"))?;
-        let mut eye = vec![0.0f32; inputs * inputs];
-        eye.iter_mut().step_by(inputs + 1).for_each(|v| *v = 1.0);
-        let (read, _) = ideal
-            .forward(&eye, inputs, &mapping::read_ids(0, inputs))
-            .with_context(|| format!("reading {name} back from the training chip"))?;
-        // read[k·outputs + o] is the weight from input k to output o.
-        for (o, row) in self.reference.chunks_exact_mut(inputs).enumerate() {
-            row.iter_mut()
-                .enumerate()
-                .for_each(|(k, v)| *v = read[k * outputs + o]);
-        }
+        let device = hardware.device_for(name);
+        self.reference = read_back(hardware, name, &self.reference, linear, device, chip_seed)
+            .with_context(|| format!("{name} on the training chip"))?;
         Ok(self)
     }
 

@@ -38,6 +38,7 @@ use crate::draws::Draw;
 use anyhow::Context;
 use crossbar::device::StuckAtFaults;
 use crossbar::rng::StreamKey;
+use crossbar::DeviceConfig;
 use mapping::quantize::{max_code, quantize, scale_for};
 use mapping::{Encoding, InputScale, MappedMatrix, MappingConfig};
 use rand::Rng;
@@ -557,21 +558,60 @@ fn program_for_measurement(
 ) -> anyhow::Result<MappedMatrix> {
     let mut device = hardware.device_for(name).clone();
     device.stuck_at = StuckAtFaults::default();
+    program(name, w, linear, mapping, &device, chip_seed)
+        .with_context(|| format!("programming {name} to measure its noise"))
+}
+
+fn program(
+    name: &LinearName,
+    w: &[f32],
+    linear: LinearIndex,
+    mapping: &MappingConfig,
+    device: &DeviceConfig,
+    chip_seed: u64,
+) -> Result<MappedMatrix, crossbar::ConfigError> {
     let (outputs, inputs) = (linear.out_features, linear.in_features);
     MappedMatrix::program(
         w,
         outputs,
         inputs,
         mapping,
-        &device,
+        device,
         chip_seed,
         name.matrix_id(),
     )
-    .with_context(|| format!("programming {name} to measure its noise"))
 }
 
-/// The read-back error of `linear` programmed once on chip instance `chip_seed` and read
-/// through ideal converters (one one-hot input per row).
+/// The weights `w` (outputs × inputs) of `linear` as chip instance `chip_seed` stores
+/// them: programmed with `device` and read back through ideal converters, one one-hot
+/// input per row, in `w`'s layout.
+pub(super) fn read_back(
+    hardware: &HardwareConfig,
+    name: &LinearName,
+    w: &[f32],
+    linear: LinearIndex,
+    device: &DeviceConfig,
+    chip_seed: u64,
+) -> anyhow::Result<Vec<f32>> {
+    let (outputs, inputs) = (linear.out_features, linear.in_features);
+    let mut mapping = hardware.mapping_for(name).clone();
+    mapping.adc.ideal = true;
+    mapping.input_scale = InputScale::Dynamic;
+    let matrix = program(name, w, linear, &mapping, device, chip_seed)
+        .with_context(|| format!("programming {name} to read it back"))?;
+    let mut eye = vec![0.0f32; inputs * inputs];
+    eye.iter_mut().step_by(inputs + 1).for_each(|v| *v = 1.0);
+    let (read, _) = matrix
+        .forward(&eye, inputs, &mapping::read_ids(0, inputs))
+        .with_context(|| format!("reading {name} back"))?;
+    // read[k·outputs + o] is the weight from input k to output o
+    Ok((0..outputs * inputs)
+        .map(|i| read[(i % inputs) * outputs + i / inputs])
+        .collect())
+}
+
+/// The read-back error of `linear` programmed once on chip instance `chip_seed` (stuck
+/// cells left out: they are the drop-out's) and read through ideal converters.
 fn measure_weight_noise(
     hardware: &HardwareConfig,
     name: &LinearName,
@@ -579,26 +619,19 @@ fn measure_weight_noise(
     linear: LinearIndex,
     chip_seed: u64,
 ) -> anyhow::Result<MeasuredNoise> {
-    let (outputs, inputs) = (linear.out_features, linear.in_features);
+    let inputs = linear.in_features;
     let w = params.get(linear.weight);
-    let mut mapping = hardware.mapping_for(name).clone();
-    mapping.adc.ideal = true;
-    mapping.input_scale = InputScale::Dynamic;
-    let matrix = program_for_measurement(hardware, name, w, linear, &mapping, chip_seed)?;
-    let mut eye = vec![0.0f32; inputs * inputs];
-    eye.iter_mut().step_by(inputs + 1).for_each(|v| *v = 1.0);
-    let (read, _) = matrix
-        .forward(&eye, inputs, &mapping::read_ids(0, inputs))
-        .with_context(|| format!("reading {name} back to measure its weight noise"))?;
-    // read[k·outputs + o] is the weight from input k to output o.
+    let mut device = hardware.device_for(name).clone();
+    device.stuck_at = StuckAtFaults::default();
+    let read = read_back(hardware, name, w, linear, &device, chip_seed)?;
     let mut points = Vec::with_capacity(w.len());
-    for (o, row) in w.chunks_exact(inputs).enumerate() {
+    for (row, read) in w.chunks_exact(inputs).zip(read.chunks_exact(inputs)) {
         let m = f64::from(max_abs(row));
         if m == 0.0 {
             continue;
         }
-        for (k, &v) in row.iter().enumerate() {
-            let e = f64::from(read[k * outputs + o] - v) / m;
+        for (&v, &r) in row.iter().zip(read) {
+            let e = f64::from(r - v) / m;
             points.push(((f64::from(v) / m).powi(2), e * e));
         }
     }
