@@ -33,6 +33,7 @@ figure pareto pareto --x energy_pj_per_inference --y value
 for study in drift drift-one-shot drift-pcm; do
     figure $study $study --x device.read_time_s --y value --group mapping.drift_compensation
 done
-for study in hardware-aware-variation-30 hardware-aware-reram-cmo; do
+for study in hardware-aware-variation-30 hardware-aware-reram-cmo hardware-aware-reram-cmo-20 \
+    hardware-aware-pcm-day; do
     figure $study $study --x model --y value
 done

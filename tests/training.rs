@@ -402,3 +402,80 @@ fn finetune_keeps_a_fitting_head_and_replaces_another() {
     assert_eq!(config["id2label"], serde_json::json!({"0": "0", "1": "1"}));
     assert_eq!(config["num_labels"], 2);
 }
+
+// ---- knowledge distillation (`finetune --distill`) ----
+
+fn cross_entropy_loss(logits: &crossbert::model::Matrix, targets: Targets) -> (f64, Vec<f32>) {
+    let (value, grad) = loss(logits, &targets);
+    (value, grad.as_slice().to_vec())
+}
+
+/// The distilled targets are the blend they claim: weight 0 is the labels' loss bit for bit,
+/// weight 1 against the student's own logits has a zero gradient (its minimum), and the
+/// loss is linear in the weight (cross-entropy is linear in its target), to 1e-6 relative
+/// (the blended targets are f32).
+#[test]
+fn distillation_blends_the_labels_and_the_teacher() {
+    use crossbert::model::Matrix;
+    let student = Matrix::from_vec(3, 2, vec![1.5, -0.5, 0.2, 0.9, -2.0, 3.0]);
+    let teacher = Matrix::from_vec(3, 2, vec![0.3, 0.1, -1.0, 2.5, 0.7, 0.6]);
+    let labels = || Targets::Classes(vec![0, 1, 0]);
+
+    let plain = cross_entropy_loss(&student, labels());
+    assert_eq!(
+        cross_entropy_loss(&student, labels().distilled(&teacher, 0.0)),
+        plain
+    );
+
+    let (_, at_minimum) = cross_entropy_loss(&student, labels().distilled(&student, 1.0));
+    assert!(at_minimum.iter().all(|g| g.abs() < 1e-7), "{at_minimum:?}");
+
+    let (on_teacher, _) = cross_entropy_loss(&student, labels().distilled(&teacher, 1.0));
+    let (blend, _) = cross_entropy_loss(&student, labels().distilled(&teacher, 0.25));
+    let want = 0.75 * plain.0 + 0.25 * on_teacher;
+    assert!((blend - want).abs() <= 1e-6 * want, "{blend} vs {want}");
+
+    let scores =
+        Targets::Scores(vec![4.0, 1.0]).distilled(&Matrix::from_vec(2, 1, vec![2.0, 3.0]), 0.25);
+    assert_eq!(scores, Targets::Scores(vec![3.5, 1.5]));
+}
+
+/// `--distill` changes the training, and is refused where there is no teacher: outside
+/// [0, 1], or on a base whose head is replaced (a new head predicts nothing yet).
+#[test]
+fn finetune_distills_from_a_fitting_head_only() {
+    let (plain, distilled) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    finetune("tiny-gelu", "sst2", plain.path(), "2");
+    common::stdout_of(
+        common::finetune_command("gradients/tiny-gelu", "sst2", distilled.path())
+            .args(["--distill", "0.5"]),
+    );
+    let read = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(read(plain.path()) != read(distilled.path()));
+    assert_eq!(
+        read_json(&distilled.path().join("training.json"))["distill"],
+        0.5
+    );
+
+    for (base, distill, expected) in [
+        (
+            "gradients/tiny-gelu",
+            "1.5",
+            "expected a weight in [0, 1], found 1.5",
+        ),
+        (
+            "gradients/tiny-gelu_new",
+            "0.5",
+            "needs a base with a sst2 head",
+        ),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let output = common::finetune_command(base, "sst2", out.path())
+            .args(["--distill", distill])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}

@@ -55,6 +55,11 @@ pub struct FinetuneArgs {
     /// on one chip (`crossbert map --model A --model B`).
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub freeze_layers: usize,
+    /// Knowledge distillation from the base: each example's target becomes
+    /// (1 − ALPHA)·its label + ALPHA·the base's own digital, dropout-free prediction
+    /// (class probabilities; the score for STS-B). Needs a base with the task's head.
+    #[arg(long, value_name = "ALPHA", default_value_t = 0.0, value_parser = weight)]
+    pub distill: f32,
     /// Hardware-aware fine-tuning: train with this chip's weight noise, stuck-at drop-out
     /// and converters in the forward pass (its `[training]` section; without a flag,
     /// digital training).
@@ -89,6 +94,14 @@ fn fraction(text: &str) -> Result<f32, String> {
             "expected a fraction of the steps in [0, 1), found {v}"
         )),
         Err(e) => Err(format!("expected a fraction of the steps in [0, 1) ({e})")),
+    }
+}
+
+fn weight(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("expected a weight in [0, 1], found {v}")),
+        Err(e) => Err(format!("expected a weight in [0, 1] ({e})")),
     }
 }
 
@@ -204,7 +217,17 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<()> {
         max_grad_norm: 1.0,
         hidden_dropout: p.dropout.0,
         attention_dropout: p.dropout.1,
+        distill: args.distill,
     };
+    if args.distill > 0.0 && p.new_head {
+        anyhow::bail!(
+            "--distill {} needs a base with a {} head to learn from; {} has none (a new \
+             head is initialized), so fine-tune it without --distill first",
+            args.distill,
+            p.task,
+            args.base.display()
+        );
+    }
     println!(
         "{}: {} train and {} dev sentences, {} head, {} steps of {} ({} threads)",
         p.task,
@@ -426,6 +449,7 @@ fn write_log(
         "max_grad_norm": o.max_grad_norm,
         "hidden_dropout": o.hidden_dropout,
         "attention_dropout": o.attention_dropout,
+        "distill": o.distill,
         "threads": rayon::current_num_threads(),
         "hardware": hardware,
         "seconds": seconds,

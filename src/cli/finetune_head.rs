@@ -89,6 +89,7 @@ pub fn run(args: FinetuneHeadArgs) -> anyhow::Result<()> {
             );
             (head, summary)
         }
+        Targets::Distributions(_) => unreachable!("gold labels are classes or scores"),
     };
     let train_seconds = start.elapsed().as_secs_f64();
 

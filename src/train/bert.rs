@@ -36,6 +36,9 @@ use super::params::{BertIndex, LayerNormIndex, LinearIndex, Params};
 pub enum Targets {
     /// One class index per sequence (cross-entropy).
     Classes(Vec<usize>),
+    /// One probability distribution over the classes per sequence, a row each
+    /// (cross-entropy against it; distillation's blend of labels and a teacher).
+    Distributions(Matrix),
     /// One real value per sequence (squared error, one-output models).
     Scores(Vec<f32>),
 }
@@ -49,6 +52,47 @@ impl Targets {
             }
             _ => Targets::Classes(golds.iter().filter_map(|g| g.class()).collect()),
         }
+    }
+
+    /// Knowledge distillation: these targets blended with a teacher's predictions,
+    /// (1 − `alpha`)·target + `alpha`·teacher, the teacher's logits taken through a
+    /// softmax for classes and as they are for scores.
+    pub fn distilled(self, teacher: &Matrix, alpha: f32) -> Self {
+        match self {
+            Targets::Scores(scores) => Targets::Scores(
+                scores
+                    .iter()
+                    .enumerate()
+                    .map(|(r, s)| (1.0 - alpha) * s + alpha * teacher.row(r)[0])
+                    .collect(),
+            ),
+            Targets::Classes(classes) => {
+                let mut one_hot = Matrix::zeros(classes.len(), teacher.cols());
+                for (r, &c) in classes.iter().enumerate() {
+                    one_hot.row_mut(r)[c] = 1.0;
+                }
+                Targets::Distributions(one_hot).distilled(teacher, alpha)
+            }
+            Targets::Distributions(mut targets) => {
+                let mut probabilities = teacher.clone();
+                for r in 0..targets.rows() {
+                    softmax_in_place(probabilities.row_mut(r));
+                    for (t, p) in targets.row_mut(r).iter_mut().zip(probabilities.row(r)) {
+                        *t = (1.0 - alpha) * *t + alpha * p;
+                    }
+                }
+                Targets::Distributions(targets)
+            }
+        }
+    }
+}
+
+/// Replaces logits by their softmax probabilities (in f64, as the loss computes them).
+fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = row.iter().map(|&z| ((z - max) as f64).exp()).sum();
+    for z in row.iter_mut() {
+        *z = (((*z - max) as f64).exp() / sum) as f32;
     }
 }
 
@@ -396,14 +440,13 @@ pub fn loss(logits: &Matrix, targets: &Targets) -> (f64, Matrix) {
     match targets {
         Targets::Classes(classes) => {
             for (r, &c) in classes.iter().enumerate() {
-                let row = grad.row_mut(r);
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f64 = row.iter().map(|&z| ((z - max) as f64).exp()).sum();
-                loss += sum.ln() + max as f64 - row[c] as f64;
-                for (j, z) in row.iter_mut().enumerate() {
-                    let p = (((*z - max) as f64).exp() / sum) as f32;
-                    *z = (p - f32::from(j == c)) / n;
-                }
+                loss += cross_entropy(grad.row_mut(r), |j| f32::from(j == c), n);
+            }
+        }
+        Targets::Distributions(targets) => {
+            for r in 0..targets.rows() {
+                let target = targets.row(r);
+                loss += cross_entropy(grad.row_mut(r), |j| target[j], n);
             }
         }
         Targets::Scores(scores) => {
@@ -415,6 +458,24 @@ pub fn loss(logits: &Matrix, targets: &Targets) -> (f64, Matrix) {
         }
     }
     (loss / n as f64, grad)
+}
+
+/// The cross-entropy of one sequence's logits against the class distribution `target`;
+/// replaces the logits by the gradient of the batch mean (`n` sequences).
+fn cross_entropy(row: &mut [f32], target: impl Fn(usize) -> f32, n: f32) -> f64 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = row.iter().map(|&z| ((z - max) as f64).exp()).sum();
+    let log_sum = sum.ln() + max as f64;
+    let mut loss = 0.0;
+    for (j, z) in row.iter_mut().enumerate() {
+        let t = target(j);
+        if t != 0.0 {
+            loss += t as f64 * (log_sum - *z as f64);
+        }
+        let p = (((*z - max) as f64).exp() / sum) as f32;
+        *z = (p - t) / n;
+    }
+    loss
 }
 
 impl TrainBert<'_> {

@@ -44,6 +44,9 @@ pub struct FinetuneOptions {
     /// `hidden_dropout_prob` and `attention_probs_dropout_prob`.
     pub hidden_dropout: f32,
     pub attention_dropout: f32,
+    /// Knowledge distillation from the starting checkpoint: the weight of its own
+    /// (digital, dropout-free) predictions in each target, 0 = the labels alone.
+    pub distill: f32,
 }
 
 /// Tokenized examples with what they should predict.
@@ -78,6 +81,8 @@ pub struct Finetuner {
     total_steps: usize,
     /// The chip of hardware-aware training (`None`: digital training).
     chip: Option<HardwareAware>,
+    /// The starting tensors, the teacher of `options.distill` (`None` when 0).
+    teacher: Option<Params>,
 }
 
 impl Finetuner {
@@ -95,6 +100,7 @@ impl Finetuner {
         };
         let optimizer = AdamW::new(&params, adamw, |name| is_frozen(&options, name));
         let total_steps = options.epochs * train_size.div_ceil(options.batch_size);
+        let teacher = (options.distill > 0.0).then(|| params.clone());
         Self {
             config,
             grads: params.zeros_like(),
@@ -105,6 +111,7 @@ impl Finetuner {
             step: 0,
             total_steps,
             chip: None,
+            teacher,
         }
     }
 
@@ -156,7 +163,12 @@ impl Finetuner {
 
     /// One optimizer step on the examples `rows`; returns the batch's mean loss.
     pub fn step(&mut self, data: &Dataset<'_>, rows: &[usize]) -> f64 {
-        let (batch, targets) = batch_of(data, rows);
+        let (batch, mut targets) = batch_of(data, rows);
+        if let Some(teacher) = &self.teacher {
+            let teacher = TrainBert::new(teacher, &self.index, &self.config);
+            targets =
+                targets.distilled(&teacher.forward(&batch, None).logits, self.options.distill);
+        }
         let dropout = Dropout {
             hidden: self.options.hidden_dropout,
             attention: self.options.attention_dropout,

@@ -42,6 +42,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         max_grad_norm: 1.0,
         hidden_dropout: p.dropout.0,
         attention_dropout: p.dropout.1,
+        distill: 0.0,
     };
     let mut tuner = Finetuner::new(p.config, p.params, options, p.train.len());
     let data = Dataset {

@@ -123,7 +123,7 @@ pub fn draw<DB: DrawingBackend>(
     let mut legend = Vec::new();
     for (reference, _) in figure.references.iter().zip(&shown).filter(|(_, s)| **s) {
         let color = reference_color(reference.kind);
-        let (a, b) = (x_range.start, x_range.end);
+        let (a, b) = reference.x_span.unwrap_or((x_range.start, x_range.end));
         chart
             .draw_series(DashedLineSeries::new(
                 [(a, reference.y), (b, reference.y)],

@@ -18,7 +18,8 @@
 //! Around the data: axis labels in words with units ([`labels::axis`]: energies in µJ,
 //! latency in µs), a title naming the study, model, task, base hardware and the number of
 //! chip instances per point, and, when y is the metric (`value` or `delta`), the digital
-//! model and the chance level ([`labels::chance`]) as reference lines. The legend sits to
+//! model and the chance level ([`labels::chance`]) as reference lines (with the models on
+//! the x axis, each model's digital line over its own position only). The legend sits to
 //! the right of the data. `--group COLUMN` draws one series per value of that column.
 //!
 //! The format follows the file extension: `.png` at print resolution (2250 × 1350 pixels,
@@ -86,6 +87,10 @@ struct Reference {
     name: String,
     y: f64,
     kind: ReferenceKind,
+    /// The x range it spans, in axis units; `None`: the whole axis. With the models on the
+    /// x axis each model's digital line spans its own category only, so that several
+    /// checkpoints' lines can be told apart.
+    x_span: Option<(f64, f64)>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -165,11 +170,25 @@ fn figure(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<Figure>
         labels::axis(&request.x, &metric),
         labels::axis(&request.y, &metric),
     );
-    let (mut series, layout) = if request.x.starts_with("energy_") {
+    let (mut series, mut layout) = if request.x.starts_with("energy_") {
         (per_point_series(table, request)?, Layout::Energy)
     } else {
         per_x_series(table, request)?
     };
+    let models_on_x = match &mut layout {
+        Layout::Categories(values) if request.x == "model" => Some(values),
+        _ => None,
+    };
+    let references = references(
+        table,
+        &request.y,
+        &metric,
+        models_on_x.as_deref().map(Vec::as_slice),
+    )?;
+    // Named by folder, as the legend names them: full paths crowd the axis.
+    for value in models_on_x.into_iter().flatten() {
+        *value = labels::model_name(value);
+    }
     if series.iter().all(|s| s.points.is_empty()) {
         bail!("{}: no rows to plot", table.path.display());
     }
@@ -192,7 +211,7 @@ fn figure(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<Figure>
         y_axis,
         layout,
         series,
-        references: references(table, &request.y, &metric)?,
+        references,
     })
 }
 
@@ -242,8 +261,14 @@ fn title_facts(table: &ResultsTable) -> anyhow::Result<TitleFacts> {
 
 /// The digital model and chance as horizontal lines, when y is the metric itself (`value`)
 /// or its change against digital (`delta`, where digital is 0). One digital line per task
-/// and model; chance per task where the metric has one.
-fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec<Reference>> {
+/// and model; chance per task where the metric has one. `models_on_x`, the x categories
+/// when they are the models, confines each model's digital line to its category.
+fn references(
+    table: &ResultsTable,
+    y: &str,
+    metric: &str,
+    models_on_x: Option<&[String]>,
+) -> anyhow::Result<Vec<Reference>> {
     if y != "value" && y != "delta" {
         return Ok(Vec::new());
     }
@@ -285,9 +310,12 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
     for (model, task, value) in &digital {
         // Against digital (`delta`) every task's digital model sits at 0: one line.
         let at = if y == "delta" { 0.0 } else { *value };
+        let x_span = models_on_x
+            .and_then(|models| models.iter().position(|m| m == model))
+            .map(|i| (i as f64 - 0.4, i as f64 + 0.4));
         if !lines
             .iter()
-            .any(|r| r.kind == ReferenceKind::Digital && r.y == at)
+            .any(|r| r.kind == ReferenceKind::Digital && r.y == at && r.x_span == x_span)
         {
             let label = if y == "delta" {
                 "digital".into()
@@ -298,6 +326,7 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
                 name: label,
                 y: at,
                 kind: ReferenceKind::Digital,
+                x_span,
             });
         }
         if let Some(chance) = labels::chance(metric, task) {
@@ -310,6 +339,7 @@ fn references(table: &ResultsTable, y: &str, metric: &str) -> anyhow::Result<Vec
                     name: name("chance", None, task),
                     y: at,
                     kind: ReferenceKind::Chance,
+                    x_span: None,
                 });
             }
         }
@@ -522,7 +552,8 @@ mod tests {
     use super::*;
 
     /// Two models on one task (a hardware-aware checkpoint beside its standard one): one
-    /// digital line per model, named by its folder; one chance line for the task.
+    /// digital line per model, named by its folder, over its own model on a model axis;
+    /// one chance line for the task.
     #[test]
     fn each_model_gets_its_own_digital_line() {
         let dir = tempfile::tempdir().unwrap();
@@ -536,7 +567,7 @@ mod tests {
         ];
         std::fs::write(&path, format!("{head}\n{}\n", rows.join("\n"))).unwrap();
         let table = ResultsTable::read(&path).unwrap();
-        let lines = references(&table, "value", "accuracy").unwrap();
+        let lines = references(&table, "value", "accuracy", None).unwrap();
         let named: Vec<(&str, f64)> = lines.iter().map(|r| (r.name.as_str(), r.y)).collect();
         assert_eq!(
             named,
@@ -546,5 +577,11 @@ mod tests {
                 ("digital (aware)", 0.883)
             ]
         );
+        assert!(lines.iter().all(|r| r.x_span.is_none()));
+        // With the models on the x axis, each digital line spans its model's category.
+        let models = ["m/aware".to_string(), "m/standard".to_string()];
+        let lines = references(&table, "value", "accuracy", Some(&models)).unwrap();
+        let spans: Vec<Option<(f64, f64)>> = lines.iter().map(|r| r.x_span).collect();
+        assert_eq!(spans, [Some((0.6, 1.4)), None, Some((-0.4, 0.4))]);
     }
 }
