@@ -89,11 +89,16 @@ impl Targets {
 
 /// Replaces logits by their softmax probabilities (in f64, as the loss computes them).
 fn softmax_in_place(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = row.iter().map(|&z| ((z - max) as f64).exp()).sum();
+    let (max, sum) = max_and_exp_sum(row);
     for z in row.iter_mut() {
         *z = (((*z - max) as f64).exp() / sum) as f32;
     }
+}
+
+/// The largest logit and Σ exp(z − max) in f64: the stable parts of a softmax.
+fn max_and_exp_sum(row: &[f32]) -> (f32, f64) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    (max, row.iter().map(|&z| ((z - max) as f64).exp()).sum())
 }
 
 /// Dropout of one training step; `None` in a forward pass for evaluation.
@@ -463,8 +468,7 @@ pub fn loss(logits: &Matrix, targets: &Targets) -> (f64, Matrix) {
 /// The cross-entropy of one sequence's logits against the class distribution `target`;
 /// replaces the logits by the gradient of the batch mean (`n` sequences).
 fn cross_entropy(row: &mut [f32], target: impl Fn(usize) -> f32, n: f32) -> f64 {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = row.iter().map(|&z| ((z - max) as f64).exp()).sum();
+    let (max, sum) = max_and_exp_sum(row);
     let log_sum = sum.ln() + max as f64;
     let mut loss = 0.0;
     for (j, z) in row.iter_mut().enumerate() {
