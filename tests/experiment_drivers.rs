@@ -598,6 +598,41 @@ fn shipped_specs_are_valid() {
     }
 }
 
+/// Every hardware file shipped under experiments/hardware/ (including those only a
+/// `crossbert finetune --hardware` command names, such as the noise-scale candidates)
+/// resolves to a valid chip: `crossbert hardware --show` exits 0 and prints it.
+#[test]
+fn shipped_hardware_files_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut folders = vec![root.join("experiments/hardware")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 15, "the shipped hardware files: {files:?}");
+    for file in files {
+        let output = Command::new(env!("CARGO_BIN_EXE_crossbert"))
+            .args(["hardware", "--show"])
+            .arg(&file)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success() && output.stdout.starts_with(b"preset = "),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 /// A results file with known numbers: point A (4 bits) three seeds, point B (8 bits) three
 /// seeds, point C (6 bits) one seed.
 const KNOWN: &str = "\
