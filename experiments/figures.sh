@@ -37,3 +37,6 @@ for study in hardware-aware-variation-30 hardware-aware-reram-cmo hardware-aware
     hardware-aware-pcm-day; do
     figure $study $study --x model --y value
 done
+# Its CSV's split reads "dev": the held-out rows are the folder's dev.tsv.
+figure hardware-aware-pcm-selection hardware-aware-pcm-selection --x model --y value \
+    --title "hardware-aware-pcm-selection: held-out SST-2 train rows 60,000–61,999, one-shot-pcm-day, chips 100–104"

@@ -752,10 +752,15 @@ fn plots_are_valid_png_and_svg_with_text() {
         ("bits.png", "adc.bits", "delta", "device.sigma"),
         ("bits.svg", "adc.bits", "delta", "device.sigma"),
         ("tasks.svg", "task", "value", "adc.bits"),
+        ("titled.svg", "task", "value", "adc.bits"),
     ];
     for (name, x, y, group) in figures {
-        let status = Command::new(env!("CARGO_BIN_EXE_crossbert"))
-            .args(["plot", "results.csv", "--x", x, "--y", y, "--group", group])
+        let mut plot = Command::new(env!("CARGO_BIN_EXE_crossbert"));
+        plot.args(["plot", "results.csv", "--x", x, "--y", y, "--group", group]);
+        if name == "titled.svg" {
+            plot.args(["--title", "held-out: tiny-bert on rows 60000-61999"]);
+        }
+        let status = plot
             .args(["--out", &format!("figs/{name}")])
             .current_dir(dir.path())
             .status()
@@ -770,10 +775,18 @@ fn plots_are_valid_png_and_svg_with_text() {
             assert!(text.starts_with("<svg"), "{name}");
             // The title names the study (the file stem), the axes say what they show in
             // words and units, and the digital model is a reference line.
-            assert!(
-                text.contains("results: tiny-bert on 2 tasks dev"),
-                "{name}: no title"
-            );
+            let title = if name == "titled.svg" {
+                "held-out: tiny-bert on rows 60000-61999"
+            } else {
+                "results: tiny-bert on 2 tasks dev"
+            };
+            assert!(text.contains(title), "{name}: no title");
+            if name == "titled.svg" {
+                assert!(
+                    !text.contains("2 tasks dev"),
+                    "{name}: generated title kept"
+                );
+            }
             let y_label = if y == "value" {
                 "accuracy"
             } else {

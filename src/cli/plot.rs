@@ -1,4 +1,5 @@
-//! `crossbert plot FILE.csv --x FIELD --y FIELD [--group FIELD] [--spec SPEC] --out FIG.png|svg`.
+//! `crossbert plot FILE.csv --x FIELD --y FIELD [--group FIELD] [--spec SPEC] [--title TEXT]
+//! --out FIG.png|svg`.
 use crate::experiment::plot::{plot, PlotRequest};
 use crate::experiment::{ResultsTable, SweepSpec};
 use clap::Args;
@@ -22,6 +23,10 @@ pub struct PlotArgs {
     /// base hardware.
     #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// The figure's whole title, replacing the generated one (study, models, task, split,
+    /// hardware, chips per point).
+    #[arg(long)]
+    pub title: Option<String>,
     /// Figure file; `.png` (print resolution) or `.svg`.
     #[arg(long)]
     pub out: PathBuf,
@@ -53,6 +58,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
             out: args.out.clone(),
             study,
             preset,
+            title: args.title,
         },
     )?;
     eprintln!("plot: wrote {}", args.out.display());

@@ -80,17 +80,21 @@ pub fn draw<DB: DrawingBackend>(
     let y_range = padded_range(data_y().chain(shown_y));
     let (x_span, y_span) = (x_range.end - x_range.start, y_range.end - y_range.start);
 
+    let category_rows = match &figure.layout {
+        Layout::Categories(values) => Some(category_rows(values)),
+        _ => None,
+    };
+    let second_row = match &category_rows {
+        Some(rows) if rows.staggered => 1.3 * rows.size,
+        _ => 0.0,
+    };
     let mut chart = ChartBuilder::on(&data_area)
         .margin(px(12.0))
-        .x_label_area_size(px(55.0))
+        .x_label_area_size(px(55.0 + second_row))
         .y_label_area_size(px(80.0))
         .build_cartesian_2d(x_range.clone(), y_range)
         .map_err(|e| fail(&e))?;
-    let category_label = |x: &f64| match &figure.layout {
-        Layout::Categories(values) if (x - x.round()).abs() < 1e-6 && *x >= 0.0 => {
-            values.get(x.round() as usize).cloned().unwrap_or_default()
-        }
-        Layout::Categories(_) => String::new(),
+    let x_label = |x: &f64| match &figure.layout {
         Layout::LogNumeric => tick_label(10f64.powf(*x), 0.0),
         _ => tick_label(*x, x_span),
     };
@@ -102,23 +106,33 @@ pub fn draw<DB: DrawingBackend>(
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(x_desc)
         .y_desc(figure.y_axis.label.as_str())
-        .x_label_formatter(&category_label)
+        .x_label_formatter(&x_label)
         .y_label_formatter(&value_label)
         .label_style(font(14.0))
         .axis_desc_style(font(16.0))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.08).stroke_width(px(1.0) as u32));
-    if let Layout::Categories(values) = &figure.layout {
-        // Small enough that neighbouring names do not run into each other (a character
-        // is about 0.62 of the font size wide), at most the size of the other labels.
-        let longest = values.iter().map(|v| v.chars().count()).max().unwrap_or(1) as f64;
-        let room = (WIDTH - LEGEND_WIDTH - 110.0) / values.len() as f64;
-        let size = (0.9 * room / (0.62 * longest)).min(14.0);
-        mesh.x_labels(values.len() + 1)
-            .disable_x_mesh()
-            .x_label_style(font(size));
+    if category_rows.is_some() {
+        // The names are drawn below, one or two rows of them.
+        mesh.x_labels(0).disable_x_mesh();
     }
     mesh.draw().map_err(|e| fail(&e))?;
+    if let (Some(rows), Layout::Categories(values)) = (&category_rows, &figure.layout) {
+        let style = font(rows.size).into_text_style(chart.plotting_area());
+        let style = style.pos(Pos::new(HPos::Center, VPos::Top));
+        let bottom = chart.y_range().start;
+        for (i, name) in values.iter().enumerate() {
+            let row = if rows.staggered { i % 2 } else { 0 };
+            let dy = px(8.0 + row as f64 * second_row);
+            chart
+                .plotting_area()
+                .draw(
+                    &(EmptyElement::at((i as f64, bottom))
+                        + Text::new(name.clone(), (0, dy), style.clone())),
+                )
+                .map_err(|e| fail(&e))?;
+        }
+    }
 
     let mut legend = Vec::new();
     for (reference, _) in figure.references.iter().zip(&shown).filter(|(_, s)| **s) {
@@ -160,6 +174,34 @@ pub fn draw<DB: DrawingBackend>(
     draw_legend(&legend_area, &legend, scale).map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))?;
     Ok(())
+}
+
+/// How the names under a category axis are set.
+struct CategoryRows {
+    /// Font size, logical units.
+    size: f64,
+    /// Every other name one row lower, so long names get twice the room.
+    staggered: bool,
+}
+
+/// The largest font (at most the size of the other labels) at which neighbouring names do
+/// not run into each other (a character is about 0.62 of the font size wide); names that
+/// would be smaller than 10 on one row are staggered over two.
+fn category_rows(values: &[String]) -> CategoryRows {
+    let longest = values.iter().map(|v| v.chars().count()).max().unwrap_or(1) as f64;
+    let room = (WIDTH - LEGEND_WIDTH - 110.0) / values.len() as f64;
+    let fit = |room: f64| (0.9 * room / (0.62 * longest)).min(14.0);
+    if fit(room) >= 10.0 || values.len() < 2 {
+        CategoryRows {
+            size: fit(room),
+            staggered: false,
+        }
+    } else {
+        CategoryRows {
+            size: fit(2.0 * room),
+            staggered: true,
+        }
+    }
 }
 
 fn reference_color(kind: ReferenceKind) -> RGBAColor {

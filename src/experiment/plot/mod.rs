@@ -49,6 +49,9 @@ pub struct PlotRequest {
     pub study: Option<String>,
     /// Base hardware named in the title (a spec's `base`), when known.
     pub preset: Option<String>,
+    /// The whole title instead of the generated one, for what the CSV cannot say (e.g. a
+    /// held-out split evaluated as a folder's `dev.tsv`).
+    pub title: Option<String>,
 }
 
 /// DejaVu Sans (Bitstream Vera licence, see `data/fonts/LICENSE-DejaVu.txt`).
@@ -205,8 +208,12 @@ fn figure(table: &ResultsTable, request: &PlotRequest) -> anyhow::Result<Figure>
             .file_stem()
             .map_or("results".into(), |s| s.to_string_lossy().into_owned()),
     };
+    let title = match &request.title {
+        Some(title) => title.clone(),
+        None => labels::title(&study, &title_facts(table)?, request.preset.as_deref()),
+    };
     Ok(Figure {
-        title: labels::title(&study, &title_facts(table)?, request.preset.as_deref()),
+        title,
         x_axis,
         y_axis,
         layout,
